@@ -1,0 +1,17 @@
+"""Top-level routes. Each app's urls.py spells out its full public paths (SPEC.md §4)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("ledger.urls")),
+    path("", include("carhistory.sources.urls")),
+    path("", include("carhistory.portal.urls")),
+    path("", include("carhistory.moderation.urls")),
+    path("", include("carhistory.vehicles.urls")),
+]
