@@ -1,0 +1,101 @@
+"""The VIN rules (SPEC.md §5): alphabet, length, check digit, decoding."""
+
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from carhistory.vehicles.vin import (
+    CheckDigit,
+    check_vin,
+    decode_vin,
+    expected_check_digit,
+)
+
+ALLOWED = sorted(set(string.digits + string.ascii_uppercase) - set("IOQ"))
+
+
+def with_check_digit(vin: str) -> str:
+    return vin[:8] + expected_check_digit(vin) + vin[9:]
+
+
+def test_known_north_american_vin_is_valid():
+    # The check-digit example used across the industry (a 2003 Honda Accord).
+    result = check_vin("1HGCM82633A004352")
+    assert result.is_valid
+    assert result.check_digit == CheckDigit.VALID
+
+
+def test_vin_is_trimmed_and_upper_cased():
+    assert check_vin("  1hgcm82633a004352 ").vin == "1HGCM82633A004352"
+
+
+def test_wrong_check_digit_is_refused_for_a_chinese_vin():
+    vin = with_check_digit("LFV2A21K0E3000001")
+    wrong = vin[:8] + ("1" if vin[8] != "1" else "2") + vin[9:]
+    result = check_vin(wrong)
+    assert not result.is_valid
+    assert result.check_digit == CheckDigit.INVALID
+    assert result.errors[0].code == "check_digit"
+    assert result.errors[0].position == 9
+
+
+def test_wrong_check_digit_is_only_advisory_for_a_european_vin():
+    result = check_vin("WVWZZZ1JZXW000001")
+    assert result.is_valid
+    assert result.check_digit == CheckDigit.ADVISORY_MISMATCH
+
+
+def test_forbidden_letters_are_named_with_their_position():
+    result = check_vin("1HGCM82O33A004352")
+    assert not result.is_valid
+    [problem] = result.errors
+    assert problem.code == "forbidden_letter"
+    assert problem.position == 8
+    assert "O" in problem.message
+
+
+def test_wrong_length_says_how_many_characters_there_are():
+    result = check_vin("1HGCM826")
+    assert not result.is_valid
+    assert result.errors[0].code == "length"
+    assert "8" in result.errors[0].message
+
+
+def test_punctuation_is_an_invalid_character():
+    result = check_vin("1HGCM82633A00435-")
+    assert [problem.code for problem in result.errors] == ["invalid_character"]
+
+
+def test_empty_input_is_refused():
+    assert check_vin("   ").errors[0].code == "empty"
+
+
+def test_decode_names_maker_country_and_model_year():
+    decoded = decode_vin(with_check_digit("LFV2A21K0E3000001"))
+    assert decoded.manufacturer == "FAW-Volkswagen"
+    assert decoded.country == "China"
+    assert 2014 in decoded.model_years
+
+
+@given(st.lists(st.sampled_from(ALLOWED), min_size=17, max_size=17))
+def test_any_vin_with_its_computed_check_digit_is_valid(chars):
+    vin = with_check_digit("".join(chars))
+    assert check_vin(vin).is_valid
+
+
+@given(st.lists(st.sampled_from(ALLOWED), min_size=17, max_size=17), st.integers(0, 16))
+def test_changing_one_character_of_a_north_american_vin_is_caught(chars, position):
+    chars[0] = "1"
+    vin = with_check_digit("".join(chars))
+    if position in (0, 8):
+        return
+    # A single substitution changes the weighted sum unless the weight is 0 (position 9) or
+    # the two characters transliterate to the same value (e.g. A and J): those stay valid.
+    original = vin[position]
+    for replacement in ALLOWED:
+        if replacement == original:
+            continue
+        changed = vin[:position] + replacement + vin[position + 1 :]
+        same_value = expected_check_digit(changed) == vin[8]
+        assert check_vin(changed).is_valid == same_value
