@@ -1,0 +1,84 @@
+"""The bytes of a log entry (SPEC §2): RFC 8785 canonical JSON, the signed statement, private
+commitments, and the base64 used inside entries. Plain Python, no Django."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import rfc8785
+
+# The fields a source cannot know or must not sign: its own signature, the commitment and
+# nonce the server fills in, and the server's clock (SPEC §2).
+STATEMENT_EXCLUDED_FIELDS = ("source_sig", "private_commitment", "submitted_at", "nonce")
+
+SALT_SIZE = 32
+NONCE_SIZE = 16
+
+
+def canonical_json(value: Any) -> bytes:
+    """Return the RFC 8785 (JCS) canonical UTF-8 bytes of a JSON value.
+
+    Raises ValueError for values JSON cannot carry exactly: non-string keys, NaN or infinite
+    floats, integers beyond ±2**53, lone surrogates, and non-JSON types.
+    """
+    return rfc8785.dumps(value)
+
+
+def entry_bytes(entry: Mapping[str, Any]) -> bytes:
+    """Return the bytes that are hashed into the log for an entry object (SPEC §1)."""
+    return canonical_json(dict(entry))
+
+
+def statement_bytes(entry: Mapping[str, Any]) -> bytes:
+    """Return the bytes a source signs: the entry without STATEMENT_EXCLUDED_FIELDS (SPEC §2)."""
+    return canonical_json(
+        {name: value for name, value in entry.items() if name not in STATEMENT_EXCLUDED_FIELDS}
+    )
+
+
+def private_commitment(*, salt: bytes, private: Mapping[str, Any]) -> str:
+    """Return base64 SHA-256(salt || RFC 8785(private)), the entry's `private_commitment`.
+
+    The salt keeps low-entropy details (a name, a claim number) from being guessed from the
+    public commitment; deleting the salt erases the link without touching the log.
+    """
+    if len(salt) != SALT_SIZE:
+        raise ValueError(f"salt must be {SALT_SIZE} bytes, not {len(salt)}")
+    return b64encode(hashlib.sha256(salt + canonical_json(dict(private))).digest())
+
+
+def new_salt() -> bytes:
+    """Return a fresh 32-byte random salt for a private commitment."""
+    return secrets.token_bytes(SALT_SIZE)
+
+
+def new_nonce() -> str:
+    """Return a fresh entry nonce: base64 of 16 random bytes, so leaf hashes are unguessable."""
+    return b64encode(secrets.token_bytes(NONCE_SIZE))
+
+
+def b64encode(data: bytes) -> str:
+    """Return standard base64 (RFC 4648 §4) with padding, as text."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Decode standard base64 with padding, strictly; ValueError on anything else.
+
+    Strict means: only the standard alphabet, correct padding, and the one canonical encoding
+    of the bytes (unused trailing bits zero), so the same bytes cannot be written two ways.
+    """
+    if not isinstance(text, str):
+        raise ValueError("base64 value must be a string")
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"not valid base64: {error}") from None
+    if base64.b64encode(data).decode("ascii") != text:
+        raise ValueError("not canonical base64: unused bits must be zero")
+    return data
