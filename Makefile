@@ -39,7 +39,10 @@ static/vendor/.installed: node_modules/.installed
 messages: /usr/bin/msgfmt $(VENV)/.installed
 	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
 
-install: $(VENV)/.installed static/vendor/.installed messages
+static: $(VENV)/.installed static/vendor/.installed
+	$(PY) manage.py collectstatic --no-input -v 0
+
+install: $(VENV)/.installed static/vendor/.installed messages static
 
 # --- running ------------------------------------------------------------------------------
 run: install

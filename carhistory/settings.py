@@ -16,7 +16,8 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
+# Known on purpose, so that production can refuse it.
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -154,6 +155,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's own JSON parser lets a deeply nested body escape as a 500; this one answers 400.
+    "DEFAULT_PARSER_CLASSES": ["carhistory.sources.parsers.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
@@ -180,7 +183,7 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
 
 LOGGING = {
     "version": 1,

@@ -1,1 +1,16 @@
-urlpatterns: list = []
+"""Buyer-facing pages, plus the vehicles JSON API (SPEC.md §4)."""
+
+from django.urls import include, path
+
+from carhistory.vehicles import views
+
+app_name = "vehicles"
+
+urlpatterns = [
+    path("", include("carhistory.vehicles.api_urls")),
+    path("", views.search, name="search"),
+    path("vehicles/<str:vin>/", views.report, name="report"),
+    path("vehicles/<str:vin>/print", views.print_report, name="print"),
+    path("vehicles/<str:vin>/qr.svg", views.report_qr, name="qr"),
+    path("vehicles/<str:vin>/evidence.json", views.evidence_download, name="evidence-download"),
+]

@@ -1,0 +1,299 @@
+"""Ledger benchmark: how fast the log appends, serves proofs, and hashes, against floors.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory .venv/bin/python bench/ledger.py \
+        [--entries 1000000] [--proofs 2000]
+
+It creates its own PostgreSQL database (`carhistory_bench` on the server DATABASE_URL names),
+migrates the ledger into it, and drops it at the end. Figures go to stdout; record them in
+docs/PERFORMANCE.md with the machine they came from.
+
+1. Append: enqueue entries in chunks of LEDGER_BATCH_SIZE and integrate each chunk with the
+   real sequencer (`ledger.services`), then COPY the same Entry rows into a twin table: the
+   floor no sequencer can beat.
+2. Proofs: random inclusion and consistency proofs at the final size through the selectors.
+3. Audit: `manage.py verify_ledger` over the whole log, its speed and memory.
+4. In memory: the root of N leaves with `ledger.merkle`, with pymerkle, and the hashlib floor.
+"""
+
+import argparse
+import hashlib
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+
+BENCH_DATABASE = "carhistory_bench"
+REPORT_EVERY = 100_000
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def run_on_server(url: str, *statements: str) -> None:
+    # CREATE/DROP DATABASE refuse to run in a transaction: autocommit, no `with connection`.
+    connection = psycopg2.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")))
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def create_database(url: str) -> str:
+    run_on_server(
+        url,
+        f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
+        f"CREATE DATABASE {BENCH_DATABASE}",
+    )
+    return urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
+
+
+def drop_database(url: str) -> None:
+    run_on_server(url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+
+
+def configure_django(database_url: str) -> None:
+    from ledger import note
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    # Integration is called explicitly below; the scheduled task goes to an in-memory broker.
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate(
+        os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
+    ).key_string()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
+
+
+def make_entry(number: int) -> dict:
+    from ledger.entry import new_nonce
+
+    vin = f"LSVAU2180N{number % 10_000_000:07d}"
+    return {
+        "v": 1,
+        "type": "service",
+        "vin": vin,
+        "occurred_at": "2024-05-03",
+        "odometer_km": number % 300_000,
+        "facts": {"items": ["oil", "filter"]},
+        "source": f"shop-{number % 500}",
+        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
+        "source_sig": "c2lnbmF0dXJl" * 7,
+        "private_commitment": None,
+        "submitted_at": "2024-05-03T09:12:44Z",
+        "nonce": new_nonce(),
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_append(total: int) -> float:
+    from django.conf import settings
+    from django.db import transaction
+
+    from ledger import services
+
+    chunk = settings.LEDGER_BATCH_SIZE
+    enqueue_seconds = integrate_seconds = 0.0
+    window_start, window_count, window_rates = time.perf_counter(), 0, []
+    for first in range(0, total, chunk):
+        entries = [make_entry(number) for number in range(first, min(total, first + chunk))]
+        started = time.perf_counter()
+        with transaction.atomic():
+            services.enqueue_entries(entries=entries)
+        enqueued = time.perf_counter()
+        services.integrate_pending()
+        integrate_seconds += time.perf_counter() - enqueued
+        enqueue_seconds += enqueued - started
+        window_count += len(entries)
+        if window_count >= REPORT_EVERY or first + chunk >= total:
+            now = time.perf_counter()
+            window_rates.append(window_count / (now - window_start))
+            print(
+                f"  {first + len(entries):>9} entries: {window_rates[-1]:8.0f} entries/s "
+                "(window, including building the entries)",
+                flush=True,
+            )
+            window_start, window_count = now, 0
+    print(
+        f"append: enqueue {total / enqueue_seconds:8.0f} entries/s, "
+        f"integrate {total / integrate_seconds:8.0f} entries/s, "
+        f"enqueue+integrate {total / (enqueue_seconds + integrate_seconds):8.0f} entries/s"
+    )
+    print(
+        f"        slowest window {min(window_rates):.0f} entries/s, "
+        f"median window {statistics.median(window_rates):.0f} entries/s"
+    )
+    return total / integrate_seconds
+
+
+def bench_copy_floor(total: int, integrate_rate: float) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        buffer = io.BytesIO()
+        raw.cursor().copy_expert("COPY ledger_entry TO STDOUT (FORMAT binary)", buffer)
+        cursor.execute("CREATE TABLE bench_entry_copy (LIKE ledger_entry INCLUDING ALL)")
+        raw.commit()
+        buffer.seek(0)
+        started = time.perf_counter()
+        raw.cursor().copy_expert("COPY bench_entry_copy FROM STDIN (FORMAT binary)", buffer)
+        raw.commit()
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_entry_copy")
+        raw.commit()
+    copy_rate = total / seconds
+    print(
+        f"floor:  COPY of the same Entry rows {copy_rate:8.0f} rows/s; the sequencer "
+        f"integrates at {integrate_rate / copy_rate:.2f}x that"
+    )
+
+
+def bench_proofs(total: int, count: int) -> None:
+    from ledger import selectors
+
+    generator = random.Random(9162)  # a fixed seed: the same proofs on every run
+    for name, ask in [
+        (
+            "inclusion",
+            lambda: selectors.inclusion_proof(index=generator.randrange(total), tree_size=total),
+        ),
+        (
+            "consistency",
+            lambda: selectors.consistency_proof(
+                first=generator.randrange(1, total + 1), second=total
+            ),
+        ),
+    ]:
+        timings = []
+        for _ in range(count):
+            started = time.perf_counter()
+            ask()
+            timings.append((time.perf_counter() - started) * 1000)
+        print(
+            f"proofs: {name:<11} at {total} entries: median {statistics.median(timings):.2f} "
+            f"ms, p99 {percentile(timings, 0.99):.2f} ms over {count}"
+        )
+
+
+VERIFY_AND_REPORT_PEAK = """
+import django
+from django.core.management import call_command
+
+django.setup()
+call_command("verify_ledger")
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(int(peak.split()[1]) // 1024)
+"""
+
+
+def bench_verify(total: int) -> None:
+    # A fresh process, and its own high-water mark (VmHWM): ru_maxrss of a child would carry
+    # the size of this process at fork.
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-c", VERIFY_AND_REPORT_PEAK],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=os.environ,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    peak = completed.stdout.split()[-1]
+    print(
+        f"audit:  verify_ledger over {total} entries: {seconds:.1f} s "
+        f"({total / seconds:.0f} entries/s, process start included), peak RSS {peak} MiB"
+    )
+
+
+def best_of(repeats: int, work) -> float:
+    """The fastest of a few runs: other work on a shared machine only ever adds time."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+def bench_in_memory(total: int) -> None:
+    from pymerkle import InmemoryTree
+
+    from ledger import merkle
+
+    entries = [os.urandom(200) for _ in range(total)]
+    root = merkle.root_from_leaf_hashes([merkle.leaf_hash(entry) for entry in entries])
+    ours = best_of(3, lambda: merkle.root_from_leaf_hashes([merkle.leaf_hash(e) for e in entries]))
+
+    tree = InmemoryTree(algorithm="sha256")
+    started = time.perf_counter()
+    tree.append_entries(entries)
+    theirs_root = tree.get_root()
+    theirs = time.perf_counter() - started
+    assert theirs_root == root, "pymerkle and ledger.merkle disagree on the root"
+
+    sha256 = hashlib.sha256
+    pair = bytes(65)
+
+    def floor_work() -> None:
+        for entry in entries:
+            sha256(b"\x00" + entry).digest()
+            sha256(pair).digest()
+
+    floor = best_of(3, floor_work)
+    print(
+        f"memory: root of {total} leaves (best of 3): ledger.merkle {ours:.2f} s, pymerkle "
+        f"{theirs:.2f} s ({theirs / ours:.1f}x slower), hashlib floor (2n SHA-256) {floor:.2f} s; "
+        f"ledger.merkle is {ours / floor:.2f}x the floor"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--proofs", type=int, default=2000)
+    arguments = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
+    print(
+        f"ledger benchmark: {arguments.entries} entries, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    configure_django(create_database(url))
+    try:
+        integrate_rate = bench_append(arguments.entries)
+        bench_copy_floor(arguments.entries, integrate_rate)
+        bench_proofs(arguments.entries, arguments.proofs)
+        bench_verify(arguments.entries)
+        bench_in_memory(arguments.entries)
+        print(f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine)")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    main()

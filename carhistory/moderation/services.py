@@ -1,0 +1,269 @@
+"""Moderator actions. Each one does its work and writes its audit row in one transaction."""
+
+import secrets
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.sources import services as source_services
+from carhistory.sources.models import (
+    RESERVED_SLUGS,
+    ApiKey,
+    Organisation,
+    PrivateRecord,
+    Submission,
+)
+from carhistory.sources.services import SourceError
+from ledger import services as ledger_services
+from ledger.models import Entry
+
+# Written into the public log when a moderator approves without a note of their own; the log is
+# read in every language, so this stays English.
+DEFAULT_APPROVAL_REASON = "application approved"
+
+# Fields a correction may not set: they say what the correction is, not what was wrong.
+CORRECTION_RESERVED_FIELDS = frozenset({"corrects", "reason"})
+
+# What a refused moderator action raises: our own checks, or the sources app's rules.
+REFUSALS = (ValidationError, SourceError)
+
+
+def refusal_messages(error: Exception) -> list[str]:
+    return error.messages if isinstance(error, ValidationError) else [str(error)]
+
+
+# The status a moderator sets (as the `source_status` entry says it) -> the audit action.
+STATUS_ACTIONS = {
+    "suspended": AuditEntry.Action.SUSPEND_SOURCE,
+    "reinstated": AuditEntry.Action.REINSTATE_SOURCE,
+    "revoked": AuditEntry.Action.REVOKE_SOURCE,
+}
+
+
+def submit_application(
+    *,
+    name: str,
+    kind: str,
+    licence_number: str = "",
+    region: str = "",
+    contact_name: str = "",
+    contact_email: str = "",
+    contact_phone: str = "",
+) -> Organisation:
+    """Record an application from the public form, choosing its public slug from its name.
+
+    A name with no Latin letters (most Chinese names) gets a slug made from its kind; a
+    moderator can change it in the admin before approving.
+    """
+    base = slugify(name).replace("_", "-")[:48].strip("-") or kind.replace("_", "-")
+    slug = base
+    while slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
+        slug = f"{base}-{secrets.token_hex(3)}"
+    return source_services.apply_for_source(
+        slug=slug,
+        name=name,
+        kind=kind,
+        licence_number=licence_number,
+        region=region,
+        contact_name=contact_name,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
+    )
+
+
+def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Dispute:
+    """Anyone reading a report flags one of its entries; a moderator takes it from there."""
+    return Dispute.objects.create(
+        entry_index=entry.index,
+        vin=entry.vin,
+        reason=reason,
+        reporter_contact=reporter_contact,
+    )
+
+
+@transaction.atomic
+def approve_application(
+    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = ""
+) -> tuple[ApiKey, str]:
+    """Approve an applicant and create its first API key; the raw key is shown once to hand over."""
+    organisation = _locked(organisation)
+    reason = reason.strip() or DEFAULT_APPROVAL_REASON
+    entry = source_services.set_source_status(
+        organisation=organisation, status="approved", reason=reason
+    )
+    api_key, raw_key = source_services.create_api_key(
+        organisation=organisation, label=_("First key, handed over on approval")
+    )
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.APPROVE_APPLICATION,
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index,
+        details={"api_key_id": api_key.pk},
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def reject_application(
+    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str
+) -> None:
+    """Turn down an applicant. Nothing enters the log: an applicant was never a source."""
+    reason = _required(reason)
+    organisation = source_services.reject_application(organisation=_locked(organisation))
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.REJECT_APPLICATION,
+        reason=reason,
+        organisation=organisation,
+    )
+
+
+@transaction.atomic
+def change_source_status(
+    *, moderator: AbstractBaseUser, organisation: Organisation, status: str, reason: str
+) -> Entry:
+    """Suspend, reinstate or revoke a source (`status` as the source_status entry says it).
+
+    Which changes are allowed is `sources.services.set_source_status`'s rule; a suspended
+    source's keys are refused until it is reinstated, and revocation is final.
+    """
+    if status not in STATUS_ACTIONS:
+        raise SourceError(_("Unknown source status %(status)s.") % {"status": status})
+    reason = _required(reason)
+    entry = source_services.set_source_status(
+        organisation=organisation, status=status, reason=reason
+    )
+    _record(
+        moderator=moderator,
+        action=STATUS_ACTIONS[status],
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index,
+    )
+    return entry
+
+
+@transaction.atomic
+def correct_dispute(
+    *, moderator: AbstractBaseUser, dispute: Dispute, reason: str, corrected_fields: dict[str, Any]
+) -> Entry:
+    """Resolve a dispute by appending a `correction` entry that points at the disputed entry."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    _require_open(dispute)
+    reason = _required(reason)
+    correction = append_correction(
+        moderator=moderator,
+        entry_index=dispute.entry_index,
+        vin=dispute.vin,
+        reason=reason,
+        corrected_fields=corrected_fields,
+        dispute=dispute,
+    )
+    dispute.status = Dispute.Status.CORRECTED
+    dispute.correction_index = correction.index
+    dispute.resolution_reason = reason
+    dispute.resolved_at = timezone.now()
+    dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
+    return correction
+
+
+@transaction.atomic
+def append_correction(
+    *,
+    moderator: AbstractBaseUser,
+    entry_index: int,
+    vin: str | None,
+    reason: str,
+    corrected_fields: dict[str, Any],
+    dispute: Dispute | None = None,
+) -> Entry:
+    """Append a `correction` entry (SPEC §5): corrects, reason, and the corrected fields."""
+    reason = _required(reason)
+    clashing = CORRECTION_RESERVED_FIELDS & set(corrected_fields)
+    if clashing:
+        raise ValidationError(
+            _("A correction cannot set %(fields)s.") % {"fields": ", ".join(sorted(clashing))}
+        )
+    if not corrected_fields:
+        raise ValidationError(_("Say which fields are corrected and to what."))
+    facts = {**corrected_fields, "corrects": entry_index, "reason": reason}
+    correction = ledger_services.append_platform_entry(type="correction", facts=facts, vin=vin)
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.CORRECT_ENTRY,
+        reason=reason,
+        dispute=dispute,
+        entry_index=entry_index,
+        ledger_index=correction.index,
+        details={"corrected_fields": corrected_fields},
+    )
+    return correction
+
+
+@transaction.atomic
+def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str) -> None:
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    _require_open(dispute)
+    reason = _required(reason)
+    dispute.status = Dispute.Status.REJECTED
+    dispute.resolution_reason = reason
+    dispute.resolved_at = timezone.now()
+    dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.REJECT_DISPUTE,
+        reason=reason,
+        dispute=dispute,
+        entry_index=dispute.entry_index,
+    )
+
+
+@transaction.atomic
+def erase_private_details(
+    *, moderator: AbstractBaseUser, submission: Submission, reason: str
+) -> PrivateRecord:
+    """Honour a data-subject request: the private record goes, the entry and its proofs stay."""
+    reason = _required(reason)
+    record = PrivateRecord.objects.select_for_update().filter(submission=submission).first()
+    if record is None:
+        raise ValidationError(_("This submission has no private details."))
+    if record.is_erased:
+        raise ValidationError(_("The private details of this submission are already erased."))
+    record = source_services.erase_private_record(submission=submission, erased_by=moderator)
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.ERASE_PRIVATE_RECORD,
+        reason=reason,
+        organisation=submission.organisation,
+        submission_id=submission.pk,
+    )
+    return record
+
+
+def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: Any) -> AuditEntry:
+    return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
+
+
+def _locked(organisation: Organisation) -> Organisation:
+    # Two moderators clicking at once must not both approve (and mint two first keys).
+    return Organisation.objects.select_for_update().get(pk=organisation.pk)
+
+
+def _require_open(dispute: Dispute) -> None:
+    if dispute.status != Dispute.Status.OPEN:
+        raise ValidationError(_("This dispute is already closed."))
+
+
+def _required(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason: it is kept in the audit trail.")})
+    return reason

@@ -1,0 +1,231 @@
+"""Moderation pages and the two public forms that feed them (applications and disputes)."""
+
+import json
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from carhistory.moderation import selectors, services
+from carhistory.moderation.access import moderator_required
+from carhistory.moderation.forms import (
+    ApplicationForm,
+    ApprovalForm,
+    CorrectionForm,
+    DisputeForm,
+    ErasureForm,
+    ReasonForm,
+    SourceStatusForm,
+)
+from carhistory.moderation.models import Dispute
+from carhistory.sources.models import Organisation, OrganisationStatus, Submission
+from carhistory.vehicles.vin import normalise_vin
+from ledger.selectors import entries_by_index
+
+
+def apply(request: HttpRequest) -> HttpResponse:
+    form = ApplicationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.submit_application(**form.cleaned_data)
+        return redirect("moderation:apply-thanks")
+    return render(request, "moderation/apply.html", {"form": form})
+
+
+def apply_thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "moderation/apply_thanks.html")
+
+
+def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
+    entry = entries_by_index([index]).get(index)
+    if entry is None or entry.vin != normalise_vin(vin):
+        raise Http404(_("There is no such entry in this vehicle's history."))
+    form = DisputeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        services.open_dispute(
+            entry=entry,
+            reason=form.cleaned_data["reason"],
+            reporter_contact=form.cleaned_data["reporter_contact"],
+        )
+        return render(request, "moderation/dispute_thanks.html", {"entry": entry})
+    return render(request, "moderation/dispute_new.html", {"form": form, "entry": entry})
+
+
+@moderator_required
+def queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "moderation/queue.html",
+        {
+            "applications": selectors.pending_applications(),
+            "disputes": selectors.open_disputes(),
+            "sources": selectors.moderated_sources(),
+            "audit_entries": selectors.recent_audit_entries(limit=20),
+        },
+    )
+
+
+@moderator_required
+@require_POST
+def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = ApprovalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors.as_text())
+        return redirect("moderation:queue")
+    try:
+        api_key, raw_key = services.approve_application(
+            moderator=request.user, organisation=organisation, reason=form.cleaned_data["reason"]
+        )
+    except services.REFUSALS as error:
+        messages.error(request, " ".join(services.refusal_messages(error)))
+        return redirect("moderation:queue")
+    # The raw key is shown on this response only: it is stored hashed and cannot be shown again.
+    return render(
+        request,
+        "moderation/approved.html",
+        {"organisation": organisation, "api_key": api_key, "raw_key": raw_key},
+    )
+
+
+@moderator_required
+def reject_application(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk, status=OrganisationStatus.APPLIED)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.reject_application(
+                moderator=request.user,
+                organisation=organisation,
+                reason=form.cleaned_data["reason"],
+            )
+        except services.REFUSALS as error:
+            form.add_error(None, services.refusal_messages(error))
+        else:
+            messages.success(request, _("The application was rejected."))
+            return redirect("moderation:queue")
+    return render(
+        request,
+        "moderation/reason_form.html",
+        {
+            "form": form,
+            "title": _("Reject the application of %(name)s") % {"name": organisation.name},
+            "subject": organisation,
+        },
+    )
+
+
+@moderator_required
+def source_status(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    form = SourceStatusForm(request.POST or None, initial={"status": request.GET.get("status")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            entry = services.change_source_status(
+                moderator=request.user,
+                organisation=organisation,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+            )
+        except services.REFUSALS as error:
+            form.add_error(None, services.refusal_messages(error))
+        else:
+            organisation.refresh_from_db(fields=["status"])
+            messages.success(
+                request,
+                _("%(name)s is now %(status)s; log entry %(index)s records it.")
+                % {
+                    "name": organisation.name,
+                    "status": organisation.get_status_display(),
+                    "index": entry.index,
+                },
+            )
+            return redirect("moderation:queue")
+    return render(
+        request,
+        "moderation/reason_form.html",
+        {
+            "form": form,
+            "title": _("Change the status of %(name)s") % {"name": organisation.name},
+            "subject": organisation,
+        },
+    )
+
+
+@moderator_required
+def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(Dispute, pk=pk)
+    correction_form = CorrectionForm(prefix="correct")
+    reject_form = ReasonForm(prefix="reject")
+    if request.method == "POST" and dispute.status == Dispute.Status.OPEN:
+        if "correct" in request.POST:
+            correction_form = CorrectionForm(request.POST, prefix="correct")
+            if correction_form.is_valid():
+                return _resolve(
+                    request,
+                    correction_form,
+                    services.correct_dispute,
+                    dispute=dispute,
+                    corrected_fields=correction_form.cleaned_data["corrected_fields"],
+                )
+        else:
+            reject_form = ReasonForm(request.POST, prefix="reject")
+            if reject_form.is_valid():
+                return _resolve(request, reject_form, services.reject_dispute, dispute=dispute)
+    entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
+    return render(
+        request,
+        "moderation/dispute_detail.html",
+        {
+            "dispute": dispute,
+            "entry_json": _readable(entry) if entry is not None else None,
+            "correction_form": correction_form,
+            "reject_form": reject_form,
+        },
+    )
+
+
+@moderator_required
+def erase(request: HttpRequest) -> HttpResponse:
+    form = ErasureForm(request.POST or None, initial={"submission": request.GET.get("submission")})
+    if request.method == "POST" and form.is_valid():
+        submission = Submission.objects.filter(pk=form.cleaned_data["submission"]).first()
+        if submission is None:
+            form.add_error("submission", _("There is no submission with this number."))
+        else:
+            try:
+                services.erase_private_details(
+                    moderator=request.user,
+                    submission=submission,
+                    reason=form.cleaned_data["reason"],
+                )
+            except services.REFUSALS as error:
+                form.add_error(None, services.refusal_messages(error))
+            else:
+                messages.success(request, _("The private details were erased; the entry stays."))
+                return redirect("moderation:queue")
+    vin = normalise_vin(request.GET.get("vin", ""))
+    return render(
+        request,
+        "moderation/erase.html",
+        {
+            "form": form,
+            "vin": vin,
+            "records": selectors.private_records_for_vin(vin) if vin else None,
+        },
+    )
+
+
+def _readable(entry) -> str:
+    return json.dumps(json.loads(bytes(entry.data)), indent=2, ensure_ascii=False)
+
+
+def _resolve(request: HttpRequest, form, action, **arguments) -> HttpResponse:
+    try:
+        action(moderator=request.user, reason=form.cleaned_data["reason"], **arguments)
+    except services.REFUSALS as error:
+        messages.error(request, " ".join(services.refusal_messages(error)))
+    else:
+        messages.success(request, _("The dispute is resolved."))
+    return redirect("moderation:queue")

@@ -1,0 +1,58 @@
+"""Admin pages for looking things up. Decisions go through moderation and `services`, so the
+log records them; here the fields that the log or the services own are read-only."""
+
+from django.contrib import admin
+
+from carhistory.sources.models import (
+    ApiKey,
+    Membership,
+    Organisation,
+    PrivateRecord,
+    SigningKey,
+    Submission,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "kind", "region", "status", "decided_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["slug", "name", "licence_number"]
+    readonly_fields = ["status", "created_at", "decided_at"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "label", "organisation", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["is_demo"]
+    search_fields = ["prefix", "label", "organisation__slug"]
+    readonly_fields = ["prefix", "secret_hash", "created_at", "last_used_at", "revoked_at"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(admin.ModelAdmin):
+    list_display = ["organisation", "key_id", "ledger_index", "created_at", "retired_at"]
+    search_fields = ["organisation__slug", "key_id"]
+    readonly_fields = ["verifier_key", "key_id", "ledger_index", "created_at", "retired_at"]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["public_id", "organisation", "event_type", "vin", "status", "channel"]
+    list_filter = ["status", "channel", "event_type"]
+    search_fields = ["public_id", "external_id", "vin", "organisation__slug"]
+    readonly_fields = [field.name for field in Submission._meta.fields]
+
+
+@admin.register(PrivateRecord)
+class PrivateRecordAdmin(admin.ModelAdmin):
+    list_display = ["submission", "erased_at"]
+    readonly_fields = ["submission", "details", "erased_at", "erased_by"]
+    exclude = ["salt"]

@@ -1,0 +1,162 @@
+"""The submissions API (SPEC §4): thin views over `services` and `selectors`."""
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
+from carhistory.sources.models import Channel
+from carhistory.sources.parsers import SafeJSONParser
+from carhistory.sources.selectors import State, submission_states, submission_status
+from carhistory.sources.serializers import (
+    MAX_BATCH,
+    BatchResultSerializer,
+    DetailSerializer,
+    EventBatchSerializer,
+    EventSubmissionSerializer,
+    SubmissionStateSerializer,
+)
+from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.throttling import SourceRateThrottle
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = gettext_lazy("The request body is too large.")
+    default_code = "payload_too_large"
+
+
+FIELD_ERRORS = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="Field name (facts as `facts.<name>`) -> list of messages. Nothing was stored.",
+)
+COMMON_ERRORS = {
+    401: OpenApiResponse(DetailSerializer, description="Wrong, missing or revoked API key."),
+    403: OpenApiResponse(DetailSerializer, description="The source may not submit now."),
+    429: OpenApiResponse(DetailSerializer, description="Over the rate limit; see Retry-After."),
+}
+
+
+class SourceApiView(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsSource]
+    throttle_classes = [SourceRateThrottle]
+    parser_classes = [SafeJSONParser]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig, which
+        # would otherwise become a bare 400; the client must learn that size was the problem.
+        if isinstance(exc, RequestDataTooBig):
+            exc = PayloadTooLarge(
+                _("The request body is larger than %(limit)d bytes: send fewer events per batch.")
+                % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+            )
+        return super().handle_exception(exc)
+
+
+def _result_body(result: SubmissionResult, state: dict | None) -> dict:
+    if state is not None:
+        return state
+    return {"status": State.REJECTED, "errors": result.errors}
+
+
+class EventView(SourceApiView):
+    @extend_schema(
+        operation_id="submit_event",
+        request=EventSubmissionSerializer,
+        responses={
+            202: SubmissionStateSerializer,
+            400: FIELD_ERRORS,
+            413: DetailSerializer,
+            **COMMON_ERRORS,
+        },
+        tags=["sources"],
+    )
+    def post(self, request: Request) -> Response:
+        result = submit_event(
+            organisation=request.auth.organisation, payload=request.data, channel=Channel.API
+        )
+        if result.outcome == Outcome.FORBIDDEN:
+            first_reason = next(iter(result.errors.values()))[0]
+            return Response(
+                {"detail": first_reason, **result.errors}, status=status.HTTP_403_FORBIDDEN
+            )
+        if result.outcome == Outcome.INVALID:
+            return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        state = submission_states([result.submission])[0]
+        return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
+
+
+class EventBatchView(SourceApiView):
+    @extend_schema(
+        operation_id="submit_event_batch",
+        request=EventBatchSerializer,
+        responses={
+            202: BatchResultSerializer,
+            400: FIELD_ERRORS,
+            413: DetailSerializer,
+            **COMMON_ERRORS,
+        },
+        tags=["sources"],
+        description=(
+            "Up to 1,000 events. Each is judged on its own; `results` follow the input order, "
+            "and a refused item is kept as a rejected submission with its reasons."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        events, errors = _batch_events(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        results = submit_events(
+            organisation=request.auth.organisation, payloads=events, channel=Channel.API
+        )
+        states = iter(submission_states([r.submission for r in results if r.submission]))
+        body = [
+            _result_body(result, next(states).as_dict() if result.submission else None)
+            for result in results
+        ]
+        return Response({"results": body}, status=status.HTTP_202_ACCEPTED)
+
+
+def _batch_events(data: object) -> tuple[list, dict]:
+    if not isinstance(data, dict):
+        return [], {"non_field_errors": [_('Send {"events": [...]}.')]}
+    unknown = {str(name): [_("Unknown field.")] for name in data.keys() - {"events"}}
+    events = data.get("events")
+    if not isinstance(events, list) or not events:
+        return [], {**unknown, "events": [_("Send a list of one or more events.")]}
+    if len(events) > MAX_BATCH:
+        return [], {
+            **unknown,
+            "events": [
+                _("Send at most %(max)d events per batch; this one has %(count)d.")
+                % {"max": MAX_BATCH, "count": len(events)}
+            ],
+        }
+    return events, unknown
+
+
+class EventStatusView(SourceApiView):
+    @extend_schema(
+        operation_id="submission_status",
+        responses={
+            200: SubmissionStateSerializer,
+            404: OpenApiResponse(DetailSerializer, description="No such submission of yours."),
+            **COMMON_ERRORS,
+        },
+        tags=["sources"],
+    )
+    def get(self, request: Request, submission_id) -> Response:
+        state = submission_status(
+            organisation=request.auth.organisation, submission_id=submission_id
+        )
+        if state is None:
+            raise exceptions.NotFound(_("You have no submission with this id."))
+        return Response(state.as_dict())

@@ -1,0 +1,34 @@
+"""`manage.py load_demo`: demo sources with published API keys and a few cars' histories."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from carhistory.sources.demo import DEMO_VINS, load_demo
+
+
+class Command(BaseCommand):
+    help = "Load demo sources, their API keys and five cars' histories. Safe to run twice."
+
+    def handle(self, *args, **options) -> None:
+        summary = load_demo()
+        self.stdout.write(
+            f"Demo events: {summary.accepted} added, {summary.already_there} already in the log."
+        )
+        self.stdout.write("\nDemo API keys (they work only while DEBUG is on):")
+        for source in summary.sources:
+            self.stdout.write(f"  {source.kind:<20} {source.slug:<26} {source.api_key}")
+        if not settings.DEBUG:
+            self.stdout.write(self.style.WARNING("DEBUG is off: the demo keys are refused."))
+        self.stdout.write("\nDemo vehicles:")
+        for vin, description in DEMO_VINS:
+            self.stdout.write(f"  {vin}  {description}")
+        self.stdout.write(
+            "\nTry: curl -H 'Authorization: Bearer demo-repair-shop.local-trials-only' "
+            "-H 'Content-Type: application/json' -d "
+            f'\'{{"vin": "{DEMO_VINS[4][0]}", "type": "odometer", "occurred_at": "2024-03-01", '
+            '"odometer_km": 52000}\' http://127.0.0.1:8000/api/v1/events'
+        )
+        self.stdout.write(
+            "A moderator account is not part of the demo: create one with "
+            "`manage.py createsuperuser`."
+        )

@@ -1,0 +1,250 @@
+"""The buyer's pages: the search page, the HTML report, its printable form, QR code and evidence.
+
+Each view checks the VIN with `vin.check_vin`, takes the report or evidence bundle from
+`cache` (the same JSON the API serves, built once per log size), and renders it. The proofs on
+the report page are checked in the buyer's browser by static/js/verify.js, never taken from the
+server's word.
+"""
+
+import datetime
+import json
+from itertools import groupby
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from carhistory.sources.demo import DEMO_VINS
+from carhistory.sources.schemas import EventType
+from carhistory.vehicles.cache import evidence_json, report_json
+from carhistory.vehicles.describe import label
+from carhistory.vehicles.qr import qr_svg, qr_svg_inline
+from carhistory.vehicles.vin import VinCheck, check_vin
+from ledger.models import Entry
+
+# The invalid-VIN page shows input this long character by character; longer input is no
+# mistyped VIN, and its length error says enough.
+MAX_CHARACTERS_SHOWN = 24
+# Report flag severities mapped onto the site's badge colours.
+SEVERITY_CLASSES = {"danger": "bad", "warning": "warn", "info": "info"}
+
+
+@require_safe
+def search(request: HttpRequest) -> HttpResponse:
+    """`GET /`: the VIN field; `GET /?vin=...` goes to that VIN's report or says what is wrong."""
+    raw = request.GET.get("vin")
+    check = None
+    if raw is not None:
+        check = check_vin(raw)
+        if check.is_valid:
+            return redirect("vehicles:report", vin=check.vin)
+    context = {"check": check, "demo_vehicles": _demo_vehicles_present()}
+    return render(request, "vehicles/search.html", context, status=400 if check else 200)
+
+
+@require_safe
+def report(request: HttpRequest, vin: str) -> HttpResponse:
+    """`GET /vehicles/<VIN>/`: the history report; every line is verified by verify.js."""
+    check = check_vin(vin)
+    if not check.is_valid:
+        return _invalid_vin(request, check)
+    if check.vin != vin:
+        return redirect("vehicles:report", vin=check.vin, permanent=True)
+    data = json.loads(report_json(vin=check.vin))
+    if data["empty"]:
+        return render(request, "vehicles/no_records.html", {"report": data, "check": check})
+    context = _report_context(data) | {
+        "evidence_api_url": reverse("vehicles:api-evidence", kwargs={"vin": check.vin}),
+        "verify_messages": _verify_messages(),
+        "chart_messages": _chart_messages(),
+    }
+    return render(request, "vehicles/report.html", context)
+
+
+@require_safe
+def print_report(request: HttpRequest, vin: str) -> HttpResponse:
+    """`GET /vehicles/<VIN>/print`: the report on paper, with its checkpoint and a QR code."""
+    check = check_vin(vin)
+    if not check.is_valid:
+        return _invalid_vin(request, check)
+    if check.vin != vin:
+        return redirect("vehicles:print", vin=check.vin, permanent=True)
+    data = json.loads(report_json(vin=check.vin))
+    context = _report_context(data) | {
+        "report_url": _report_url(request, check.vin),
+        "qr_svg": qr_svg_inline(url=_report_url(request, check.vin)),
+        "printed_at": timezone.now(),
+    }
+    return render(request, "vehicles/print.html", context)
+
+
+@require_safe
+def report_qr(request: HttpRequest, vin: str) -> HttpResponse:
+    """`GET /vehicles/<VIN>/qr.svg`: a QR code leading to the live report."""
+    check = check_vin(vin)
+    if not check.is_valid:
+        return _invalid_vin(request, check)
+    svg = qr_svg(url=_report_url(request, check.vin))
+    return HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+
+
+@require_safe
+def evidence_download(request: HttpRequest, vin: str) -> HttpResponse:
+    """`GET /vehicles/<VIN>/evidence.json`: the bundle as a file, for `carhistory-verify`."""
+    check = check_vin(vin)
+    if not check.is_valid:
+        return _invalid_vin(request, check)
+    response = HttpResponse(
+        evidence_json(vin=check.vin), content_type="application/json; charset=utf-8"
+    )
+    # The VIN is 17 characters of [0-9A-Z], so it is safe inside the quoted filename.
+    filename = f"carhistory-evidence-{check.vin}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _invalid_vin(request: HttpRequest, check: VinCheck) -> HttpResponse:
+    positions = {problem.position for problem in check.errors if problem.position}
+    characters = [
+        {"position": position, "char": char, "bad": position in positions}
+        for position, char in enumerate(check.vin, start=1)
+        if len(check.vin) <= MAX_CHARACTERS_SHOWN
+    ]
+    context = {"check": check, "characters": characters}
+    return render(request, "vehicles/invalid_vin.html", context, status=400)
+
+
+def _report_url(request: HttpRequest, vin: str) -> str:
+    return request.build_absolute_uri(reverse("vehicles:report", kwargs={"vin": vin}))
+
+
+def _demo_vehicles_present() -> list[dict]:
+    """The demo VINs that have entries in this database (none on a fresh install)."""
+    demo_vins = [vin for vin, _description in DEMO_VINS]
+    present = set(Entry.objects.filter(vin__in=demo_vins).values_list("vin", flat=True))
+    return [
+        {"vin": vin, "description": description} for vin, description in DEMO_VINS if vin in present
+    ]
+
+
+def _report_context(data: dict) -> dict:
+    events = [_presentable_event(event) for event in data["events"]]
+    summary = data["summary"]
+    return {
+        "report": data,
+        "vin": data["vin"],
+        "vehicle": data["vehicle"],
+        "summary": summary,
+        "title_brands": [label(brand) for brand in summary["title_brands"]],
+        "uses": [label(use) for use in summary["uses"]],
+        "flags": [
+            flag | {"css_class": SEVERITY_CLASSES.get(flag["severity"], "info")}
+            for flag in data["flags"]
+        ],
+        "years": _group_by_year(events),
+        "checkpoint": data["checkpoint"],
+        "odometer": data["odometer"],
+    }
+
+
+def _presentable_event(event: dict) -> dict:
+    return event | {
+        "date": _parse_date(event.get("occurred_at")),
+        "type_label": _event_type_label(event["type"]),
+        "is_platform_source": event["source"]["slug"] == "platform",
+        "fact_items": [(name, _fact_text(value)) for name, value in event["facts"].items()],
+    }
+
+
+def _event_type_label(event_type: str) -> str:
+    if event_type in EventType.values:
+        return EventType(event_type).label
+    return event_type
+
+
+def _fact_text(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(_fact_text(item) for item in value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _parse_date(value: str | None) -> datetime.date | None:
+    """`occurred_at` is a date or an RFC 3339 UTC time (SPEC §2); the page shows the day."""
+    if not value:
+        return None
+    try:
+        return datetime.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _group_by_year(events: list[dict]) -> list[dict]:
+    """Oldest year first, as the story and the odometer chart run; ties in log order."""
+    dated = sorted(
+        (event for event in events if event["date"]),
+        key=lambda event: (event["date"], event["index"]),
+    )
+    undated = [event for event in events if not event["date"]]
+    years = [
+        {"year": year, "events": list(group)}
+        for year, group in groupby(dated, key=lambda event: event["date"].year)
+    ]
+    if undated:
+        years.append({"year": None, "events": undated})
+    return years
+
+
+def _verify_messages() -> dict[str, str]:
+    """What verify.js says, translated here so one catalogue holds every string of the page."""
+    return {
+        "checking": _("checking…"),
+        "verified": _("verified"),
+        "platform_signed": _("verified · signed by the platform on the source's behalf"),
+        "platform_entry": _("verified · written and signed by the platform"),
+        "failed": _("failed"),
+        "not_checked": _("not checked"),
+        "summary_ok": _(
+            "%(verified)s of %(total)s lines verified against checkpoint of size %(size)s."
+        ),
+        "summary_failed": _(
+            "%(verified)s of %(total)s lines verified against checkpoint of size %(size)s; "
+            "%(failed)s failed. Do not rely on the lines marked failed."
+        ),
+        "bundle_failed": _("The evidence could not be verified: %(reason)s"),
+        "unsupported": _(
+            "This browser cannot check Ed25519 signatures, so the lines were not verified here. "
+            "Download the evidence bundle and check it with carhistory-verify."
+        ),
+        "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        "reasons": {
+            "bundle_malformed": _("the evidence bundle is not in the expected format"),
+            "log_key_malformed": _("the log key is not a valid Ed25519 verifier key"),
+            "checkpoint_malformed": _("the checkpoint is not a valid signed checkpoint"),
+            "checkpoint_unsigned": _("the checkpoint carries no signature by the log key"),
+            "checkpoint_signature": _("the checkpoint's signature does not match the log key"),
+            "wrong_vehicle": _("the bundle is for a different VIN"),
+            "not_in_bundle": _("this line is missing from the evidence bundle"),
+            "entry_malformed": _("the logged entry is not in the expected format"),
+            "entry_vin": _("the logged entry is about a different VIN"),
+            "page_mismatch": _("the page shows something other than the logged entry"),
+            "beyond_checkpoint": _("the entry is not yet covered by the checkpoint"),
+            "inclusion_proof": _("the inclusion proof does not lead to the checkpoint's root hash"),
+            "source_key_unproven": _("the source's key is not proven in the log before this entry"),
+            "source_signature": _("the source's signature does not match the entry"),
+        },
+    }
+
+
+def _chart_messages() -> dict[str, str]:
+    return {
+        "odometer": _("Odometer (km)"),
+        "rollback": _("Rollback: lower than an earlier reading"),
+        "impossible_jump": _("Impossible jump"),
+        "excluded": _("Excluded from the analysis"),
+        "km": _("km"),
+    }

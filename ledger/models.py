@@ -1,0 +1,151 @@
+"""Storage of the log: pending submissions, integrated entries, subtree hashes, checkpoints.
+
+Entry, Subtree, Checkpoint and Cosignature are append-only: database triggers (migration
+0002) refuse every UPDATE and DELETE on them, so not even a bug or a stray shell can rewrite
+history. PendingEntry is the one mutable table: the sequencer deletes rows as it integrates
+them.
+"""
+
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import Exact
+from django.utils.translation import gettext_lazy as _
+
+HASH_SIZE = 32
+
+
+class PendingEntry(models.Model):
+    """A complete entry (canonical bytes) waiting for the sequencer to give it an index."""
+
+    id = models.BigAutoField(primary_key=True)
+    data = models.BinaryField(_("entry bytes"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pending entry")
+        verbose_name_plural = _("pending entries")
+
+    def __str__(self) -> str:
+        return f"pending #{self.id}"
+
+
+class Entry(models.Model):
+    """Leaf `index` of the log. `vin`, `type`, `source` and `occurred_at` are indexed copies
+    of fields inside `data`, taken once at integration; `data` is the authority."""
+
+    index = models.BigIntegerField(_("index"), primary_key=True)
+    leaf_hash = models.BinaryField(_("leaf hash"), max_length=HASH_SIZE)
+    data = models.BinaryField(_("entry bytes"))
+    # NULL, not "": platform entries (source_key, source_status) have no VIN at all.
+    vin = models.CharField(  # noqa: DJ001
+        _("VIN"), max_length=17, null=True, blank=True, db_index=True
+    )
+    type = models.CharField(_("type"), max_length=32)
+    source = models.CharField(_("source"), max_length=100, db_index=True)
+    occurred_at = models.CharField(_("occurred at"), max_length=40, blank=True)
+    # The PendingEntry id this entry came from: how a submission learns its index.
+    pending_id = models.BigIntegerField(_("pending id"), unique=True, null=True, blank=True)
+    integrated_at = models.DateTimeField(_("integrated at"))
+
+    class Meta:
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(index__gte=0), name="ledger_entry_index"),
+            models.CheckConstraint(
+                condition=Exact(Length("leaf_hash"), HASH_SIZE), name="ledger_entry_leaf_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"entry {self.index} ({self.type})"
+
+
+class Subtree(models.Model):
+    """The hash of a complete, aligned subtree of level >= 1: leaves [index * 2**level,
+    (index + 1) * 2**level). Level 0 hashes are Entry.leaf_hash. With these stored, appending
+    never recomputes the tree and every proof is a handful of rows."""
+
+    pk = models.CompositePrimaryKey("level", "index")
+    level = models.SmallIntegerField(_("level"))
+    index = models.BigIntegerField(_("index"))
+    hash = models.BinaryField(_("hash"), max_length=HASH_SIZE)
+
+    class Meta:
+        verbose_name = _("subtree")
+        verbose_name_plural = _("subtrees")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1, level__lte=63, index__gte=0),
+                name="ledger_subtree_position",
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("hash"), HASH_SIZE), name="ledger_subtree_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"subtree ({self.level}, {self.index})"
+
+
+class Checkpoint(models.Model):
+    """A signed checkpoint (C2SP tlog-checkpoint as a signed note) of the tree at `tree_size`."""
+
+    tree_size = models.BigIntegerField(_("tree size"), primary_key=True)
+    root_hash = models.BinaryField(_("root hash"), max_length=HASH_SIZE)
+    note = models.TextField(_("signed note"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(tree_size__gte=0), name="ledger_checkpoint_tree_size"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("root_hash"), HASH_SIZE), name="ledger_checkpoint_root_hash"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"
+
+
+class Witness(models.Model):
+    """An independent party whose cosignatures on checkpoints the log accepts and serves."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    verifier_key = models.TextField(_("verifier key"), unique=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("witness")
+        verbose_name_plural = _("witnesses")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cosignature(models.Model):
+    """A witness's C2SP tlog-cosignature line on one checkpoint, appended when served."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures")
+    signature_line = models.TextField(_("signature line"))
+    timestamp = models.BigIntegerField(_("timestamp"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("cosignature")
+        verbose_name_plural = _("cosignatures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["checkpoint", "witness"], name="ledger_cosignature_once_per_witness"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness} on {self.checkpoint}"

@@ -1,0 +1,21 @@
+"""Fixtures other test packages can reuse. `log_key` gives the test a fresh log signing key:
+make it suite-wide with `pytest_plugins = ["tests.ledger.fixtures"]` plus an autouse
+fixture in tests/conftest.py."""
+
+import pytest
+
+from ledger import keys, note
+
+
+@pytest.fixture
+def log_key(settings, tmp_path) -> note.Signer:
+    """A new log signer, written to a 0600 file and set as LEDGER_SIGNING_KEY."""
+    signer = note.Signer.generate(settings.LEDGER_ORIGIN)
+    key_file = tmp_path / "ledger-signing.key"
+    key_file.write_text(signer.key_string() + "\n", encoding="ascii")
+    key_file.chmod(0o600)
+    settings.LEDGER_SIGNING_KEY_FILE = key_file
+    settings.LEDGER_SIGNING_KEY = signer.key_string()
+    keys.log_signer.cache_clear()
+    yield signer
+    keys.log_signer.cache_clear()

@@ -1,0 +1,166 @@
+"""A reader flags an entry; a moderator corrects it with a new entry, or rejects the dispute."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.moderation.selectors import disputes_by_index
+from ledger.models import Entry
+from tests.moderation.factories import entry_object, logged_entry, make_moderator
+from tests.sources.factories import OrganisationFactory, make_vin
+
+pytestmark = pytest.mark.django_db
+
+VIN = make_vin(7)
+
+
+@pytest.fixture
+def entry():
+    return logged_entry(OrganisationFactory(kind="dealer_4s"), vin=VIN, odometer_km=152000)
+
+
+def _dispute_url(vin, index):
+    return reverse("moderation:dispute-new", kwargs={"vin": vin, "index": index})
+
+
+def test_anyone_can_flag_an_entry_of_a_report(client, entry):
+    page = client.get(_dispute_url(VIN, entry.index))
+    assert page.status_code == 200
+
+    response = client.post(
+        _dispute_url(VIN, entry.index),
+        {"reason": "The odometer read 15,200 km, not 152,000.", "reporter_contact": "13800000000"},
+    )
+
+    assert response.status_code == 200
+    dispute = Dispute.objects.get()
+    assert (dispute.entry_index, dispute.vin, dispute.status) == (entry.index, VIN, "open")
+    assert dispute.reporter_contact == "13800000000"
+    assert disputes_by_index([entry.index, entry.index + 100]) == {entry.index: [dispute]}
+
+
+def test_a_lower_case_vin_in_the_address_still_finds_the_entry(client, entry):
+    assert client.get(_dispute_url(VIN.lower(), entry.index)).status_code == 200
+
+
+def test_flagging_an_entry_that_does_not_exist_is_404(client, entry):
+    assert client.get(_dispute_url(VIN, entry.index + 1)).status_code == 404
+    assert client.post(_dispute_url(VIN, 999), {"reason": "wrong"}).status_code == 404
+    assert not Dispute.objects.exists()
+
+
+def test_flagging_another_vehicles_entry_is_404(client, entry):
+    other_vin = make_vin(8)
+    response = client.post(_dispute_url(other_vin, entry.index), {"reason": "wrong"})
+    assert response.status_code == 404
+    assert not Dispute.objects.exists()
+
+
+def test_a_dispute_needs_a_reason(client, entry):
+    response = client.post(_dispute_url(VIN, entry.index), {"reason": ""})
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert not Dispute.objects.exists()
+
+
+def test_flagging_without_csrf_token_is_forbidden(entry):
+    response = Client(enforce_csrf_checks=True).post(
+        _dispute_url(VIN, entry.index), {"reason": "wrong"}
+    )
+    assert response.status_code == 403
+    assert not Dispute.objects.exists()
+
+
+def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, entry):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="152000 is a typo")
+    moderator = make_moderator()
+    client.force_login(moderator)
+    assert "152000 is a typo" in client.get(reverse("moderation:queue")).content.decode()
+
+    response = client.post(
+        reverse("moderation:dispute", args=[dispute.pk]),
+        {
+            "correct-reason": "Workshop confirmed a typing error",
+            "correct-corrected_fields": '{"odometer_km": 15200}',
+            "correct": "1",
+        },
+    )
+
+    assert response.status_code == 302
+    correction = Entry.objects.get(type="correction")
+    body = entry_object(correction)
+    assert body["vin"] == VIN
+    assert body["source"] == "platform"
+    assert body["facts"] == {
+        "corrects": entry.index,
+        "reason": "Workshop confirmed a typing error",
+        "odometer_km": 15200,
+    }
+    assert correction.index > entry.index
+    dispute.refresh_from_db()
+    assert (dispute.status, dispute.correction_index) == ("corrected", correction.index)
+    # The disputed entry itself is untouched: the log is append-only.
+    assert entry_object(Entry.objects.get(index=entry.index))["odometer_km"] == 152000
+    audit = AuditEntry.objects.get()
+    assert (audit.action, audit.dispute, audit.entry_index, audit.ledger_index) == (
+        "correct_entry",
+        dispute,
+        entry.index,
+        correction.index,
+    )
+
+
+def test_corrected_fields_must_be_a_json_object(client, entry):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="typo")
+    client.force_login(make_moderator())
+    for bad in ("not json", "[1, 2]", "{}", '{"corrects": 3}'):
+        response = client.post(
+            reverse("moderation:dispute", args=[dispute.pk]),
+            {"correct-reason": "r", "correct-corrected_fields": bad, "correct": "1"},
+        )
+        assert response.status_code == 200
+        assert "corrected_fields" in response.context["correction_form"].errors
+    assert not Entry.objects.filter(type="correction").exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_rejecting_a_dispute_keeps_the_log_as_it_is(client, entry):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="I disagree")
+    client.force_login(make_moderator())
+    size = Entry.objects.count()
+
+    client.post(
+        reverse("moderation:dispute", args=[dispute.pk]),
+        {"reject-reason": "The invoice confirms the reading", "reject": "1"},
+    )
+
+    dispute.refresh_from_db()
+    assert dispute.status == "rejected"
+    assert dispute.resolution_reason == "The invoice confirms the reading"
+    assert Entry.objects.count() == size
+    assert AuditEntry.objects.get().action == "reject_dispute"
+
+
+def test_a_closed_dispute_cannot_be_resolved_twice(client, entry):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="typo")
+    client.force_login(make_moderator())
+    url = reverse("moderation:dispute", args=[dispute.pk])
+    client.post(url, {"reject-reason": "no", "reject": "1"})
+    client.post(
+        url,
+        {"correct-reason": "yes", "correct-corrected_fields": '{"odometer_km": 1}', "correct": "1"},
+    )
+    dispute.refresh_from_db()
+    assert dispute.status == "rejected"
+    assert not Entry.objects.filter(type="correction").exists()
+    assert AuditEntry.objects.count() == 1
+
+
+def test_the_moderator_sees_the_disputed_entry_next_to_the_complaint(client, entry):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="152000 is a typo")
+    client.force_login(make_moderator())
+    content = client.get(reverse("moderation:dispute", args=[dispute.pk])).content.decode()
+    assert "152000 is a typo" in content
+    assert "&quot;odometer_km&quot;: 152000" in content
+    assert "Append the correction" in content
