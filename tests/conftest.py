@@ -1,8 +1,12 @@
-"""Suite-wide checks. The suite runs on real PostgreSQL and Redis (see Makefile `make test`)."""
+"""Suite-wide fixtures. The suite runs on real PostgreSQL and Redis (see Makefile `make test`)."""
 
 import os
 
 import pytest
+from django.core.cache import cache
+
+# `log_key`: every test runs with a fresh log signing key of its own.
+pytest_plugins = ["tests.ledger.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -14,3 +18,16 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{', '.join(missing)} not set: run the suite with `make test`, which points it at "
             "PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379."
         )
+
+
+@pytest.fixture(autouse=True)
+def _every_test_has_a_log_key(log_key):
+    return log_key
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Reports and throttle counters live in Redis (the suite's own db): start each test clean.
+    cache.clear()
+    yield
+    cache.clear()

@@ -20,6 +20,7 @@ from carhistory.sources.models import (
     Submission,
 )
 from carhistory.sources.services import SourceError
+from carhistory.vehicles.cache import forget_vehicle
 from ledger import services as ledger_services
 from ledger.models import Entry
 
@@ -79,12 +80,14 @@ def submit_application(
 
 def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Dispute:
     """Anyone reading a report flags one of its entries; a moderator takes it from there."""
-    return Dispute.objects.create(
+    dispute = Dispute.objects.create(
         entry_index=entry.index,
         vin=entry.vin,
         reason=reason,
         reporter_contact=reporter_contact,
     )
+    _forget_cached_reports(dispute)
+    return dispute
 
 
 @transaction.atomic
@@ -172,6 +175,7 @@ def correct_dispute(
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
+    _forget_cached_reports(dispute)
     return correction
 
 
@@ -217,6 +221,7 @@ def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
+    _forget_cached_reports(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.REJECT_DISPUTE,
@@ -250,6 +255,12 @@ def erase_private_details(
 
 def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: Any) -> AuditEntry:
     return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
+
+
+def _forget_cached_reports(dispute: Dispute) -> None:
+    # Reports are cached by VIN and tree size; a dispute changes what a report shows without
+    # adding to the log, so its cached copies must go once the change is committed.
+    transaction.on_commit(lambda: forget_vehicle(vin=dispute.vin))
 
 
 def _locked(organisation: Organisation) -> Organisation:

@@ -164,3 +164,35 @@ def test_the_moderator_sees_the_disputed_entry_next_to_the_complaint(client, ent
     assert "152000 is a typo" in content
     assert "&quot;odometer_km&quot;: 152000" in content
     assert "Append the correction" in content
+
+
+def _disputed(client, index):
+    report = client.get(f"/api/v1/vehicles/{VIN}/report").json()
+    return [event["disputed"] for event in report["events"] if event["index"] == index]
+
+
+def test_a_new_dispute_shows_at_once_in_a_cached_report(
+    client, entry, django_capture_on_commit_callbacks
+):
+    assert _disputed(client, entry.index) == [False]  # now cached for this tree size
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_dispute_url(VIN, entry.index), {"reason": "The reading is ten times too high"})
+
+    assert _disputed(client, entry.index) == [True]
+
+
+def test_a_rejected_dispute_leaves_a_cached_report_at_once(
+    client, entry, django_capture_on_commit_callbacks
+):
+    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="I disagree")
+    assert _disputed(client, entry.index) == [True]
+    client.force_login(make_moderator())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("moderation:dispute", args=[dispute.pk]),
+            {"reject-reason": "The invoice confirms the reading", "reject": "1"},
+        )
+
+    assert _disputed(client, entry.index) == [False]

@@ -1,21 +1,6 @@
 import pytest
-from django.core.cache import cache
 
-from tests.ledger.fixtures import log_key  # noqa: F401 - makes the fixture available here
 from tests.sources.factories import OrganisationFactory, api_key_for
-
-
-@pytest.fixture(autouse=True)
-def _every_sources_test_has_a_log_key(log_key):  # noqa: F811 - the fixture imported above
-    return log_key
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle counters live in Redis (this suite's own db): start each test with none.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -195,12 +195,14 @@ def test_the_cosigned_note_keeps_other_witnesses_and_replaces_its_own_old_line(w
 
 def test_the_state_file_round_trips_and_is_replaced_whole(tmp_path):
     log = log_of(5)
-    path = tmp_path / "witness.json"
+    directory = tmp_path / "witness"
+    directory.mkdir()
+    path = directory / "witness.json"
     assert load_state(path, log.signer.verifier()) is None
     save_state(path, state_at(log, 3))
     save_state(path, state_at(log, 5))
     assert load_state(path, log.signer.verifier()) == state_at(log, 5)
-    assert [p.name for p in tmp_path.iterdir()] == ["witness.json"]
+    assert [p.name for p in directory.iterdir()] == ["witness.json"]
 
 
 def test_a_state_file_of_another_log_is_refused():

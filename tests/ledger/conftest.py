@@ -1,8 +1,0 @@
-import pytest
-
-from tests.ledger.fixtures import log_key  # noqa: F401 - makes the fixture available here
-
-
-@pytest.fixture(autouse=True)
-def _every_ledger_test_has_a_log_key(log_key):  # noqa: F811 - the fixture imported above
-    return log_key
