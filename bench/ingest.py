@@ -30,36 +30,14 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import requests
+from benchdb import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "carhistory_bench_ingest"
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
-
-
-def run_on_server(url: str, *statements: str) -> None:
-    # CREATE/DROP DATABASE refuse to run in a transaction: autocommit, no `with connection`.
-    connection = psycopg2.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-def create_database(url: str) -> str:
-    run_on_server(
-        url,
-        f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
-        f"CREATE DATABASE {BENCH_DATABASE}",
-    )
-    return urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
 
 
 def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
@@ -250,7 +228,7 @@ def main() -> None:
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carhistory")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
-    environment = server_environment(create_database(base_url), redis_url)
+    environment = server_environment(create_database(base_url, BENCH_DATABASE), redis_url)
     set_up_django(environment)
     organisation, signer, raw_key = make_source()
     url = f"http://127.0.0.1:{args.port}"
@@ -307,7 +285,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        run_on_server(base_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+        drop_database(base_url, BENCH_DATABASE)
 
     http, ledger = statistics.median(http_rates), statistics.median(ledger_rates)
     # The machine may be shared: the load says how much of it the benchmark had.

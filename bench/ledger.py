@@ -25,39 +25,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+from benchdb import create_database, drop_database
 
 BENCH_DATABASE = "carhistory_bench"
 REPORT_EVERY = 100_000
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def run_on_server(url: str, *statements: str) -> None:
-    # CREATE/DROP DATABASE refuse to run in a transaction: autocommit, no `with connection`.
-    connection = psycopg2.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")))
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            for statement in statements:
-                cursor.execute(statement)
-    finally:
-        connection.close()
-
-
-def create_database(url: str) -> str:
-    run_on_server(
-        url,
-        f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)",
-        f"CREATE DATABASE {BENCH_DATABASE}",
-    )
-    return urlunsplit(urlsplit(url)._replace(path=f"/{BENCH_DATABASE}"))
-
-
-def drop_database(url: str) -> None:
-    run_on_server(url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
 
 
 def configure_django(database_url: str) -> None:
@@ -280,7 +254,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    configure_django(create_database(url))
+    configure_django(create_database(url, BENCH_DATABASE))
     try:
         integrate_rate = bench_append(arguments.entries)
         bench_copy_floor(arguments.entries, integrate_rate)
@@ -292,7 +266,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        drop_database(url)
+        drop_database(url, BENCH_DATABASE)
 
 
 if __name__ == "__main__":
