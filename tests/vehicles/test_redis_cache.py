@@ -3,7 +3,7 @@
 import pytest
 from django.conf import settings
 
-from carhistory.vehicles.redis_backend import RedisCache
+from carhistory.redis_cache import RedisCache
 
 
 @pytest.fixture
