@@ -94,6 +94,9 @@ TEMPLATES = [
 ]
 
 # --- storage -------------------------------------------------------------------------------
+if "DATABASE_URL" not in env:
+    # The embedded default keeps its SQLite file (and the log key) in var/, made on first use.
+    VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
@@ -196,4 +199,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Without a broker every task runs inline, and Celery would log each one at INFO.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
