@@ -125,7 +125,7 @@ def main() -> int:
     print(f"log: {log_size():,} entries, {len(vins):,} VINs")
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     try:
-        rounds = load_test(options, vins)
+        rounds, cpu = load_test(options, vins)
     finally:
         if not options.keep:
             from django.db import connections
@@ -134,6 +134,7 @@ def main() -> int:
             drop_database(server_url, options.database)
             key_path(options.database).unlink(missing_ok=True)
     print_results(rounds)
+    print_cpu(cpu)
     return 0
 
 
@@ -155,8 +156,14 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--cache-backend",
         choices=["django", "reusing"],
-        default="django",
-        help="Django's Redis backend as configured, or the one that reuses its client",
+        default="reusing",
+        help="the project's Redis backend (settings), or Django's stock one: no short path",
+    )
+    parser.add_argument(
+        "--cpu-seconds",
+        type=int,
+        default=5,
+        help="seconds of one-connection load per path to measure CPU a request (0: skip)",
     )
     return parser.parse_args()
 
@@ -333,9 +340,12 @@ def log_size() -> int:
 # --- the load -----------------------------------------------------------------------------
 
 
-def load_test(options: argparse.Namespace, vins: list[str]) -> list[dict[str, dict]]:
-    """One table of results per round; each round measures the three paths back to back, so
-    that their ratio holds even when other work on the machine comes and goes."""
+def load_test(
+    options: argparse.Namespace, vins: list[str]
+) -> tuple[list[dict[str, dict]], dict[str, float]]:
+    """One table of results per round, and the CPU a request of each path costs. Each round
+    measures the three paths back to back, so that their ratio holds even when other work on
+    the machine comes and goes."""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
     shuffled = vins[:]
@@ -348,7 +358,7 @@ def load_test(options: argparse.Namespace, vins: list[str]) -> list[dict[str, di
     options.port = options.port or free_port()
     base = f"http://127.0.0.1:{options.port}"
     rounds = []
-    with tempfile.TemporaryDirectory() as work, serve(options) as _server:
+    with tempfile.TemporaryDirectory() as work, serve(options) as server:
         work = Path(work)
         (work / "paths.lua").write_text(WRK_SCRIPT, encoding="utf-8")
         flush_cache()
@@ -364,7 +374,40 @@ def load_test(options: argparse.Namespace, vins: list[str]) -> list[dict[str, di
                     "report, cached": wrk(options, base, work, [report_path(v) for v in warm]),
                 }
             )
-    return rounds
+        cpu = cpu_per_request(options, base, work, server, warm) if options.cpu_seconds else {}
+    return rounds, cpu
+
+
+def cpu_per_request(
+    options: argparse.Namespace, base: str, work: Path, server: subprocess.Popen, warm: list[str]
+) -> dict[str, float]:
+    """Milliseconds of CPU (user + system) the gunicorn workers spend on one request of each
+    path, at one connection so that nothing waits for a CPU: what a path costs, whatever else
+    runs on the machine."""
+    paths = {
+        "floor (trivial Django view)": ["/bench/floor"],
+        "VIN check (DRF, no I/O)": [f"/api/v1/vins/{warm[0]}/check"],
+        "report, cached": [report_path(vin) for vin in warm],
+    }
+    single = argparse.Namespace(
+        **{**vars(options), "connections": 1, "duration": options.cpu_seconds}
+    )
+    costs = {}
+    for name, listing in paths.items():
+        before = workers_cpu_seconds(server.pid)
+        result = wrk(single, base, work, listing, threads=1)
+        costs[name] = (workers_cpu_seconds(server.pid) - before) * 1000 / result["requests"]
+    return costs
+
+
+def workers_cpu_seconds(master: int) -> float:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    ticks = 0
+    for child in children:
+        # /proc/<pid>/stat: utime and stime are fields 14 and 15, after the parenthesised name.
+        fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def warm_up(base: str, vins: list[str]) -> None:
@@ -429,10 +472,11 @@ class serve:
         self.process.wait(timeout=30)
 
 
-def wrk(options: argparse.Namespace, base: str, work: Path, paths: list[str]) -> dict:
+def wrk(
+    options: argparse.Namespace, base: str, work: Path, paths: list[str], threads: int = 2
+) -> dict:
     listing = work / "list.txt"
     listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
-    threads = 2
     command = [
         "wrk", "--latency", "-t", str(threads), "-c", str(options.connections),
         "-d", f"{options.duration}s", "-s", str(work / "paths.lua"), base,
@@ -451,6 +495,13 @@ def wrk(options: argparse.Namespace, base: str, work: Path, paths: list[str]) ->
 def print_results(rounds: list[dict[str, dict]]) -> None:
     for results in rounds:
         print_round(results)
+
+
+def print_cpu(cpu: dict[str, float]) -> None:
+    if cpu:
+        print("\n| path | CPU ms a request |\n|---|---:|")
+    for name, milliseconds in cpu.items():
+        print(f"| {name} | {milliseconds:.2f} |")
 
 
 def print_round(results: dict[str, dict]) -> None:

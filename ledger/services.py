@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg2
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -126,10 +127,28 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
             if not _take_sequencer_lock(wait=wait):
                 return IntegrationResult(selectors.tree_size(), integrated, checkpoint)
             size, count, new_checkpoint = _integrate_batch(batch_size)
+            if count:
+                _publish_tree_size(size)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
         if count < batch_size:
             return IntegrationResult(size, integrated, checkpoint)
+
+
+# The log's size, published for readers that would otherwise ask PostgreSQL on every request
+# (the cached report is keyed by it). Published inside the batch's transaction, while the
+# sequencer lock is held, so successive sizes arrive in order; a reader that sees a size not
+# yet committed finds no report cached under it and builds one from what PostgreSQL shows,
+# cached under the size it was built from. A size can therefore run ahead of the database but
+# never lag behind it: no report is served stale. If publishing fails, the batch rolls back and
+# stays pending. Readers fill in a missing size with `add` (never overwriting a newer one),
+# and the short expiry bounds how long any size they race in can live.
+PUBLISHED_TREE_SIZE_KEY = "ledger:tree-size"
+PUBLISHED_TREE_SIZE_SECONDS = 5
+
+
+def _publish_tree_size(size: int) -> None:
+    cache.set(PUBLISHED_TREE_SIZE_KEY, size, PUBLISHED_TREE_SIZE_SECONDS)
 
 
 def _take_sequencer_lock(*, wait: bool) -> bool:

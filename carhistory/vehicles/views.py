@@ -7,7 +7,9 @@ server's word.
 """
 
 import datetime
+import functools
 import json
+from collections.abc import Callable
 from itertools import groupby
 
 from django.http import HttpRequest, HttpResponse
@@ -22,6 +24,7 @@ from carhistory.sources.schemas import EventType
 from carhistory.vehicles.cache import evidence_json, report_json
 from carhistory.vehicles.describe import label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
+from carhistory.vehicles.throttling import VinLookupThrottle
 from carhistory.vehicles.vin import VinCheck, check_vin
 from ledger.models import Entry
 
@@ -30,6 +33,25 @@ from ledger.models import Entry
 MAX_CHARACTERS_SHOWN = 24
 # Report flag severities mapped onto the site's badge colours.
 SEVERITY_CLASSES = {"danger": "bad", "warning": "warn", "info": "info"}
+
+
+def throttled_lookup(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Count a page that reads a history against the same `vin_lookup` limit as the API, so
+    harvesting through the HTML pages is no easier than through the JSON."""
+
+    @functools.wraps(view)
+    def counted(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        throttle = VinLookupThrottle()
+        if throttle.allow_request(request, None):
+            return view(request, *args, **kwargs)
+        retry_after = throttle.wait()
+        response = render(
+            request, "vehicles/throttled.html", {"retry_after": retry_after}, status=429
+        )
+        response["Retry-After"] = str(retry_after)
+        return response
+
+    return counted
 
 
 @require_safe
@@ -46,6 +68,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@throttled_lookup
 def report(request: HttpRequest, vin: str) -> HttpResponse:
     """`GET /vehicles/<VIN>/`: the history report; every line is verified by verify.js."""
     check = check_vin(vin)
@@ -65,6 +88,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
 
 
 @require_safe
+@throttled_lookup
 def print_report(request: HttpRequest, vin: str) -> HttpResponse:
     """`GET /vehicles/<VIN>/print`: the report on paper, with its checkpoint and a QR code."""
     check = check_vin(vin)
@@ -92,6 +116,7 @@ def report_qr(request: HttpRequest, vin: str) -> HttpResponse:
 
 
 @require_safe
+@throttled_lookup
 def evidence_download(request: HttpRequest, vin: str) -> HttpResponse:
     """`GET /vehicles/<VIN>/evidence.json`: the bundle as a file, for `carhistory-verify`."""
     check = check_vin(vin)

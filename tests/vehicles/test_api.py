@@ -3,8 +3,8 @@
 import pytest
 
 from carhistory.moderation.models import Dispute
-from carhistory.vehicles.api import VinLookupThrottle
 from carhistory.vehicles.cache import forget_vehicle
+from carhistory.vehicles.throttling import VinLookupThrottle
 from ledger.keys import log_verifier_key
 from ledger.verify import verify_bundle
 from tests.vehicles.logbook import VIN

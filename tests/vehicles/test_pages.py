@@ -6,6 +6,7 @@ import re
 import pytest
 
 from carhistory.sources.demo import DEMO_VINS
+from carhistory.vehicles.throttling import VinLookupThrottle
 from ledger.verify import main as verify_main
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
@@ -189,3 +190,17 @@ def test_a_very_long_path_is_a_400_not_a_crash(client):
     response = client.get("/vehicles/" + "A" * 5000 + "/")
     assert response.status_code == 400
     assert "this one has 5000" in response.content.decode()
+
+
+def test_report_pages_share_the_lookup_limit_and_say_when_to_come_back(client, monkeypatch):
+    monkeypatch.setattr(VinLookupThrottle, "THROTTLE_RATES", {"vin_lookup": "2/minute"})
+    report = f"/vehicles/{UNKNOWN_VIN}/"
+
+    assert client.get(report).status_code == 200
+    assert client.get(f"/api/v1/vehicles/{UNKNOWN_VIN}/report").status_code == 200
+    refused = client.get(report)
+
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert "Too many lookups" in refused.content.decode()
+    assert client.get(f"/vehicles/{UNKNOWN_VIN}/evidence.json").status_code == 429

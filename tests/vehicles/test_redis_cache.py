@@ -26,3 +26,11 @@ def test_it_stores_reads_counts_and_forgets(redis_cache):
     assert redis_cache.incr("generation") == 2
     assert redis_cache.delete("report") is True
     assert redis_cache.get("report") is None
+
+
+def test_a_script_reads_values_as_django_stored_them(redis_cache):
+    redis_cache.set("report", (1, b"{}"), 60)
+    script = redis_cache.script("return redis.call('GET', KEYS[1])")
+    assert script is redis_cache.script("return redis.call('GET', KEYS[1])")
+    stored = script(keys=[redis_cache.make_key("report")])
+    assert redis_cache.loads(stored) == (1, b"{}")
