@@ -23,7 +23,7 @@ class Dispute(models.Model):
     entry_index = models.BigIntegerField(_("entry index"), db_index=True)
     vin = models.CharField(_("VIN"), max_length=17, db_index=True)
     reason = models.TextField(_("what is wrong"), max_length=2000)
-    reporter_contact = models.CharField(_("contact (optional)"), max_length=200, blank=True)
+    reporter_contact = models.CharField(_("contact"), max_length=200, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )

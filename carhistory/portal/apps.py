@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PortalConfig(AppConfig):
     name = "carhistory.portal"
-    verbose_name = "Source portal"
+    verbose_name = _("Source portal")

@@ -208,7 +208,7 @@ class Submission(models.Model):
     errors = models.JSONField(_("errors"), default=dict, blank=True)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     # Copies for the source's own lists; the log entry is the record.
-    event_type = models.CharField(_("type"), max_length=32, blank=True)
+    event_type = models.CharField(_("type"), max_length=32, blank=True, choices=EventType.choices)
     vin = models.CharField(_("VIN"), max_length=17, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

@@ -81,12 +81,17 @@ def _repair(entry: dict, facts: dict) -> str:
 
 
 def _accident(entry: dict, facts: dict) -> str:
-    line = _("Accident, %(severity)s damage") % {"severity": label(facts.get("severity"))}
+    severity = label(facts.get("severity"))
     if facts.get("damage_areas"):
-        line += _(" to %(areas)s") % {"areas": _listed(facts["damage_areas"])}
+        line = _("Accident, %(severity)s damage to %(areas)s.") % {
+            "severity": severity,
+            "areas": _listed(facts["damage_areas"]),
+        }
+    else:
+        line = _("Accident, %(severity)s damage.") % {"severity": severity}
     if facts.get("airbags_deployed"):
-        line += _("; airbags deployed")
-    return line + "."
+        line += " " + _("Airbags deployed.")
+    return line
 
 
 def _insurance_claim(entry: dict, facts: dict) -> str:

@@ -19,7 +19,7 @@ TYPES = [
          "Service at 45,210 km: oil, filter."),
         ({"type": "accident", "facts": {"severity": "severe", "airbags_deployed": True,
                                         "damage_areas": ["front", "left"]}},
-         "Accident, severe damage to front, left; airbags deployed."),
+         "Accident, severe damage to front, left. Airbags deployed."),
         ({"type": "registration", "facts": {"event": "ownership_transfer", "region": "SH",
                                             "use": "taxi"}},
          "Change of owner in SH, taxi use."),
