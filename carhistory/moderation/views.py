@@ -3,6 +3,7 @@
 import json
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -52,15 +53,22 @@ def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
     return render(request, "moderation/dispute_new.html", {"form": form, "entry": entry})
 
 
+QUEUE_PAGE_SIZE = 25
+
+
 @moderator_required
 def queue(request: HttpRequest) -> HttpResponse:
+    # Each list pages on its own, so a long list of sources never hides the disputes.
+    def page(queryset, parameter: str):
+        return Paginator(queryset, QUEUE_PAGE_SIZE).get_page(request.GET.get(parameter))
+
     return render(
         request,
         "moderation/queue.html",
         {
-            "applications": selectors.pending_applications(),
-            "disputes": selectors.open_disputes(),
-            "sources": selectors.moderated_sources(),
+            "applications": page(selectors.pending_applications(), "applications_page"),
+            "disputes": page(selectors.open_disputes().order_by("pk"), "disputes_page"),
+            "sources": page(selectors.moderated_sources(), "sources_page"),
             "audit_entries": selectors.recent_audit_entries(limit=20),
         },
     )

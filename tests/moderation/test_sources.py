@@ -107,3 +107,17 @@ def test_the_queue_lists_sources_with_their_actions(client):
     content = client.get(reverse("moderation:queue")).content.decode()
     assert "Anting VW 4S" in content
     assert "?status=suspended" in content
+
+
+def test_the_queue_pages_a_long_list_of_sources(client):
+    names = [f"Source {number:02d}" for number in range(30)]
+    for name in names:
+        OrganisationFactory(name=name)
+    client.force_login(make_moderator())
+
+    first = client.get(reverse("moderation:queue")).content.decode()
+    second = client.get(reverse("moderation:queue"), {"sources_page": 2}).content.decode()
+
+    assert [name for name in names if name in first] == names[:25]
+    assert [name for name in names if name in second] == names[25:]
+    assert "?sources_page=2" in first
