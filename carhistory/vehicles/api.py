@@ -10,7 +10,7 @@ refused client, a bad VIN, another method or Accept header) goes through DRF as 
 answers the same bytes and headers.
 """
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,8 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from carhistory.vehicles.cache import count_and_find_report, evidence_json, report_json
-from carhistory.vehicles.throttling import COUNTED_ATTRIBUTE, VinLookupThrottle
+from carhistory.vehicles.cache import evidence_json, report_json
+from carhistory.vehicles.throttling import VinLookupThrottle
 from carhistory.vehicles.vin import VinCheck, check_vin, decode_vin
 
 JSON = "application/json"
@@ -64,42 +64,10 @@ _INVALID = OpenApiResponse(
 _THROTTLED = OpenApiResponse(description="Too many lookups: retry after `Retry-After` seconds.")
 
 
-# Accept headers DRF's negotiation answers with JSON for sure; any other goes through DRF.
-_PLAIN_ACCEPT = frozenset({None, "*/*", JSON})
-
-
 class VehicleReportView(APIView):
+    """Most cached reports are answered before this view (`middleware.CachedReportMiddleware`)."""
+
     throttle_classes = [VinLookupThrottle]
-
-    def dispatch(self, request, *args, **kwargs):
-        cached = self.cached_report(request, vin=kwargs["vin"])
-        if cached is not None:
-            return cached
-        return super().dispatch(request, *args, **kwargs)
-
-    def cached_report(self, request: HttpRequest, *, vin: str) -> HttpResponse | None:
-        """The cached report with the response DRF would give it, or None to let DRF answer.
-        A lookup counted here is left on the request, so DRF's throttle does not count it
-        again."""
-        if request.method != "GET" or request.META.get("HTTP_ACCEPT") not in _PLAIN_ACCEPT:
-            return None
-        check = check_vin(vin)
-        if not check.is_valid:
-            return None
-        throttle = VinLookupThrottle()
-        found = count_and_find_report(
-            vin=check.vin,
-            counter_key=throttle.counter_key(request),
-            window_seconds=throttle.duration,
-        )
-        if found is None:
-            return None
-        count, seconds_left, content = found
-        setattr(request, COUNTED_ATTRIBUTE, (count, seconds_left))
-        if content is None or not throttle.allows(count):
-            return None
-        self.headers = self.default_response_headers
-        return self.finalize_response(request, HttpResponse(content, content_type=JSON))
 
     @extend_schema(
         operation_id="vehicle_report",
