@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carhistory
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger
+.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger bench-ingest bench-report
 
 help:
 	@echo "make run    install, migrate, create the log key, load demo data, serve on :$(PORT)"
@@ -84,3 +84,12 @@ test: install chromium check-services lint
 
 bench-ledger: install check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/ledger.py
+
+bench-ingest: install check-services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/ingest.py
+
+/usr/bin/wrk:
+	apt-get update -qq && apt-get install -y -qq wrk
+
+bench-report: install check-services /usr/bin/wrk
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/report.py
