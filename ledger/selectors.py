@@ -60,6 +60,11 @@ def entries_for_vin(vin: str) -> list[Entry]:
     return list(Entry.objects.filter(vin=vin).order_by("index"))
 
 
+def vins_with_entries(vins: Iterable[str]) -> set[str]:
+    """Those of `vins` that have at least one entry in the log."""
+    return set(Entry.objects.filter(vin__in=list(vins)).values_list("vin", flat=True).distinct())
+
+
 def entries_by_index(indexes: Iterable[int]) -> dict[int, Entry]:
     return {entry.index: entry for entry in Entry.objects.filter(index__in=list(indexes))}
 

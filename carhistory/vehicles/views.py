@@ -26,7 +26,7 @@ from carhistory.vehicles.describe import label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.throttling import VinLookupThrottle
 from carhistory.vehicles.vin import VinCheck, check_vin
-from ledger.models import Entry
+from ledger.selectors import vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -148,8 +148,7 @@ def _report_url(request: HttpRequest, vin: str) -> str:
 
 def _demo_vehicles_present() -> list[dict]:
     """The demo VINs that have entries in this database (none on a fresh install)."""
-    demo_vins = [vin for vin, _description in DEMO_VINS]
-    present = set(Entry.objects.filter(vin__in=demo_vins).values_list("vin", flat=True))
+    present = vins_with_entries(vin for vin, _description in DEMO_VINS)
     return [
         {"vin": vin, "description": description} for vin, description in DEMO_VINS if vin in present
     ]
