@@ -16,7 +16,7 @@ help:
 	@echo "make test   install, lint, and run the whole suite on PostgreSQL and Redis"
 
 # --- installing ---------------------------------------------------------------------------
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml verifier/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
-    from ledger import note
+    from carhistory_verifier import note
 
     origin = os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
     return {
@@ -71,13 +71,14 @@ def set_up_django(environment: dict[str, str]) -> None:
 
 def make_source():
     """An approved dealer with an API key and its own registered signing key."""
+    from carhistory_verifier import note
+
     from carhistory.sources.models import Organisation
     from carhistory.sources.services import (
         create_api_key,
         register_signing_key,
         set_source_status,
     )
-    from ledger import note
 
     organisation = Organisation.objects.create(
         slug="bench-dealer", name="Bench Dealer", kind="dealer_4s"
@@ -92,9 +93,10 @@ def make_source():
 
 def make_events(organisation, signer, run: int, count: int) -> list[dict]:
     """Signed service events for `count` different cars, a quarter with private details."""
+    from carhistory_verifier.entry import b64encode
+
     from carhistory.sources.services import submission_statement
     from carhistory.vehicles.vin import expected_check_digit
-    from ledger.entry import b64encode
 
     source_key = signer.verifier().key_string()
     first_day = datetime.date(2023, 1, 1)
@@ -191,7 +193,7 @@ def ledger_only_run(entries: list[dict]) -> float:
 def ready_entries(signer, run: int, count: int) -> list[dict]:
     """Complete, source-signed entries (SPEC §2) shaped like the API's, for the ledger-only
     rate."""
-    from ledger import entry as entry_format
+    from carhistory_verifier import entry as entry_format
 
     source_key = signer.verifier().key_string()
     submitted_at = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

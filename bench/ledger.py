@@ -12,7 +12,8 @@ docs/PERFORMANCE.md with the machine they came from.
    floor no sequencer can beat.
 2. Proofs: random inclusion and consistency proofs at the final size through the selectors.
 3. Audit: `manage.py verify_ledger` over the whole log, its speed and memory.
-4. In memory: the root of N leaves with `ledger.merkle`, with pymerkle, and the hashlib floor.
+4. In memory: the root of N leaves with `carhistory_verifier.merkle`, with pymerkle, and the
+   hashlib floor.
 """
 
 import argparse
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def configure_django(database_url: str) -> None:
-    from ledger import note
+    from carhistory_verifier import note
 
     os.environ["DATABASE_URL"] = database_url
     os.environ.pop("REDIS_URL", None)
@@ -54,7 +55,7 @@ def configure_django(database_url: str) -> None:
 
 
 def make_entry(number: int) -> dict:
-    from ledger.entry import new_nonce
+    from carhistory_verifier.entry import new_nonce
 
     vin = f"LSVAU2180N{number % 10_000_000:07d}"
     return {
@@ -210,9 +211,8 @@ def best_of(repeats: int, work) -> float:
 
 
 def bench_in_memory(total: int) -> None:
+    from carhistory_verifier import merkle
     from pymerkle import InmemoryTree
-
-    from ledger import merkle
 
     entries = [os.urandom(200) for _ in range(total)]
     root = merkle.root_from_leaf_hashes([merkle.leaf_hash(entry) for entry in entries])
@@ -223,7 +223,7 @@ def bench_in_memory(total: int) -> None:
     tree.append_entries(entries)
     theirs_root = tree.get_root()
     theirs = time.perf_counter() - started
-    assert theirs_root == root, "pymerkle and ledger.merkle disagree on the root"
+    assert theirs_root == root, "pymerkle and carhistory_verifier.merkle disagree on the root"
 
     sha256 = hashlib.sha256
     pair = bytes(65)
@@ -235,9 +235,9 @@ def bench_in_memory(total: int) -> None:
 
     floor = best_of(3, floor_work)
     print(
-        f"memory: root of {total} leaves (best of 3): ledger.merkle {ours:.2f} s, pymerkle "
+        f"memory: root of {total} leaves (best of 3): our merkle {ours:.2f} s, pymerkle "
         f"{theirs:.2f} s ({theirs / ours:.1f}x slower), hashlib floor (2n SHA-256) {floor:.2f} s; "
-        f"ledger.merkle is {ours / floor:.2f}x the floor"
+        f"carhistory_verifier.merkle is {ours / floor:.2f}x the floor"
     )
 
 

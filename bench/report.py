@@ -211,7 +211,7 @@ def key_path(database: str) -> Path:
 
 def key_for(database: str) -> str:
     """The log key, kept next to a kept database so that --reuse signs with the same key."""
-    from ledger import note
+    from carhistory_verifier import note
 
     path = key_path(database)
     if path.is_file():
@@ -260,11 +260,11 @@ def build_log(*, entries: int, vins: int, batch: int = 20_000) -> None:
 
 
 def create_sources() -> dict:
+    from carhistory_verifier import note
     from django.utils import timezone
 
     from carhistory.sources.models import Organisation
     from carhistory.sources.services import register_signing_key
-    from ledger import note
 
     signers = {}
     for slug, kind in SOURCES:
@@ -287,7 +287,7 @@ def vin_for(number: int) -> str:
 
 
 def event(vin: str, round_number: int, km: int, signers: dict, rng: random.Random) -> dict:
-    from ledger import entry as entry_format
+    from carhistory_verifier import entry as entry_format
 
     year = 2014 + round_number
     date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"

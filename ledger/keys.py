@@ -7,12 +7,11 @@ Its name is the log's origin, LEDGER_ORIGIN, as C2SP tlog-checkpoint requires.
 
 import functools
 
+from carhistory_verifier import note
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-
-from . import note
 
 KEY_SETTINGS = ("LEDGER_SIGNING_KEY", "LEDGER_SIGNING_KEY_FILE", "LEDGER_ORIGIN")
 

@@ -9,11 +9,11 @@ tree size up to the current one, not only sizes that have a checkpoint.
 
 from collections.abc import Iterable
 
+from carhistory_verifier import merkle
+from carhistory_verifier.tiles import TILE_WIDTH, TileAddress, tile_subtree_level
 from django.db import connection
 
-from . import merkle
 from .models import Checkpoint, Entry, Subtree
-from .tiles import TILE_WIDTH, TileAddress, tile_subtree_level
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'

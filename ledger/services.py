@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 import psycopg2
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import merkle, note, protocol
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import entry as entry_format
-from . import keys, merkle, note, selectors
+from . import keys, selectors
 from .models import Checkpoint, Cosignature, Entry, PendingEntry, Subtree, Witness
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -297,7 +298,7 @@ def append_platform_entry(
         "type": type,
         "occurred_at": occurred_at or now,
         "facts": facts,
-        "source": "platform",
+        "source": protocol.PLATFORM_SOURCE,
         "private_commitment": None,
         "submitted_at": now,
         "nonce": entry_format.new_nonce(),

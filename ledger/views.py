@@ -3,6 +3,8 @@
 Everything here parses a request, calls one selector or service, and renders the result.
 """
 
+from carhistory_verifier.entry import b64encode
+from carhistory_verifier.tiles import TILE_WIDTH, parse_tile_path
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
@@ -15,8 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import keys, selectors, services
-from .entry import b64encode
-from .tiles import TILE_WIDTH, parse_tile_path
 
 TEXT = "text/plain; charset=utf-8"
 IMMUTABLE = "public, max-age=31536000, immutable"

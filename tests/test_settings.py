@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ledger import note
+from carhistory_verifier import note
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

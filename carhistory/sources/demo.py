@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
@@ -28,8 +30,6 @@ from carhistory.sources.services import (
     submit_event,
 )
 from carhistory.vehicles.vin import expected_check_digit
-from ledger import entry as entry_format
-from ledger import note
 from ledger.services import integrate_pending
 
 

@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from carhistory_verifier import protocol
+from carhistory_verifier.entry import canonical_json
 from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from carhistory.vehicles.vin import check_vin
-from ledger.entry import canonical_json
 
 
 class EventType(models.TextChoices):
@@ -39,8 +40,11 @@ class EventType(models.TextChoices):
     CORRECTION = "correction", gettext_lazy("Correction")
 
 
-# Written only by the platform itself (moderators, key registration), never by a source.
-PLATFORM_TYPES = frozenset({EventType.SOURCE_KEY, EventType.SOURCE_STATUS, EventType.CORRECTION})
+# Written only by the platform itself (moderators, key registration, the sequencer), never by
+# a source: the protocol's own list, shared with both verifiers.
+PLATFORM_TYPES = frozenset(
+    EventType(value) for value in protocol.PLATFORM_TYPES if value in EventType.values
+)
 
 SUBMISSION_FIELDS = frozenset(
     {"vin", "type", "occurred_at", "odometer_km", "facts", "private", "external_id", "source_sig"}

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -31,8 +33,6 @@ from carhistory.sources.models import (
 )
 from carhistory.sources.schemas import CleanEvent, Errors, EventType
 from carhistory.sources.selectors import current_signing_key
-from ledger import entry as entry_format
-from ledger import note
 from ledger.models import Entry
 from ledger.services import append_platform_entry, enqueue_entries, sign_as_platform
 

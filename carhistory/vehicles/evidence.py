@@ -9,15 +9,17 @@ was in the log before the entries it signed.
 
 import json
 
-from ledger.entry import b64encode
+from carhistory_verifier import protocol
+from carhistory_verifier.entry import b64encode
+
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint, Entry
 from ledger.selectors import entries_for_vin, inclusion_proof, latest_checkpoint
 from ledger.services import ensure_checkpoint
 
-FORMAT = "carhistory-evidence/v1"
-SOURCE_KEY = "source_key"
-PLATFORM = "platform"
+FORMAT = protocol.BUNDLE_FORMAT
+SOURCE_KEY = protocol.SOURCE_KEY
+PLATFORM = protocol.PLATFORM_SOURCE
 
 
 def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:

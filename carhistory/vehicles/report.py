@@ -10,6 +10,8 @@ covered by the checkpoint it shows.
 import json
 from collections.abc import Iterable
 
+from carhistory_verifier import protocol
+from carhistory_verifier.entry import b64encode
 from django.utils.translation import gettext as _
 
 from carhistory.moderation.selectors import disputes_by_index
@@ -19,12 +21,11 @@ from carhistory.vehicles.flags import report_flags
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
 from carhistory.vehicles.vin import VinCheck, check_vin, decode_vin
-from ledger.entry import b64encode
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint
 from ledger.selectors import entries_for_vin, latest_checkpoint
 
-PLATFORM = "platform"
+PLATFORM = protocol.PLATFORM_SOURCE
 OPEN = "open"
 OWNER_EVENTS = ("first_registration", "ownership_transfer")
 

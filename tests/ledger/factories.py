@@ -1,8 +1,7 @@
 """Entry objects (SPEC §2) as plain dicts, the way other apps hand them to the ledger."""
 
 import factory
-
-from ledger.entry import new_nonce
+from carhistory_verifier.entry import new_nonce
 
 
 class EntryFactory(factory.DictFactory):

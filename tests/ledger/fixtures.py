@@ -3,8 +3,9 @@ make it suite-wide with `pytest_plugins = ["tests.ledger.fixtures"]` plus an aut
 fixture in tests/conftest.py."""
 
 import pytest
+from carhistory_verifier import note
 
-from ledger import keys, note
+from ledger import keys
 
 
 @pytest.fixture

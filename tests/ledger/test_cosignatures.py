@@ -1,8 +1,9 @@
 """Witnesses cosign checkpoints (C2SP tlog-cosignature); the log serves their lines."""
 
 import pytest
+from carhistory_verifier import note
 
-from ledger import note, services
+from ledger import services
 from ledger.models import Cosignature, Witness
 from tests.ledger.factories import EntryFactory
 

@@ -1,12 +1,13 @@
 """The log's public HTTP surface (SPEC §4), checked the way an outside client checks it."""
 
 import pytest
+from carhistory_verifier import merkle, note
+from carhistory_verifier.entry import b64decode
+from carhistory_verifier.tiles import TileAddress, tile_path
 from django.conf import settings
 
-from ledger import merkle, note, services
-from ledger.entry import b64decode
+from ledger import services
 from ledger.models import Checkpoint, Entry
-from ledger.tiles import TileAddress, tile_path
 from tests.ledger.factories import EntryFactory
 
 SIZE = 70

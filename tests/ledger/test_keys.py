@@ -3,10 +3,11 @@
 import stat
 
 import pytest
+from carhistory_verifier import note
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 
-from ledger import keys, note
+from ledger import keys
 
 
 @pytest.fixture

@@ -1,9 +1,10 @@
 import pytest
+from carhistory_verifier import merkle
+from carhistory_verifier.tiles import TileAddress
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import merkle, selectors, services
-from ledger.tiles import TileAddress
+from ledger import selectors, services
 from tests.ledger.factories import EntryFactory
 
 VIN = "LSVAU2180N2183294"

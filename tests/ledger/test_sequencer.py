@@ -3,11 +3,12 @@ import json
 import threading
 
 import pytest
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import merkle, note
 from django.core.management import call_command
 from django.db import connection, connections
 
-from ledger import entry as entry_format
-from ledger import merkle, note, selectors, services
+from ledger import selectors, services
 from ledger.models import Checkpoint, Entry, PendingEntry, Subtree
 from tests.ledger.factories import EntryFactory
 

@@ -1,10 +1,11 @@
 """`manage.py verify_ledger` catches rows changed behind the triggers' back."""
 
 import pytest
+from carhistory_verifier import merkle
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ledger import merkle, services
+from ledger import services
 from tests.ledger.factories import EntryFactory
 
 

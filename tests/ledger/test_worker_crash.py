@@ -6,12 +6,13 @@ import subprocess
 import time
 
 import pytest
+from carhistory_verifier import merkle
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
 from carhistory.celery import app
-from ledger import merkle, selectors, services
+from ledger import selectors, services
 from ledger.models import Entry, PendingEntry
 from tests.ledger.test_sequencer import enqueue_without_integrating
 

@@ -1,11 +1,11 @@
 """API keys and signing keys: source admins manage them, other staff cannot."""
 
 import pytest
+from carhistory_verifier import note
 from django.urls import reverse
 
 from carhistory.sources.models import ApiKey, SigningKey
 from carhistory.sources.services import authenticate_api_key, create_api_key
-from ledger import note
 from ledger.models import Entry
 from tests.sources.factories import MembershipFactory
 

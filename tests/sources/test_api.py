@@ -3,6 +3,8 @@
 import threading
 
 import pytest
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -14,8 +16,6 @@ from carhistory.sources.services import (
     set_source_status,
     submit_event,
 )
-from ledger import entry as entry_format
-from ledger import note
 from ledger.models import PendingEntry
 from ledger.services import integrate_pending
 from tests.sources.factories import OrganisationFactory, api_key_for, event_payload, make_vin

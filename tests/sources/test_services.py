@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
@@ -26,8 +28,6 @@ from carhistory.sources.services import (
     submit_event,
     submit_events,
 )
-from ledger import entry as entry_format
-from ledger import note
 from ledger.keys import log_verifier_key
 from ledger.models import Entry, PendingEntry
 from ledger.selectors import entry_for_pending

@@ -5,12 +5,12 @@ entries, moderators' corrections and status changes."""
 import datetime
 from dataclasses import dataclass, field
 
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.utils import timezone
 
 from carhistory.sources.models import Organisation
 from carhistory.sources.services import register_signing_key, set_source_status
-from ledger import entry as entry_format
-from ledger import note
 from ledger.selectors import entry_for_pending
 from ledger.services import (
     append_platform_entry,

@@ -1,12 +1,12 @@
 """The public vehicles API: report, evidence and VIN check, with caching and throttling."""
 
 import pytest
+from carhistory_verifier.verify import verify_bundle
 
 from carhistory.moderation.models import Dispute
 from carhistory.vehicles.cache import forget_vehicle
 from carhistory.vehicles.throttling import VinLookupThrottle
 from ledger.keys import log_verifier_key
-from ledger.verify import verify_bundle
 from tests.vehicles.logbook import VIN
 
 pytestmark = pytest.mark.django_db

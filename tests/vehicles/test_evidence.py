@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from carhistory_verifier.verify import VerificationFailure, verify_bundle
 
 from carhistory.vehicles.evidence import build_evidence_bundle
 from ledger.keys import log_verifier_key
-from ledger.verify import VerificationFailure, verify_bundle
 from tests.vehicles.logbook import OTHER_VIN, VIN
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,14 @@ def test_bundle_verifies_with_the_command_line_verifier(history, tmp_path):
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(build_evidence_bundle(vin=VIN)), encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "ledger.verify", str(path), "--log-key", log_verifier_key()],
+        [
+            sys.executable,
+            "-m",
+            "carhistory_verifier.verify",
+            str(path),
+            "--log-key",
+            log_verifier_key(),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

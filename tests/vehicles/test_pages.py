@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
+from carhistory_verifier.verify import main as verify_main
 
 from carhistory.sources.demo import DEMO_VINS
 from carhistory.vehicles.throttling import VinLookupThrottle
-from ledger.verify import main as verify_main
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
     UNKNOWN_VIN,

@@ -1,4 +1,4 @@
-"""`python -m ledger.witness` as a witness runs it, against the real log over HTTP: pytest-
+"""`carhistory-witness` as a witness runs it, against the real log over HTTP: pytest-
 django's live server on PostgreSQL, the CLI in-process."""
 
 import json
@@ -9,10 +9,11 @@ from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
+from carhistory_verifier import merkle, note
+from carhistory_verifier.witness import EXIT_FORK, EXIT_OK, EXIT_REFUSED, EXIT_UNREADABLE, main
 
-from ledger import merkle, note, services
+from ledger import services
 from ledger.models import Cosignature, Witness
-from ledger.witness import EXIT_FORK, EXIT_OK, EXIT_REFUSED, EXIT_UNREADABLE, main
 from tests.ledger.factories import EntryFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,7 +213,7 @@ def test_generate_refuses_a_name_with_a_space(capsys):
 def test_the_witness_imports_no_django():
     script = (
         "import sys\n"
-        "import ledger.witness\n"
+        "import carhistory_verifier.witness\n"
         "assert not any(m == 'django' or m.startswith('django.') for m in sys.modules)\n"
     )
     result = subprocess.run(

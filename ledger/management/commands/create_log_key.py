@@ -3,10 +3,9 @@ public verifier key."""
 
 import os
 
+from carhistory_verifier import note
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-
-from ledger import note
 
 
 class Command(BaseCommand):

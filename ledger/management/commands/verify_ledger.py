@@ -4,11 +4,12 @@ checkpoints. Streams the tables, so a log of millions of rows needs little memor
 
 from collections.abc import Iterator
 
+from carhistory_verifier import merkle, note
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
-from ledger import keys, merkle, note, selectors
+from ledger import keys, selectors
 from ledger.models import Checkpoint, Entry, Subtree
 
 CHUNK_SIZE = 10_000

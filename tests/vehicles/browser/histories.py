@@ -4,6 +4,9 @@ sequencer. Shared by the page tests and the browser tests."""
 
 from dataclasses import dataclass
 
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
+
 from carhistory.sources.models import Organisation
 from carhistory.sources.services import (
     apply_for_source,
@@ -11,8 +14,6 @@ from carhistory.sources.services import (
     set_source_status,
     submit_event,
 )
-from ledger import entry as entry_format
-from ledger import note
 from ledger.services import integrate_pending
 
 # Valid Chinese VINs (GB 16735: the check digit is mandatory and correct).

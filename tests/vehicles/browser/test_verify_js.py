@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 import rfc8785
+from carhistory_verifier import merkle
 from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-
-from ledger import merkle
 
 pytestmark = pytest.mark.browser
 

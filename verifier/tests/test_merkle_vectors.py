@@ -5,8 +5,7 @@ data published in transparency-dev/merkle (testonly/constants.go and proof/verif
 """
 
 import pytest
-
-from ledger.merkle import (
+from carhistory_verifier.merkle import (
     EMPTY_ROOT,
     Frontier,
     ProofError,

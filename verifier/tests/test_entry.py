@@ -4,10 +4,7 @@ import base64
 import hashlib
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from ledger.entry import (
+from carhistory_verifier.entry import (
     STATEMENT_EXCLUDED_FIELDS,
     b64decode,
     b64encode,
@@ -18,6 +15,8 @@ from ledger.entry import (
     private_commitment,
     statement_bytes,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 ENTRY = {
     "v": 1,

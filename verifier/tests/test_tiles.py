@@ -1,10 +1,7 @@
 """C2SP tlog-tiles paths and tile contents (height 8)."""
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from ledger.tiles import (
+from carhistory_verifier.tiles import (
     TILE_WIDTH,
     TileAddress,
     parse_tile_path,
@@ -13,6 +10,8 @@ from ledger.tiles import (
     tile_subtrees,
     tile_width_for_size,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, Self, TypeVar
 
+from carhistory_verifier.entry import b64decode, b64encode
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-from ledger.entry import b64decode, b64encode
 
 ED25519 = 0x01
 COSIGNATURE_ED25519 = 0x04

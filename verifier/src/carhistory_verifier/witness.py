@@ -6,8 +6,8 @@ the last checkpoint it saw, checks both, and only then cosigns. Because the witn
 cosigns two checkpoints that do not extend one another, a log cannot show one history to
 buyers and another to auditors while both carry the witness's cosignature.
 
-    python -m ledger.witness generate NAME
-    python -m ledger.witness cosign --log URL --log-key VKEY|@FILE --key SKEY|@FILE --state FILE
+    carhistory-witness generate NAME
+    carhistory-witness cosign --log URL --log-key VKEY|@FILE --key SKEY|@FILE --state FILE
 
 Exit codes of `cosign`: 0 cosigned and delivered; 1 a check failed or the log refused the
 cosignature; 2 a key, the state file or the log's answer could not be read; 3 the log forked
@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger import merkle
-from ledger.entry import b64decode
-from ledger.note import (
+from carhistory_verifier import merkle
+from carhistory_verifier.entry import b64decode
+from carhistory_verifier.note import (
     SIGNATURE_PREFIX,
     Checkpoint,
     CosignatureSigner,
@@ -467,7 +467,7 @@ def _deliver(setup: _CosignSetup, cosigned: Cosigned) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ledger.witness",
+        prog="carhistory-witness",
         description="Witness a carhistory log: check each checkpoint extends the last one "
         "seen, then cosign it (C2SP tlog-cosignature).",
     )

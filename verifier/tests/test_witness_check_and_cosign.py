@@ -4,12 +4,9 @@ log signed it and it extends the last checkpoint the witness saw."""
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ledger import merkle
-from ledger.entry import b64decode, b64encode
-from ledger.note import (
+from carhistory_verifier import merkle
+from carhistory_verifier.entry import b64decode, b64encode
+from carhistory_verifier.note import (
     CosignatureSigner,
     cosign_checkpoint,
     parse_checkpoint,
@@ -17,7 +14,7 @@ from ledger.note import (
     verify_checkpoint,
     verify_cosignature,
 )
-from ledger.witness import (
+from carhistory_verifier.witness import (
     ForkError,
     WitnessError,
     WitnessState,
@@ -27,7 +24,9 @@ from ledger.witness import (
     state_from_json,
     state_to_json,
 )
-from tests.ledger_core.memory_log import ORIGIN, MemoryLog
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from memory_log import ORIGIN, MemoryLog
 
 NOW = 1_750_000_000
 

@@ -1,7 +1,8 @@
 """The offline verifier of carhistory evidence bundles (SPEC §6). Plain Python, no Django.
 
 Needs only `cryptography` and `rfc8785`. A buyer runs it as `carhistory-verify BUNDLE.json
-[--log-key KEY|@file]` or `python -m ledger.verify ...`; the server's tests run the same code.
+[--log-key KEY|@file]` (or `python -m carhistory_verifier.verify ...`); the server's tests run
+the same code.
 
 It trusts nothing in the bundle except what it proves: the checkpoint against the log key
 (pin it with --log-key, or the bundle's own key is only as good as where the bundle came
@@ -19,14 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import merkle
-from ledger.entry import b64decode, b64encode, entry_bytes, statement_bytes
-from ledger.note import Checkpoint, NoteError, Verifier, verify_checkpoint
+from carhistory_verifier import merkle
+from carhistory_verifier.entry import b64decode, b64encode, entry_bytes, statement_bytes
+from carhistory_verifier.note import Checkpoint, NoteError, Verifier, verify_checkpoint
+from carhistory_verifier.protocol import BUNDLE_FORMAT, PLATFORM_SOURCE, PLATFORM_TYPES
 
-BUNDLE_FORMAT = "carhistory-evidence/v1"
-PLATFORM_SOURCE = "platform"
-# Entry types only the platform writes, always signed by the log key (SPEC §2, §5).
-PLATFORM_TYPES = frozenset({"source_key", "source_status", "correction"})
 _SIGNED_FIELDS = ("type", "source", "source_key", "source_sig")
 
 

@@ -4,10 +4,7 @@ transcription of the RFC 9162 §2.1 recursive definitions."""
 import hashlib
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from ledger.merkle import (
+from carhistory_verifier.merkle import (
     EMPTY_ROOT,
     Frontier,
     ProofError,
@@ -24,6 +21,8 @@ from ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 MAX_SIZE = 300
 sizes = st.integers(min_value=1, max_value=MAX_SIZE)

@@ -3,9 +3,8 @@
 import base64
 
 import pytest
-
-from ledger.merkle import EMPTY_ROOT
-from ledger.note import (
+from carhistory_verifier.merkle import EMPTY_ROOT
+from carhistory_verifier.note import (
     Checkpoint,
     CosignatureSigner,
     CosignatureVerifier,

@@ -1,5 +1,5 @@
-"""`carhistory-verify` / `python -m ledger.verify` as a buyer runs it: exit codes, messages,
-and no Django anywhere in its imports."""
+"""`carhistory-verify` / `python -m carhistory_verifier.verify` as a buyer runs it: exit codes,
+messages, and no Django anywhere in its imports."""
 
 import json
 import subprocess
@@ -8,10 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from ledger.note import Signer
-from ledger.verify import main
-from tests.ledger_core.memory_log import VIN, MemoryLog
+from carhistory_verifier.note import Signer
+from carhistory_verifier.verify import main
+from memory_log import VIN, MemoryLog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +33,7 @@ def bundle_file(log, tmp_path):
 
 def run_verifier(*arguments):
     return subprocess.run(
-        [sys.executable, "-m", "ledger.verify", *map(str, arguments)],
+        [sys.executable, "-m", "carhistory_verifier.verify", *map(str, arguments)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -121,7 +120,7 @@ NO_DJANGO = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, RefuseDjango())
-    from ledger.verify import verify_bundle
+    from carhistory_verifier.verify import verify_bundle
 
     with open(sys.argv[1], encoding="utf-8") as file:
         summary = verify_bundle(json.load(file), log_key=sys.argv[2])
@@ -144,10 +143,11 @@ def test_the_verifier_runs_without_django(log, bundle_file):
     assert result.stdout.strip() == "verified 2"
 
 
-def test_the_ledger_core_modules_import_without_django():
-    script = NO_DJANGO.split("from ledger.verify")[0] + textwrap.dedent(
+def test_the_verifier_modules_import_without_django():
+    script = NO_DJANGO.split("from carhistory_verifier.verify")[0] + textwrap.dedent(
         """
-        import ledger.merkle, ledger.entry, ledger.note, ledger.tiles, ledger.verify
+        import carhistory_verifier.merkle, carhistory_verifier.entry, carhistory_verifier.note
+        import carhistory_verifier.tiles, carhistory_verifier.verify, carhistory_verifier.witness
         print("ok")
         """
     )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ledger import merkle
-from ledger.entry import b64encode, entry_bytes, new_nonce, statement_bytes
-from ledger.note import Checkpoint, Signer, sign_checkpoint
+from carhistory_verifier import merkle
+from carhistory_verifier.entry import b64encode, entry_bytes, new_nonce, statement_bytes
+from carhistory_verifier.note import Checkpoint, Signer, sign_checkpoint
 
 ORIGIN = "carhistory.localhost/log"
 VIN = "LSVAU2180N2183294"

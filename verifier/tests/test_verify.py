@@ -4,10 +4,9 @@ of tampering is caught and named."""
 import base64
 
 import pytest
-
-from ledger.note import Signer
-from ledger.verify import VerificationFailure, verify_bundle
-from tests.ledger_core.memory_log import OTHER_VIN, VIN, MemoryLog
+from carhistory_verifier.note import Signer
+from carhistory_verifier.verify import VerificationFailure, verify_bundle
+from memory_log import OTHER_VIN, VIN, MemoryLog
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""The words of the carhistory protocol that every party must spell the same (SPEC §2, §5, §6).
+
+The server, the offline verifier and the browser verifier read these from here (the browser
+gets them from `GET /log/protocol.json`, rendered from this module), so a new platform-only
+type or a new bundle format is one edit, not three.
+"""
+
+from __future__ import annotations
+
+# SPEC §6: the evidence bundle's `format`.
+BUNDLE_FORMAT = "carhistory-evidence/v1"
+
+# SPEC §2: the `source` of entries the platform writes itself.
+PLATFORM_SOURCE = "platform"
+
+# SPEC §2: version of the entry object.
+ENTRY_VERSION = 1
+
+# SPEC §5: the event types a source may submit, in the order the SPEC lists them.
+SOURCE_TYPES = (
+    "odometer",
+    "service",
+    "repair",
+    "accident",
+    "insurance_claim",
+    "registration",
+    "title_brand",
+    "inspection",
+    "recall",
+    "manufacture",
+)
+
+# SPEC §5: entry types only the platform writes, always signed by the log key.
+SOURCE_KEY = "source_key"
+SOURCE_STATUS = "source_status"
+CORRECTION = "correction"
+VIN_INDEX = "vin_index"
+PLATFORM_TYPES = frozenset({SOURCE_KEY, SOURCE_STATUS, CORRECTION, VIN_INDEX})
+
+# SPEC §5: platform entries that have no `vin`.
+TYPES_WITHOUT_VIN = frozenset({SOURCE_KEY, SOURCE_STATUS, VIN_INDEX})
+
+ALL_TYPES = (*SOURCE_TYPES, SOURCE_KEY, SOURCE_STATUS, CORRECTION, VIN_INDEX)
+
+
+def as_json() -> dict[str, object]:
+    """The vocabulary as the browser verifier reads it."""
+    return {
+        "bundle_format": BUNDLE_FORMAT,
+        "platform_source": PLATFORM_SOURCE,
+        "entry_version": ENTRY_VERSION,
+        "source_types": list(SOURCE_TYPES),
+        "platform_types": sorted(PLATFORM_TYPES),
+    }
