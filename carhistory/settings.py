@@ -34,14 +34,10 @@ LEDGER_SIGNING_KEY_FILE = Path(
 # How many pending submissions the sequencer integrates in one transaction.
 LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=5000)
 
-if not DEBUG:
-    if SECRET_KEY == DEV_SECRET_KEY:
-        raise ImproperlyConfigured("DEBUG is off: set SECRET_KEY to a long random value.")
-    if not LEDGER_SIGNING_KEY and not LEDGER_SIGNING_KEY_FILE.is_file():
-        raise ImproperlyConfigured(
-            "DEBUG is off and there is no log key: set LEDGER_SIGNING_KEY or "
-            "LEDGER_SIGNING_KEY_FILE (create one with `manage.py create_log_key`)."
-        )
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("DEBUG is off: set SECRET_KEY to a long random value.")
+# A missing log key is refused by a system check (ledger/checks.py), by the web server and by
+# the worker, not here: the commands that create the keys must start before any key exists.
 
 # --- apps ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -143,7 +139,7 @@ USE_TZ = True
 
 # --- static files --------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

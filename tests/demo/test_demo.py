@@ -16,6 +16,12 @@ from ledger.selectors import entries_for_vin
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _development(settings):
+    # The demo refuses to load with DEBUG off (tests/test_production_build.py).
+    settings.DEBUG = True
+
+
 def _entries(vin: str) -> list[dict]:
     return [json.loads(bytes(entry.data)) for entry in entries_for_vin(vin)]
 
