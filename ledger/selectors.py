@@ -18,6 +18,8 @@ from carhistory_verifier.tiles import (
 )
 from django.db import connection
 
+from carhistory.errors import DomainError
+
 from .models import Checkpoint, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
@@ -26,7 +28,7 @@ SUBTREE_CONDITION_SQL = '(level = %s AND "index" = %s)'
 SUBTREE_HASHES_SQL = 'SELECT level, "index", hash FROM ledger_subtree WHERE {conditions}'
 
 
-class ProofRequestError(ValueError):
+class ProofRequestError(DomainError):
     """A proof was asked for positions the log does not have; the message says why."""
 
 

@@ -20,6 +20,8 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from carhistory.errors import DomainError
+
 from . import keys, selectors
 from .models import Checkpoint, Cosignature, Entry, PendingEntry, Subtree, Witness
 
@@ -31,8 +33,10 @@ SEQUENCER_LOCK_KEY = 0x636C6F67
 INDEXED_FIELD_LIMITS = {"type": 32, "source": 100, "vin": 17, "occurred_at": 40}
 
 
-class CosignatureError(ValueError):
+class CosignatureError(DomainError):
     """A cosignature was refused; the message says why."""
+
+    field = "note"
 
 
 @dataclass(frozen=True)
