@@ -30,9 +30,11 @@ node_modules/.installed: package.json package-lock.json
 # Browser libraries come from npm (package-lock.json) and are served from static/vendor/:
 # Chart.js as published, and @noble/curves + @noble/hashes bundled by esbuild (pinned in the
 # lock file too) into one script that sets the global `carhistoryNoble` for verify-core.js.
-static/vendor/.installed: node_modules/.installed browser/noble.js
+static/vendor/.installed: node_modules/.installed browser/noble.js Makefile
 	mkdir -p static/vendor
 	cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.umd.js
+	# chart.umd.js names its source map, so the production build's manifest needs it too.
+	cp node_modules/chart.js/dist/chart.umd.js.map static/vendor/chart.umd.js.map
 	node_modules/.bin/esbuild browser/noble.js --bundle --format=iife --global-name=carhistoryNoble \
 	  --target=es2020 --minify --legal-comments=inline --log-level=warning --outfile=static/vendor/noble.js
 	touch $@

@@ -9,7 +9,7 @@ import pytest
 from carhistory_verifier import note
 from playwright.sync_api import Page, Route, expect
 
-from carhistory.sources.demo import DEMO_VINS, load_demo
+from carhistory.demo.data import DEMO_VINS, load_demo
 from ledger.keys import log_verifier_key
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
