@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from carhistory.plain_text import quoted, unstorable_reason
-from carhistory.vehicles.vin import check_vin
+from carhistory.vin import check_vin
 
 
 class EventType(models.TextChoices):

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from carhistory.errors import DomainError
 from carhistory.plain_text import escaped, is_storable, quoted
 from carhistory.sources import roles, schemas
 from carhistory.sources.models import (
@@ -34,7 +35,7 @@ from carhistory.sources.models import (
 )
 from carhistory.sources.schemas import CleanEvent, Errors, EventType
 from carhistory.sources.selectors import current_signing_key
-from carhistory.vehicles.vin import normalise_vin
+from carhistory.vin import normalise_vin
 from ledger.models import Entry
 from ledger.services import append_platform_entry, enqueue_entries, sign_as_platform
 
@@ -46,7 +47,7 @@ IDEMPOTENCY_CONSTRAINT = "one_accepted_submission_per_external_id"
 IDEMPOTENCY_ATTEMPTS = 3
 
 
-class SourceError(ValueError):
+class SourceError(DomainError):
     """A request about a source that cannot be done as asked; the message says why."""
 
 
