@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -11,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carhistory.rest import PayloadTooLarge
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
-from carhistory.sources.parsers import SafeJSONParser
 from carhistory.sources.selectors import State, submission_states, submission_status
 from carhistory.sources.serializers import (
     MAX_BATCH,
@@ -35,13 +34,6 @@ from carhistory.sources.services import (
 )
 from carhistory.sources.throttling import SourceRateThrottle
 
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The request body is too large.")
-    default_code = "payload_too_large"
-
-
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT,
     description="Field name (facts as `facts.<name>`) -> list of messages. Nothing was stored.",
@@ -57,11 +49,10 @@ class SourceApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsSource]
     throttle_classes = [SourceRateThrottle]
-    parser_classes = [SafeJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
-        # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig, which
-        # would otherwise become a bare 400; the client must learn that size was the problem.
+        # The project's handler answers an oversize body with a plain 413; a source is told
+        # how to fix it.
         if isinstance(exc, RequestDataTooBig):
             exc = PayloadTooLarge(
                 _("The request body is larger than %(limit)d bytes: send fewer events per batch.")
