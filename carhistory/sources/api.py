@@ -17,12 +17,22 @@ from carhistory.sources.selectors import State, submission_states, submission_st
 from carhistory.sources.serializers import (
     MAX_BATCH,
     BatchResultSerializer,
+    ConflictSerializer,
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
+    SigningKeyRequestSerializer,
+    SigningKeySerializer,
     SubmissionStateSerializer,
 )
-from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.services import (
+    Outcome,
+    SourceError,
+    SubmissionResult,
+    register_signing_key,
+    submit_event,
+    submit_events,
+)
 from carhistory.sources.throttling import SourceRateThrottle
 
 FIELD_ERRORS = OpenApiResponse(
@@ -53,9 +63,19 @@ class SourceApiView(APIView):
 
 
 def _result_body(result: SubmissionResult, state: dict | None) -> dict:
+    if result.outcome == Outcome.CONFLICT:
+        return _conflict_body(result)
     if state is not None:
         return state
     return {"status": State.REJECTED, "errors": result.errors}
+
+
+def _conflict_body(result: SubmissionResult) -> dict:
+    return {
+        "status": Outcome.CONFLICT,
+        "first_submission": str(result.submission.public_id),
+        "errors": result.errors,
+    }
 
 
 class EventView(SourceApiView):
@@ -65,6 +85,10 @@ class EventView(SourceApiView):
         responses={
             202: SubmissionStateSerializer,
             400: FIELD_ERRORS,
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="This external_id was sent before with another body.",
+            ),
             413: DetailSerializer,
             **COMMON_ERRORS,
         },
@@ -81,6 +105,10 @@ class EventView(SourceApiView):
             )
         if result.outcome == Outcome.INVALID:
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        if result.outcome == Outcome.CONFLICT:
+            body = _conflict_body(result)
+            body["detail"] = result.errors["external_id"][0]
+            return Response(body, status=status.HTTP_409_CONFLICT)
         state = submission_states([result.submission])[0]
         return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
 
@@ -108,9 +136,10 @@ class EventBatchView(SourceApiView):
         results = submit_events(
             organisation=request.auth.organisation, payloads=events, channel=Channel.API
         )
-        states = iter(submission_states([r.submission for r in results if r.submission]))
+        with_state = [r for r in results if r.submission and r.outcome != Outcome.CONFLICT]
+        states = iter(submission_states([result.submission for result in with_state]))
         body = [
-            _result_body(result, next(states).as_dict() if result.submission else None)
+            _result_body(result, next(states).as_dict() if result in with_state else None)
             for result in results
         ]
         return Response({"results": body}, status=status.HTTP_202_ACCEPTED)
@@ -151,3 +180,45 @@ class EventStatusView(SourceApiView):
         if state is None:
             raise exceptions.NotFound(_("You have no submission with this id."))
         return Response(state.as_dict())
+
+
+class SigningKeyView(SourceApiView):
+    @extend_schema(
+        operation_id="register_signing_key",
+        request=SigningKeyRequestSerializer,
+        responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        description=(
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
+            "as a `source_key` entry before this answers, so every event it signs comes after "
+            "it in the log; your previous key stops being accepted."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        key, errors = _verifier_key_line(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            signing_key = register_signing_key(
+                organisation=request.auth.organisation, verifier_key=key
+            )
+        except SourceError as error:
+            return Response({"key": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "source": request.auth.organisation.slug,
+                "key": signing_key.verifier_key,
+                "index": signing_key.ledger_index,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _verifier_key_line(data: object) -> tuple[str, dict]:
+    if not isinstance(data, dict):
+        return "", {"non_field_errors": [_('Send {"key": "NAME+KEYID+BASE64"}.')]}
+    errors = {str(name): [_("Unknown field.")] for name in data.keys() - {"key"}}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = [_("Send your verifier key line as text.")]
+    return key, errors
