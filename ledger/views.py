@@ -146,8 +146,10 @@ class CosignatureSubmission(serializers.Serializer):
 
 
 class CosignatureView(APIView):
-    """Registered witnesses post the checkpoint they cosigned; the line is then served with
-    /log/checkpoint. The signature itself is the witness's credential, so no login."""
+    """Registered cosigners that the log does not push to (mirrors, which cosign what they
+    have copied) post the checkpoint they cosigned; the line is then served with
+    /log/checkpoint. The signature itself is the credential, so no login. Witnesses are not
+    asked to come here: the log pushes to them (C2SP tlog-witness, `ledger.witnessing`)."""
 
     parser_classes = [JSONParser]
 
@@ -162,7 +164,7 @@ class CosignatureView(APIView):
             return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
         try:
             cosignature = services.add_cosignature(
-                witness_name=submission.validated_data["witness"],
+                cosigner_name=submission.validated_data["witness"],
                 cosigned_note=submission.validated_data["note"],
             )
         except services.CosignatureError as error:

@@ -4,7 +4,7 @@ import pytest
 from carhistory_verifier import note
 
 from ledger import services
-from ledger.models import Cosignature, Witness
+from ledger.models import Cosignature, Cosigner
 from tests.ledger.factories import EntryFactory
 
 
@@ -15,7 +15,7 @@ def witness_key():
 
 @pytest.fixture
 def witness(witness_key, db):
-    return Witness.objects.create(
+    return Cosigner.objects.create(
         name=witness_key.name, verifier_key=witness_key.verifier().key_string()
     )
 
@@ -65,7 +65,7 @@ def test_a_cosignature_by_another_key_is_refused(client, witness, checkpoint_not
 def test_an_unregistered_or_inactive_witness_is_refused(
     client, witness, witness_key, checkpoint_note
 ):
-    Witness.objects.update(active=False)
+    Cosigner.objects.update(active=False)
     response = post(client, witness.name, cosigned(checkpoint_note, witness_key))
     assert response.status_code == 400
     assert not Cosignature.objects.exists()
