@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "carhistory.vehicles",
     "carhistory.portal",
     "carhistory.moderation",
+    "carhistory.demo",
 ]
 
 MIDDLEWARE = [
@@ -172,9 +173,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # DRF's own JSON parser lets a deeply nested body escape as a 500; this one answers 400.
-    "DEFAULT_PARSER_CLASSES": ["carhistory.sources.parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["carhistory.rest.SafeJSONParser"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "rest_framework.views.exception_handler",
+    # Maps every DomainError to a 400 (and an oversize body to a 413) once, for every view.
+    "EXCEPTION_HANDLER": "carhistory.rest.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Anonymous report lookups, per client address.
         "vin_lookup": env.str("THROTTLE_VIN_LOOKUP", default="120/minute"),

@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Mirror, PendingEntry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -75,3 +75,12 @@ class CosignerAdmin(admin.ModelAdmin):
 class CosignatureAdmin(ReadOnlyAdmin):
     list_display = ["checkpoint", "cosigner", "timestamp", "created_at"]
     list_select_related = ["checkpoint", "cosigner"]
+
+
+@admin.register(Mirror)
+class MirrorAdmin(ReadOnlyAdmin):
+    # Registered with `manage.py add_mirror`, which prints the token once; deactivate a
+    # mirror through its Cosigner row.
+    list_display = ["cosigner", "created_at"]
+    list_select_related = ["cosigner"]
+    exclude = ["token_hash"]

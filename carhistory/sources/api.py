@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -11,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carhistory.rest import PayloadTooLarge
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
-from carhistory.sources.parsers import SafeJSONParser
 from carhistory.sources.selectors import State, submission_states, submission_status
 from carhistory.sources.serializers import (
     MAX_BATCH,
@@ -21,17 +20,19 @@ from carhistory.sources.serializers import (
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
+    SigningKeyRequestSerializer,
+    SigningKeySerializer,
     SubmissionStateSerializer,
 )
-from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.services import (
+    Outcome,
+    SourceError,
+    SubmissionResult,
+    register_signing_key,
+    submit_event,
+    submit_events,
+)
 from carhistory.sources.throttling import SourceRateThrottle
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The request body is too large.")
-    default_code = "payload_too_large"
-
 
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -48,11 +49,10 @@ class SourceApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsSource]
     throttle_classes = [SourceRateThrottle]
-    parser_classes = [SafeJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
-        # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig, which
-        # would otherwise become a bare 400; the client must learn that size was the problem.
+        # The project's handler answers an oversize body with a plain 413; a source is told
+        # how to fix it.
         if isinstance(exc, RequestDataTooBig):
             exc = PayloadTooLarge(
                 _("The request body is larger than %(limit)d bytes: send fewer events per batch.")
@@ -160,3 +160,45 @@ class EventStatusView(SourceApiView):
         if state is None:
             raise exceptions.NotFound(_("You have no submission with this id."))
         return Response(state.as_dict())
+
+
+class SigningKeyView(SourceApiView):
+    @extend_schema(
+        operation_id="register_signing_key",
+        request=SigningKeyRequestSerializer,
+        responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        description=(
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
+            "as a `source_key` entry before this answers, so every event it signs comes after "
+            "it in the log; your previous key stops being accepted."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        key, errors = _verifier_key_line(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            signing_key = register_signing_key(
+                organisation=request.auth.organisation, verifier_key=key
+            )
+        except SourceError as error:
+            return Response({"key": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "source": request.auth.organisation.slug,
+                "key": signing_key.verifier_key,
+                "index": signing_key.ledger_index,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _verifier_key_line(data: object) -> tuple[str, dict]:
+    if not isinstance(data, dict):
+        return "", {"non_field_errors": [_('Send {"key": "NAME+KEYID+BASE64"}.')]}
+    errors = {str(name): [_("Unknown field.")] for name in data.keys() - {"key"}}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = [_("Send your verifier key line as text.")]
+    return key, errors

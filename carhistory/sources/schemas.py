@@ -21,7 +21,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from carhistory.vehicles.vin import check_vin
+from carhistory.vin import check_vin
 
 
 class EventType(models.TextChoices):

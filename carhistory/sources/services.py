@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from carhistory.errors import DomainError
 from carhistory.sources import roles, schemas
 from carhistory.sources.models import (
     ApiKey,
@@ -44,7 +45,7 @@ IDEMPOTENCY_CONSTRAINT = "one_accepted_submission_per_external_id"
 IDEMPOTENCY_ATTEMPTS = 3
 
 
-class SourceError(ValueError):
+class SourceError(DomainError):
     """A request about a source that cannot be done as asked; the message says why."""
 
 

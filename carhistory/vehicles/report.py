@@ -20,7 +20,7 @@ from carhistory.vehicles.describe import describe_event
 from carhistory.vehicles.flags import report_flags
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
-from carhistory.vehicles.vin import VinCheck, check_vin, decode_vin
+from carhistory.vin import VinCheck, check_vin, decode_vin
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint
 from ledger.selectors import entries_for_vin, latest_checkpoint

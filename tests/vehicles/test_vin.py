@@ -5,7 +5,7 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carhistory.vehicles.vin import (
+from carhistory.vin import (
     CheckDigit,
     check_vin,
     decode_vin,

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from carhistory.sources.demo import DEMO_VINS, load_demo
+from carhistory.demo.data import DEMO_VINS, load_demo
 
 
 class Command(BaseCommand):

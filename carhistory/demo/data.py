@@ -29,7 +29,7 @@ from carhistory.sources.services import (
     submission_statement,
     submit_event,
 )
-from carhistory.vehicles.vin import expected_check_digit
+from carhistory.vin import expected_check_digit
 from ledger.services import integrate_pending
 
 

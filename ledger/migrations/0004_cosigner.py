@@ -14,7 +14,7 @@ append_only = import_module("ledger.migrations.0002_append_only_triggers")
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0002_append_only_triggers")]
+    dependencies = [("ledger", "0003_mirror")]
 
     operations = [
         migrations.RenameModel("Witness", "Cosigner"),

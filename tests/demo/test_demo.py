@@ -6,10 +6,10 @@ import json
 import pytest
 from django.core.management import call_command
 
-from carhistory.sources.demo import DEMO_SOURCES, DEMO_VINS, FOCUS, SAGITAR, SIGNING_SOURCE
+from carhistory.demo.data import DEMO_SOURCES, DEMO_VINS, FOCUS, SAGITAR, SIGNING_SOURCE
 from carhistory.sources.models import Organisation
 from carhistory.sources.services import authenticate_api_key
-from carhistory.vehicles.vin import check_vin
+from carhistory.vin import check_vin
 from ledger.models import Entry
 from ledger.selectors import entries_for_vin
 
