@@ -236,8 +236,8 @@ def test_a_batch_answers_item_by_item_in_input_order(dealer_client):
     response = dealer_client.post(BATCH, {"events": events}, format="json")
     assert response.status_code == 202
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "pending"]
-    assert results[3]["id"] == results[0]["id"]
+    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "conflict"]
+    assert results[3]["first_submission"] == results[0]["id"]
     assert "vin" in results[1]["errors"]
     assert "type" in results[2]["errors"]
     rejected = dealer_client.get(f"{EVENTS}/{results[1]['id']}")
