@@ -18,6 +18,7 @@ from carhistory.sources.selectors import State, submission_states, submission_st
 from carhistory.sources.serializers import (
     MAX_BATCH,
     BatchResultSerializer,
+    ConflictSerializer,
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
@@ -64,9 +65,19 @@ class SourceApiView(APIView):
 
 
 def _result_body(result: SubmissionResult, state: dict | None) -> dict:
+    if result.outcome == Outcome.CONFLICT:
+        return _conflict_body(result)
     if state is not None:
         return state
     return {"status": State.REJECTED, "errors": result.errors}
+
+
+def _conflict_body(result: SubmissionResult) -> dict:
+    return {
+        "status": Outcome.CONFLICT,
+        "first_submission": str(result.submission.public_id),
+        "errors": result.errors,
+    }
 
 
 class EventView(SourceApiView):
@@ -76,6 +87,10 @@ class EventView(SourceApiView):
         responses={
             202: SubmissionStateSerializer,
             400: FIELD_ERRORS,
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="This external_id was sent before with another body.",
+            ),
             413: DetailSerializer,
             **COMMON_ERRORS,
         },
@@ -92,6 +107,10 @@ class EventView(SourceApiView):
             )
         if result.outcome == Outcome.INVALID:
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        if result.outcome == Outcome.CONFLICT:
+            body = _conflict_body(result)
+            body["detail"] = result.errors["external_id"][0]
+            return Response(body, status=status.HTTP_409_CONFLICT)
         state = submission_states([result.submission])[0]
         return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
 
@@ -119,9 +138,10 @@ class EventBatchView(SourceApiView):
         results = submit_events(
             organisation=request.auth.organisation, payloads=events, channel=Channel.API
         )
-        states = iter(submission_states([r.submission for r in results if r.submission]))
+        with_state = [r for r in results if r.submission and r.outcome != Outcome.CONFLICT]
+        states = iter(submission_states([result.submission for result in with_state]))
         body = [
-            _result_body(result, next(states).as_dict() if result.submission else None)
+            _result_body(result, next(states).as_dict() if result in with_state else None)
             for result in results
         ]
         return Response({"results": body}, status=status.HTTP_202_ACCEPTED)

@@ -42,8 +42,12 @@ class EventBatchSerializer(serializers.Serializer):
 
 
 class SubmissionStateSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "integrated", "rejected"])
+    id = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=["pending", "integrated", "rejected", "conflict"])
+    first_submission = serializers.UUIDField(
+        required=False,
+        help_text=_("For a conflict: the submission this external_id was first accepted as."),
+    )
     index = serializers.IntegerField(required=False, help_text=_("The log index, once integrated."))
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
@@ -55,6 +59,13 @@ class SubmissionStateSerializer(serializers.Serializer):
 
 class BatchResultSerializer(serializers.Serializer):
     results = SubmissionStateSerializer(many=True)
+
+
+class ConflictSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["conflict"])
+    first_submission = serializers.UUIDField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
 
 
 class DetailSerializer(serializers.Serializer):
