@@ -15,7 +15,12 @@ from carhistory_verifier.entry import b64encode
 
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint, Entry
-from ledger.selectors import entries_for_vin, inclusion_proof, latest_checkpoint
+from ledger.selectors import (
+    entries_for_vin,
+    inclusion_proof,
+    latest_checkpoint,
+    served_checkpoint_text,
+)
 from ledger.services import ensure_checkpoint
 
 FORMAT = protocol.BUNDLE_FORMAT
@@ -39,7 +44,8 @@ def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> 
     return {
         "format": FORMAT,
         "vin": vin,
-        "checkpoint": checkpoint.note,
+        # With the cosignatures the log holds for it now (SPEC §8), for a buyer's quorum.
+        "checkpoint": served_checkpoint_text(checkpoint),
         "log_key": log_key,
         "entries": [_proven(index, entry, tree_size) for index, entry in entries.items()],
         "source_keys": [
