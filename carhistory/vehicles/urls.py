@@ -13,4 +13,5 @@ urlpatterns = [
     path("vehicles/<str:vin>/print", views.print_report, name="print"),
     path("vehicles/<str:vin>/qr.svg", views.report_qr, name="qr"),
     path("vehicles/<str:vin>/evidence.json", views.evidence_download, name="evidence-download"),
+    path("verify/words.json", views.verify_words, name="verify-words"),
 ]

@@ -13,16 +13,17 @@ from collections.abc import Callable
 from itertools import groupby
 
 from carhistory_verifier import note
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from carhistory.sources.models import OrganisationKind
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles.cache import evidence_json, report_json
-from carhistory.vehicles.describe import label
+from carhistory.vehicles.describe import VALUE_LABELS, label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle
@@ -84,7 +85,10 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     context = _report_context(data) | {
         "evidence_api_url": reverse("vehicles:api-evidence", kwargs={"vin": check.vin}),
         "verify_messages": _verify_messages(),
-        "verify_config": {"log_key": log_verifier_key()},
+        "verify_config": {
+            "log_key": log_verifier_key(),
+            "words_url": reverse("vehicles:verify-words"),
+        },
         "chart_messages": _chart_messages(),
     }
     return render(request, "vehicles/report.html", context)
@@ -231,6 +235,32 @@ def _group_by_year(events: list[dict]) -> list[dict]:
     return years
 
 
+@require_safe
+def verify_words(request: HttpRequest) -> JsonResponse:
+    """`GET /verify/words.json`: the words a report uses for logged values, in the reader's
+    language, so verify.js can hold each line's labels and summary to its verified entry.
+
+    Served apart from the page: text altered in a report's HTML cannot alter these too.
+    """
+    return JsonResponse(_verify_words())
+
+
+def _verify_words() -> dict:
+    return {
+        "type_labels": {str(value): str(name) for value, name in EventType.choices},
+        "kind_labels": {str(value): str(name) for value, name in OrganisationKind.choices},
+        "value_labels": {value: label(value) for value in VALUE_LABELS},
+        # The words a summary uses for a true yes/no fact (describe.py's sentences); the total
+        # loss is the part of its sentence after the claim kind.
+        "true_phrases": {
+            "airbags_deployed": _("Airbags deployed."),
+            "total_loss": _("Insurance claim (%(kind)s): declared a total loss.").split("%(kind)s")[
+                -1
+            ],
+        },
+    }
+
+
 def _verify_messages() -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
     return {
@@ -253,6 +283,18 @@ def _verify_messages() -> dict[str, str]:
             "Download the evidence bundle and check it with carhistory-verify."
         ),
         "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        "risks_added": _(
+            "Your browser found %(count)s risk(s) in the verified log that this page did not "
+            "list; they are added below."
+        ),
+        "risks": {
+            "title_brand": _("Title brand in the verified log:"),
+            "accident": _("Accident in the verified log:"),
+            "total_loss": _("Total loss in the verified log:"),
+            "odometer_decrease": _("Odometer reading lower than an earlier one:"),
+            "commercial_use": _("Commercial, rental or taxi use in the verified log:"),
+            "open_recall": _("Open recall in the verified log:"),
+        },
         "reasons": {
             "bundle_malformed": _("the evidence bundle is not in the expected format"),
             "log_key_malformed": _("the log key is not a valid Ed25519 verifier key"),
