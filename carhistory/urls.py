@@ -18,3 +18,6 @@ urlpatterns = [
     path("", include("carhistory.moderation.urls")),
     path("", include("carhistory.vehicles.urls")),
 ]
+
+# An unreachable database or Redis answers 503 with Retry-After, not 500 (carhistory/outages.py).
+handler500 = "carhistory.outages.server_error"
