@@ -5,6 +5,7 @@ eager, local-memory cache) so that a newcomer sees it work at once. Production s
 and then the site refuses to start on the development SECRET_KEY or without a log key.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "csp",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "carhistory.urls"
@@ -172,6 +176,11 @@ REST_FRAMEWORK = {
         "vin_lookup": env.str("THROTTLE_VIN_LOOKUP", default="120/minute"),
         # Submissions, per source (a batch of up to 1,000 events counts once).
         "source": env.str("THROTTLE_SOURCE", default="600/minute"),
+        # The public forms, per client address (carhistory/rate_limits.py): each sent form
+        # writes to the database, and a dispute flushes a cached report.
+        "dispute": env.str("THROTTLE_DISPUTE", default="10/hour"),
+        "application": env.str("THROTTLE_APPLICATION", default="5/hour"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
     },
 }
 # Request bodies above this are refused with 413 (a batch of 1,000 events fits well under it).
@@ -227,6 +236,22 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 LOGIN_URL = "login"
+
+# Brute force on /accounts/login/ and /admin/login/ (django-axes): after AXES_FAILURE_LIMIT wrong
+# passwords from one address, or for one user name, sign-in is refused (429) for the cool-off,
+# even with the right password. Locking by user name lets anyone lock a user out for that
+# long; the short cool-off bounds what that costs, and a moderator can reset it in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "carhistory.rate_limits.client_address"
+AXES_LOCKOUT_TEMPLATE = "locked_out.html"
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,
