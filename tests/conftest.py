@@ -26,6 +26,12 @@ def _every_test_has_a_log_key(log_key):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_state(settings, tmp_path):
+    # verify_ledger remembers what it verified; each test starts with no memory.
+    settings.LEDGER_AUDIT_STATE_FILE = tmp_path / "verified-checkpoint.json"
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache():
     # Reports and throttle counters live in Redis (the suite's own db): start each test clean.
     cache.clear()
