@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS bundles (
     entries INTEGER NOT NULL CHECK (entries BETWEEN 1 AND 256),
     data BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS vins (
+    vin TEXT PRIMARY KEY,
+    map_key BLOB NOT NULL,
+    indexes BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL,
@@ -137,9 +142,15 @@ class MirrorStore:
         """A copy of the right edge of the stored entries' tree."""
         return merkle.Frontier.from_hashes(self._frontier.size, self._frontier.hashes)
 
-    def append(self, first_index: int, entries: list[bytes], frontier: merkle.Frontier) -> None:
-        """Store `entries` from `first_index` on, and `frontier` (which must already include
-        them), in one transaction."""
+    def append(
+        self,
+        first_index: int,
+        entries: list[bytes],
+        frontier: merkle.Frontier,
+        vin_changes: dict[str, tuple[bytes, list[int]]] | None = None,
+    ) -> None:
+        """Store `entries` from `first_index` on, `frontier` (which must already include
+        them) and the VIN index's new entry indexes per VIN, in one transaction."""
         if first_index != self._frontier.size or frontier.size != first_index + len(entries):
             raise StoreError("entries must be appended in order, with the tree that covers them")
         self._db.execute("BEGIN IMMEDIATE")
@@ -156,9 +167,27 @@ class MirrorStore:
                 (tile, len(bundle), encode_entry_bundle(bundle)),
             )
             position += len(taken)
+        self._db.executemany(
+            "INSERT INTO vins (vin, map_key, indexes) VALUES (?, ?, ?) "
+            "ON CONFLICT (vin) DO UPDATE SET indexes = indexes || excluded.indexes",
+            [
+                (vin, key, b"".join(index.to_bytes(8, "big") for index in added))
+                for vin, (key, added) in (vin_changes or {}).items()
+            ],
+        )
         self._set_meta("frontier", _encode_frontier(frontier))
         self._db.execute("COMMIT")
         self._frontier = merkle.Frontier.from_hashes(frontier.size, frontier.hashes)
+
+    def known_vins(self) -> dict[str, tuple[bytes, list[int]]]:
+        """Each VIN's map key and the indexes of its stored entries."""
+        return {
+            vin: (
+                bytes(key),
+                [int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8)],
+            )
+            for vin, key, raw in self._db.execute("SELECT vin, map_key, indexes FROM vins")
+        }
 
     def _bundle(self, tile: int) -> list[bytes]:
         row = self._db.execute("SELECT data FROM bundles WHERE tile = ?", (tile,)).fetchone()
@@ -237,6 +266,7 @@ class MirrorStore:
         self._db.execute("BEGIN IMMEDIATE")
         partial = self._bundle(tile)[:kept]
         self._db.execute("DELETE FROM bundles WHERE tile >= ?", (tile,))
+        self._forget_vin_indexes_from(frontier.size)
         if partial:
             self._db.execute(
                 "INSERT INTO bundles (tile, entries, data) VALUES (?, ?, ?)",
@@ -245,3 +275,15 @@ class MirrorStore:
         self._set_meta("frontier", _encode_frontier(frontier))
         self._db.execute("COMMIT")
         self._frontier = frontier
+
+    def _forget_vin_indexes_from(self, size: int) -> None:
+        # Only after a refusal: the VIN index goes back to the entries that verified.
+        for vin, (_key, indexes) in self.known_vins().items():
+            kept = [index for index in indexes if index < size]
+            if len(kept) == len(indexes):
+                continue
+            if kept:
+                raw = b"".join(index.to_bytes(8, "big") for index in kept)
+                self._db.execute("UPDATE vins SET indexes = ? WHERE vin = ?", (raw, vin))
+            else:
+                self._db.execute("DELETE FROM vins WHERE vin = ?", (vin,))
