@@ -325,7 +325,7 @@ def mileage_plausibility_flags(history: History) -> list[Flag]:
         "km": formats.km(last.km),
         "date": last.occurred_at.isoformat(),
         "years": f"{years:.1f}",
-        "per_year": formats.km(round(per_year, -2)),
+        "per_year": formats.km(int(round(per_year, -2))),
     }
     if years >= MIN_YEARS_FOR_HIGH and per_year > HIGH_KM_PER_YEAR:
         message = _(
