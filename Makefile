@@ -28,9 +28,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # Browser libraries come from npm (package-lock.json) and are served from static/vendor/.
-static/vendor/.installed: node_modules/.installed
+static/vendor/.installed: node_modules/.installed Makefile
 	mkdir -p static/vendor
 	cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.umd.js
+	# chart.umd.js names its source map, so the production build's manifest needs it too.
+	cp node_modules/chart.js/dist/chart.umd.js.map static/vendor/chart.umd.js.map
 	touch $@
 
 /usr/bin/msgfmt:

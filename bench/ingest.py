@@ -96,7 +96,7 @@ def make_events(organisation, signer, run: int, count: int) -> list[dict]:
     from carhistory_verifier.entry import b64encode
 
     from carhistory.sources.services import submission_statement
-    from carhistory.vehicles.vin import expected_check_digit
+    from carhistory.vin import expected_check_digit
 
     source_key = signer.verifier().key_string()
     first_day = datetime.date(2023, 1, 1)

@@ -279,7 +279,7 @@ def create_sources() -> dict:
 
 
 def vin_for(number: int) -> str:
-    from carhistory.vehicles.vin import expected_check_digit
+    from carhistory.vin import expected_check_digit
 
     body = f"{WMIS[number % len(WMIS)]}2A21K0E3{number:06d}"
     check = expected_check_digit(body)

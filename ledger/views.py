@@ -1,6 +1,8 @@
 """The log's public HTTP surface (SPEC §4): checkpoint, key, tiles, proofs, cosignatures.
 
-Everything here parses a request, calls one selector or service, and renders the result.
+Everything here parses a request, calls one selector or service, and renders the result. A
+refusal (`ProofRequestError`, `CosignatureError`) is a DomainError, which the project's
+exception handler answers with a 400.
 """
 
 from carhistory_verifier.entry import b64encode
@@ -11,7 +13,6 @@ from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -92,10 +93,7 @@ class InclusionProofView(APIView):
         if not query.is_valid():
             return Response(query.errors, status=status.HTTP_400_BAD_REQUEST)
         index, size = query.validated_data["index"], query.validated_data["tree_size"]
-        try:
-            proof = selectors.inclusion_proof(index=index, tree_size=size)
-        except selectors.ProofRequestError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        proof = selectors.inclusion_proof(index=index, tree_size=size)
         leaf_hash = selectors.subtree_hashes([(0, index)])[(0, index)]
         return Response(
             {
@@ -131,10 +129,7 @@ class ConsistencyProofView(APIView):
         if not query.is_valid():
             return Response(query.errors, status=status.HTTP_400_BAD_REQUEST)
         first, second = query.validated_data["first"], query.validated_data["second"]
-        try:
-            proof = selectors.consistency_proof(first=first, second=second)
-        except selectors.ProofRequestError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        proof = selectors.consistency_proof(first=first, second=second)
         return Response(
             {"first": first, "second": second, "proof": [b64encode(value) for value in proof]}
         )
@@ -149,8 +144,6 @@ class CosignatureView(APIView):
     """Registered witnesses post the checkpoint they cosigned; the line is then served with
     /log/checkpoint. The signature itself is the witness's credential, so no login."""
 
-    parser_classes = [JSONParser]
-
     @extend_schema(
         summary="Submit a witness cosignature (C2SP tlog-cosignature) on a checkpoint",
         request=CosignatureSubmission,
@@ -160,13 +153,10 @@ class CosignatureView(APIView):
         submission = CosignatureSubmission(data=request.data)
         if not submission.is_valid():
             return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            cosignature = services.add_cosignature(
-                witness_name=submission.validated_data["witness"],
-                cosigned_note=submission.validated_data["note"],
-            )
-        except services.CosignatureError as error:
-            return Response({"note": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        cosignature = services.add_cosignature(
+            witness_name=submission.validated_data["witness"],
+            cosigned_note=submission.validated_data["note"],
+        )
         return Response(
             {"tree_size": cosignature.checkpoint_id, "timestamp": cosignature.timestamp},
             status=status.HTTP_201_CREATED,

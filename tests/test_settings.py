@@ -37,17 +37,6 @@ def test_production_refuses_the_development_secret_key(tmp_path):
     assert "set SECRET_KEY" in result.stderr
 
 
-def test_production_refuses_to_start_without_a_log_key(tmp_path):
-    result = start_django(
-        DEBUG="0",
-        SECRET_KEY="a-long-random-production-secret-for-this-test-only",
-        LEDGER_SIGNING_KEY_FILE=str(tmp_path / "missing.key"),
-    )
-
-    assert result.returncode != 0
-    assert "there is no log key" in result.stderr
-
-
 def test_production_starts_with_its_own_secret_and_log_key(tmp_path):
     key_file = tmp_path / "log.key"
     key_file.write_text(note.Signer.generate("carhistory.localhost/log").key_string())

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
@@ -32,7 +33,7 @@ DEFAULT_APPROVAL_REASON = "application approved"
 CORRECTION_RESERVED_FIELDS = frozenset({"corrects", "reason"})
 
 # What a refused moderator action raises: our own checks, or the sources app's rules.
-REFUSALS = (ValidationError, SourceError)
+REFUSALS = (ValidationError, DomainError)
 
 
 def refusal_messages(error: Exception) -> list[str]:

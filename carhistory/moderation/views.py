@@ -22,7 +22,7 @@ from carhistory.moderation.forms import (
 )
 from carhistory.moderation.models import Dispute
 from carhistory.sources.models import Organisation, OrganisationStatus, Submission
-from carhistory.vehicles.vin import normalise_vin
+from carhistory.vin import normalise_vin
 from ledger.selectors import entries_by_index
 
 

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -11,27 +10,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carhistory.rest import PayloadTooLarge
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
-from carhistory.sources.parsers import SafeJSONParser
 from carhistory.sources.selectors import State, submission_states, submission_status
 from carhistory.sources.serializers import (
     MAX_BATCH,
     BatchResultSerializer,
+    ConflictSerializer,
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
+    SigningKeyRequestSerializer,
+    SigningKeySerializer,
     SubmissionStateSerializer,
 )
-from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.services import (
+    Outcome,
+    SourceError,
+    SubmissionResult,
+    register_signing_key,
+    submit_event,
+    submit_events,
+)
 from carhistory.sources.throttling import SourceRateThrottle
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = gettext_lazy("The request body is too large.")
-    default_code = "payload_too_large"
-
 
 FIELD_ERRORS = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -48,11 +50,10 @@ class SourceApiView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsSource]
     throttle_classes = [SourceRateThrottle]
-    parser_classes = [SafeJSONParser]
 
     def handle_exception(self, exc: Exception) -> Response:
-        # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with RequestDataTooBig, which
-        # would otherwise become a bare 400; the client must learn that size was the problem.
+        # The project's handler answers an oversize body with a plain 413; a source is told
+        # how to fix it.
         if isinstance(exc, RequestDataTooBig):
             exc = PayloadTooLarge(
                 _("The request body is larger than %(limit)d bytes: send fewer events per batch.")
@@ -62,9 +63,19 @@ class SourceApiView(APIView):
 
 
 def _result_body(result: SubmissionResult, state: dict | None) -> dict:
+    if result.outcome == Outcome.CONFLICT:
+        return _conflict_body(result)
     if state is not None:
         return state
     return {"status": State.REJECTED, "errors": result.errors}
+
+
+def _conflict_body(result: SubmissionResult) -> dict:
+    return {
+        "status": Outcome.CONFLICT,
+        "first_submission": str(result.submission.public_id),
+        "errors": result.errors,
+    }
 
 
 class EventView(SourceApiView):
@@ -74,6 +85,10 @@ class EventView(SourceApiView):
         responses={
             202: SubmissionStateSerializer,
             400: FIELD_ERRORS,
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="This external_id was sent before with another body.",
+            ),
             413: DetailSerializer,
             **COMMON_ERRORS,
         },
@@ -90,6 +105,10 @@ class EventView(SourceApiView):
             )
         if result.outcome == Outcome.INVALID:
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        if result.outcome == Outcome.CONFLICT:
+            body = _conflict_body(result)
+            body["detail"] = result.errors["external_id"][0]
+            return Response(body, status=status.HTTP_409_CONFLICT)
         state = submission_states([result.submission])[0]
         return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
 
@@ -117,9 +136,10 @@ class EventBatchView(SourceApiView):
         results = submit_events(
             organisation=request.auth.organisation, payloads=events, channel=Channel.API
         )
-        states = iter(submission_states([r.submission for r in results if r.submission]))
+        with_state = [r for r in results if r.submission and r.outcome != Outcome.CONFLICT]
+        states = iter(submission_states([result.submission for result in with_state]))
         body = [
-            _result_body(result, next(states).as_dict() if result.submission else None)
+            _result_body(result, next(states).as_dict() if result in with_state else None)
             for result in results
         ]
         return Response({"results": body}, status=status.HTTP_202_ACCEPTED)
@@ -160,3 +180,45 @@ class EventStatusView(SourceApiView):
         if state is None:
             raise exceptions.NotFound(_("You have no submission with this id."))
         return Response(state.as_dict())
+
+
+class SigningKeyView(SourceApiView):
+    @extend_schema(
+        operation_id="register_signing_key",
+        request=SigningKeyRequestSerializer,
+        responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        description=(
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
+            "as a `source_key` entry before this answers, so every event it signs comes after "
+            "it in the log; your previous key stops being accepted."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        key, errors = _verifier_key_line(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            signing_key = register_signing_key(
+                organisation=request.auth.organisation, verifier_key=key
+            )
+        except SourceError as error:
+            return Response({"key": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "source": request.auth.organisation.slug,
+                "key": signing_key.verifier_key,
+                "index": signing_key.ledger_index,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _verifier_key_line(data: object) -> tuple[str, dict]:
+    if not isinstance(data, dict):
+        return "", {"non_field_errors": [_('Send {"key": "NAME+KEYID+BASE64"}.')]}
+    errors = {str(name): [_("Unknown field.")] for name in data.keys() - {"key"}}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = [_("Send your verifier key line as text.")]
+    return key, errors

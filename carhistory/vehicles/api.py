@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from carhistory.vehicles.cache import evidence_json, report_json
 from carhistory.vehicles.throttling import EvidenceLookupThrottle, VinLookupThrottle
-from carhistory.vehicles.vin import VinCheck, check_vin, decode_vin
+from carhistory.vin import VinCheck, check_vin, decode_vin
 
 JSON = "application/json"
 

@@ -20,7 +20,7 @@ from carhistory.vehicles.describe import describe_event
 from carhistory.vehicles.flags import report_flags, risk_level
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
-from carhistory.vehicles.vin import (
+from carhistory.vin import (
     ModelYearBasis,
     VinCheck,
     check_vin,

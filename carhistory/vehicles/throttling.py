@@ -17,7 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from carhistory.vehicles.cache import COUNT_AND_FIND_SCRIPT
-from carhistory.vehicles.vin import normalise_vin
+from carhistory.vin import normalise_vin
 
 # Where the short path for cached reports (api.py), having counted a request, leaves the count.
 COUNTED_ATTRIBUTE = "vin_lookup_counted"

@@ -1,6 +1,6 @@
 """The buyer's pages: the search page, the HTML report, its printable form, QR code and evidence.
 
-Each view checks the VIN with `vin.check_vin`, takes the report or evidence bundle from
+Each view checks the VIN with `carhistory.vin.check_vin`, takes the report or evidence bundle from
 `cache` (the same JSON the API serves, built once per log size), and renders it. The proofs on
 the report page are checked in the buyer's browser by static/js/verify.js, never taken from the
 server's word.
@@ -21,14 +21,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
-from carhistory.sources.demo import DEMO_VINS
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
 from carhistory.vehicles.describe import label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
+from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
-from carhistory.vehicles.vin import VinCheck, check_vin
+from carhistory.vin import VinCheck, check_vin
 from ledger.selectors import vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
@@ -163,10 +163,11 @@ def _report_url(request: HttpRequest, vin: str) -> str:
 
 
 def _demo_vehicles_present() -> list[dict]:
-    """The demo VINs that have entries in this database (none on a fresh install)."""
-    present = vins_with_entries(vin for vin, _description in DEMO_VINS)
+    """The offered example VINs that have entries in this log (none on a fresh install)."""
+    examples = offered_examples()
+    present = vins_with_entries(vin for vin, _description in examples)
     return [
-        {"vin": vin, "description": description} for vin, description in DEMO_VINS if vin in present
+        {"vin": vin, "description": description} for vin, description in examples if vin in present
     ]
 
 

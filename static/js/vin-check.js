@@ -1,4 +1,4 @@
-// Checks a VIN as it is typed. The rules live once, on the server (carhistory/vehicles/vin.py):
+// Checks a VIN as it is typed. The rules live once, on the server (carhistory/vin.py):
 // this asks /api/v1/vins/<vin>/check and shows what it says next to the field.
 (function () {
   "use strict";

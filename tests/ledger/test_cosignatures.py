@@ -90,3 +90,19 @@ def test_malformed_submissions_get_400(client, witness, body):
 def test_a_body_that_is_not_json_gets_400(client, db):
     response = client.post("/api/v1/log/cosignatures", "{", content_type="application/json")
     assert response.status_code == 400
+
+
+def test_a_deeply_nested_body_is_400_not_500(client, db):
+    # The view once set DRF's plain JSONParser, so `[[[[…` escaped as a RecursionError.
+    body = b'{"witness": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = client.post("/api/v1/log/cosignatures", body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+
+
+def test_a_body_over_the_size_limit_is_413(client, db, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = {"witness": "w", "note": "x" * 2_000}
+    response = client.post("/api/v1/log/cosignatures", body, content_type="application/json")
+    assert response.status_code == 413
+    assert "detail" in response.json()

@@ -5,7 +5,7 @@ from carhistory_verifier import merkle
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from ledger import services
+from ledger import audit, services
 from tests.ledger.factories import EntryFactory
 
 
@@ -26,6 +26,11 @@ def tamper(sql: str, params: list) -> None:
 def test_an_intact_log_passes(log_of_100, capsys):
     call_command("verify_ledger")
     assert "ok: 100 entries, 97 subtrees and 4 checkpoints verified" in capsys.readouterr().out
+
+
+def test_the_audit_runs_without_the_command(log_of_100):
+    # The command is a thin edge: the audit is a function other code (and tests) can call.
+    assert audit.verify_ledger(chunk_size=7) == {"entries": 100, "subtrees": 97, "checkpoints": 4}
 
 
 def test_an_empty_log_passes(db, capsys):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from carhistory.sources.models import Membership, MembershipRole, Organisation
 from carhistory.sources.services import create_api_key
-from carhistory.vehicles.vin import expected_check_digit
+from carhistory.vin import expected_check_digit
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):

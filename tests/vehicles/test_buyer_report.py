@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 from django.contrib.staticfiles import finders
 
-from carhistory.sources.demo import CAMRY, FOCUS, LAVIDA, SAGITAR, load_demo
+from carhistory.demo.data import CAMRY, FOCUS, LAVIDA, SAGITAR, load_demo
 from carhistory.vehicles.throttling import VinLookupThrottle
 
 pytestmark = pytest.mark.django_db

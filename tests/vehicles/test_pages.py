@@ -6,7 +6,7 @@ import re
 import pytest
 from carhistory_verifier.verify import main as verify_main
 
-from carhistory.sources.demo import DEMO_VINS
+from carhistory.demo.data import DEMO_VINS
 from carhistory.vehicles.throttling import VinLookupThrottle
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from carhistory.vehicles.vin import (
+from carhistory.vin import (
     CheckDigit,
     ModelYearBasis,
     check_vin,

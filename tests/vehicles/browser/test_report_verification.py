@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from carhistory.sources.demo import DEMO_VINS, load_demo
+from carhistory.demo.data import DEMO_VINS, load_demo
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
     approved_sources,

@@ -1,15 +1,22 @@
 """`manage.py load_demo`: demo sources with published API keys and a few cars' histories."""
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
-from carhistory.sources.demo import DEMO_VINS, load_demo
+from carhistory.demo.data import DEMO_VINS, load_demo
 
 
 class Command(BaseCommand):
     help = "Load demo sources, their API keys and five cars' histories. Safe to run twice."
 
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            # The demo registers a dealer signing key derived from a phrase published in the
+            # code: on a production log anyone could sign as that dealer.
+            raise CommandError(
+                _("DEBUG is off: demo data, with its published keys, is for development only.")
+            )
         summary = load_demo()
         self.stdout.write(
             f"Demo events: {summary.accepted} added, {summary.already_there} already in the log."
@@ -17,8 +24,6 @@ class Command(BaseCommand):
         self.stdout.write("\nDemo API keys (they work only while DEBUG is on):")
         for source in summary.sources:
             self.stdout.write(f"  {source.kind:<20} {source.slug:<26} {source.api_key}")
-        if not settings.DEBUG:
-            self.stdout.write(self.style.WARNING("DEBUG is off: the demo keys are refused."))
         self.stdout.write("\nDemo vehicles:")
         for vin, description in DEMO_VINS:
             self.stdout.write(f"  {vin}  {description}")

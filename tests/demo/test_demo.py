@@ -6,14 +6,20 @@ import json
 import pytest
 from django.core.management import call_command
 
-from carhistory.sources.demo import DEMO_SOURCES, DEMO_VINS, FOCUS, SAGITAR, SIGNING_SOURCE
+from carhistory.demo.data import DEMO_SOURCES, DEMO_VINS, FOCUS, SAGITAR, SIGNING_SOURCE
 from carhistory.sources.models import Organisation
 from carhistory.sources.services import authenticate_api_key
-from carhistory.vehicles.vin import check_vin
+from carhistory.vin import check_vin
 from ledger.models import Entry
 from ledger.selectors import entries_for_vin
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _development(settings):
+    # The demo refuses to load with DEBUG off (tests/test_production_build.py).
+    settings.DEBUG = True
 
 
 def _entries(vin: str) -> list[dict]:

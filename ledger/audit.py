@@ -1,0 +1,154 @@
+"""The ledger audit: the stored log checked against itself. Every leaf hash is recomputed from
+its bytes, every stored subtree from the leaves, every checkpoint's root and signature, and the
+consistency of consecutive checkpoints. It streams the tables, so a log of millions of rows
+needs little memory. `manage.py verify_ledger` is its command line.
+"""
+
+from collections.abc import Iterator
+
+from carhistory_verifier import merkle, note
+from django.conf import settings
+from django.db.models import Q
+
+from . import keys, selectors
+from .models import Checkpoint, Entry, Subtree
+
+CHUNK_SIZE = 10_000
+MAX_LEVEL = 63
+
+
+class LedgerDamage(Exception):
+    """The stored log contradicts itself; the message names the first place it does."""
+
+
+def _entries_range(level: int, index: int) -> str:
+    first = index << level
+    return f"entries {first}-{first + (1 << level) - 1}"
+
+
+def _check_subtrees(expected: dict[tuple[int, int], bytes]) -> None:
+    """Compare recomputed subtree hashes with the stored rows, in one query."""
+    if not expected:
+        return
+    ranges: dict[int, list[int]] = {}
+    for level, index in expected:
+        low, high = ranges.get(level, [index, index])
+        ranges[level] = [min(low, index), max(high, index)]
+    condition = Q()
+    for level, (low, high) in ranges.items():
+        condition |= Q(level=level, index__gte=low, index__lte=high)
+    stored = {
+        (level, index): bytes(value)
+        for level, index, value in Subtree.objects.filter(condition).values_list(
+            "level", "index", "hash"
+        )
+    }
+    # Report the damage nearest the start of the log first.
+    for level, index in sorted(
+        expected, key=lambda position: (position[1] << position[0], position[0])
+    ):
+        found = stored.get((level, index))
+        if found is None:
+            raise LedgerDamage(
+                f"subtree ({level}, {index}) over {_entries_range(level, index)} is missing"
+            )
+        if found != expected[(level, index)]:
+            raise LedgerDamage(
+                f"first tampered index {index << level}: stored subtree ({level}, {index}) does "
+                f"not match {_entries_range(level, index)}"
+            )
+
+
+class _CheckpointAuditor:
+    def __init__(self) -> None:
+        self.verifier = keys.log_signer().verifier()
+        self.rows: Iterator[tuple[int, bytes, str]] = (
+            Checkpoint.objects.order_by("tree_size")
+            .values_list("tree_size", "root_hash", "note")
+            .iterator(chunk_size=1000)
+        )
+        self.upcoming = next(self.rows, None)
+        self.previous: tuple[int, bytes] | None = None
+        self.checked = 0
+
+    def check_at(self, frontier: merkle.Frontier) -> None:
+        if self.upcoming is None or self.upcoming[0] != frontier.size:
+            return
+        size, stored_root, text = self.upcoming
+        stored_root = bytes(stored_root)
+        if stored_root != frontier.root():
+            raise LedgerDamage(
+                f"checkpoint {size}: its root hash is not the tree hash of entries 0-{size - 1}"
+            )
+        try:
+            signed = note.verify_checkpoint(text, self.verifier, origin=settings.LEDGER_ORIGIN)
+        except note.NoteError as error:
+            raise LedgerDamage(f"checkpoint {size}: {error}") from error
+        if (signed.size, signed.root_hash) != (size, stored_root):
+            raise LedgerDamage(f"checkpoint {size}: the signed note names another tree")
+        if self.previous is not None:
+            first, first_root = self.previous
+            proof = selectors.consistency_proof(first=first, second=size)
+            try:
+                merkle.verify_consistency(
+                    first=first,
+                    second=size,
+                    first_root=first_root,
+                    second_root=stored_root,
+                    proof=proof,
+                )
+            except merkle.ProofError as error:
+                raise LedgerDamage(f"checkpoints {first} and {size}: {error}") from error
+        self.previous = (size, stored_root)
+        self.checked += 1
+        self.upcoming = next(self.rows, None)
+
+
+def verify_ledger(*, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
+    """Check the whole stored log; return counts, or raise LedgerDamage naming the first
+    tampered index (or checkpoint)."""
+    frontier = merkle.Frontier()
+    checkpoints = _CheckpointAuditor()
+    checkpoints.check_at(frontier)
+    expected: dict[tuple[int, int], bytes] = {}
+    rows = Entry.objects.order_by("index").values_list("index", "leaf_hash", "data")
+    for index, stored_leaf_hash, data in rows.iterator(chunk_size=chunk_size):
+        if index != frontier.size:
+            raise LedgerDamage(f"first tampered index {frontier.size}: the entry is missing")
+        leaf_hash = merkle.leaf_hash(bytes(data))
+        if leaf_hash != bytes(stored_leaf_hash):
+            raise LedgerDamage(
+                f"first tampered index {index}: its leaf hash does not match its bytes"
+            )
+        for level, subtree_index, value in frontier.append(leaf_hash):
+            expected[(level, subtree_index)] = value
+        if checkpoints.upcoming is not None and checkpoints.upcoming[0] == frontier.size:
+            _check_subtrees(expected)
+            expected.clear()
+            checkpoints.check_at(frontier)
+        elif len(expected) >= chunk_size:
+            _check_subtrees(expected)
+            expected.clear()
+    _check_subtrees(expected)
+    signed_size = checkpoints.previous[0] if checkpoints.previous else 0
+    if signed_size != frontier.size:
+        raise LedgerDamage(
+            f"first tampered index {signed_size}: entries {signed_size}-{frontier.size - 1} are "
+            "in no checkpoint"
+        )
+    if checkpoints.upcoming is not None:
+        raise LedgerDamage(
+            f"checkpoint {checkpoints.upcoming[0]} is beyond the {frontier.size} stored entries"
+        )
+    expected_subtrees = sum(frontier.size >> level for level in range(1, MAX_LEVEL + 1))
+    stored_subtrees = Subtree.objects.count()
+    if stored_subtrees != expected_subtrees:
+        raise LedgerDamage(
+            f"{stored_subtrees} subtree rows are stored; a tree of {frontier.size} entries has "
+            f"{expected_subtrees} complete subtrees"
+        )
+    return {
+        "entries": frontier.size,
+        "subtrees": stored_subtrees,
+        "checkpoints": checkpoints.checked,
+    }
