@@ -4,6 +4,9 @@ Needs only `cryptography` and `rfc8785`. A buyer runs it as `carhistory-verify B
 [--log-key KEY|@file]` (or `python -m carhistory_verifier.verify ...`); the server's tests run
 the same code.
 
+With `--witness KEY [--witness KEY …] --quorum K` it also requires K of those witnesses to
+have cosigned the checkpoint (SPEC §8) and prints when each did.
+
 It trusts nothing in the bundle except what it proves: the checkpoint against the log key
 (pin it with --log-key, or the bundle's own key is only as good as where the bundle came
 from), every entry against the checkpoint's root, and every source signature against a key
@@ -16,6 +19,7 @@ import argparse
 import enum
 import json
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +28,7 @@ from carhistory_verifier import merkle
 from carhistory_verifier.entry import b64decode, b64encode, entry_bytes, statement_bytes
 from carhistory_verifier.note import (
     Checkpoint,
+    CosignatureVerifier,
     NoteError,
     NoteSignatureError,
     NoteUnsignedError,
@@ -39,6 +44,7 @@ from carhistory_verifier.protocol import (
     TYPES_WITHOUT_VIN,
     Failure,
 )
+from carhistory_verifier.quorum import QuorumFailure, require_quorum
 from carhistory_verifier.source_history import SourceHistory, SourceKeyProblem
 
 _SIGNED_FIELDS = ("type", "source", "source_key", "source_sig")
@@ -431,7 +437,30 @@ def main(argv: list[str] | None = None) -> int:
         "pin it to trust no key the bundle carries itself",
     )
     parser.add_argument("--vin", help="the VIN you asked about: refuse a bundle for another")
+    parser.add_argument(
+        "--witness",
+        action="append",
+        default=[],
+        help="a witness's cosignature verifier key line, or @FILE; repeat for each you trust",
+    )
+    parser.add_argument(
+        "--quorum",
+        type=int,
+        help="how many of the --witness keys must have cosigned the checkpoint (default 1)",
+    )
     arguments = parser.parse_args(argv)
+    try:
+        witness_keys = _witness_keys(arguments.witness)
+    except (OSError, UnicodeDecodeError, NoteError) as error:
+        print(f"FAILED: --witness: {error}", file=sys.stderr)
+        return 2
+    quorum = arguments.quorum if arguments.quorum is not None else min(1, len(witness_keys))
+    if not 0 <= quorum <= len(set(witness_keys)):
+        print(
+            f"FAILED: --quorum {quorum} needs at least that many distinct --witness keys",
+            file=sys.stderr,
+        )
+        return 2
     try:
         bundle = load_bundle(_read_text(arguments.bundle))
         log_key = arguments.log_key
@@ -449,7 +478,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {failure.where}: {failure.reason} [{failure.code}]", file=sys.stderr)
         return 1
     print(_summary_text(summary), end="")
+    if not witness_keys:
+        return 0
+    try:
+        cosigned = require_quorum(bundle["checkpoint"], witness_keys, quorum)
+    except QuorumFailure as failure:
+        print(f"FAILED: witnesses: {failure}", file=sys.stderr)
+        return 1
+    now = time.time()
+    print(f"Witnesses: {len(cosigned)} of {len(set(witness_keys))} cosigned (quorum {quorum})")
+    for cosignature in cosigned:
+        print(f"  {cosignature.name} at {cosignature.time_text(now)}")
     return 0
+
+
+def _witness_keys(values: list[str]) -> list[CosignatureVerifier]:
+    keys = []
+    for value in values:
+        line = _read_text(value[1:]) if value.startswith("@") else value
+        keys.append(CosignatureVerifier.from_key_string(line.strip()))
+    return keys
 
 
 if __name__ == "__main__":
