@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 from carhistory_verifier import merkle, note
 from carhistory_verifier.mirror.cli import main as mirror_main
+from carhistory_verifier.tiles import decode_entry_bundle, encode_entry_bundle
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -98,9 +99,11 @@ def test_a_tampered_store_is_refused_and_nothing_restored(mirrored_store):
     tampered = mirrored_store.with_name("tampered.sqlite3")
     shutil.copy(mirrored_store, tampered)
     with sqlite3.connect(tampered) as database:
+        (data,) = database.execute("SELECT data FROM bundles WHERE tile = 1").fetchone()
+        entries = decode_entry_bundle(bytes(data))
+        entries[321 - 256] = entries[321 - 256].replace(b"oil", b"air")
         database.execute(
-            "UPDATE entries SET data = CAST(replace(CAST(data AS TEXT), 'oil', 'air') AS BLOB) "
-            "WHERE idx = 321"
+            "UPDATE bundles SET data = ? WHERE tile = 1", (encode_entry_bundle(entries),)
         )
     with pytest.raises(CommandError, match="wrong root: the store's entries 0-499 hash to"):
         restore(tampered)
