@@ -15,6 +15,7 @@ from carhistory_verifier import note
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
+from carhistory.demo.logins import DemoLogin, install_demo_logins
 from carhistory.sources.models import (
     Organisation,
     OrganisationKind,
@@ -408,6 +409,7 @@ class DemoSummary:
     sources: list[DemoSource]
     accepted: int
     already_there: int
+    logins: list[DemoLogin]
 
 
 def load_demo() -> DemoSummary:
@@ -435,7 +437,8 @@ def load_demo() -> DemoSummary:
         else:
             raise ValueError(f"demo event {position} was refused: {result.errors}")
     integrate_pending(wait=True)
-    return DemoSummary(DEMO_SOURCES, accepted, already_there)
+    logins = install_demo_logins(organisations.values())
+    return DemoSummary(DEMO_SOURCES, accepted, already_there, logins)
 
 
 def _restored_demo_vins() -> set[str]:
