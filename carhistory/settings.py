@@ -153,6 +153,19 @@ WITNESS_BACKOFF_MAX_SECONDS = env.float("WITNESS_BACKOFF_MAX_SECONDS", default=3
 # The report warns when the newest witness cosignature is older than this.
 WITNESS_FRESHNESS_SECONDS = env.int("WITNESS_FRESHNESS_SECONDS", default=600)
 
+# --- e-mail (django-environ's EMAIL_URL: smtp://host:port, consolemail:// …) ----------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="carhistory <noreply@carhistory.localhost>"
+)
+
+# --- accounts ------------------------------------------------------------------------------
+# Demo logins have published passwords: this backend refuses them whenever DEBUG is off.
+AUTHENTICATION_BACKENDS = ["carhistory.demo.auth.DemoAwareModelBackend"]
+# A set-password link sent on approval stays valid this long (Django's reset token).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
 # --- i18n ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]

@@ -95,7 +95,10 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("moderation:queue")
     try:
         api_key, raw_key = services.approve_application(
-            moderator=request.user, organisation=organisation, reason=form.cleaned_data["reason"]
+            moderator=request.user,
+            organisation=organisation,
+            reason=form.cleaned_data["reason"],
+            site_url=request.build_absolute_uri("/"),
         )
     except services.REFUSALS as error:
         messages.error(request, " ".join(services.refusal_messages(error)))
@@ -104,7 +107,12 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "moderation/approved.html",
-        {"organisation": organisation, "api_key": api_key, "raw_key": raw_key},
+        {
+            "organisation": organisation,
+            "api_key": api_key,
+            "raw_key": raw_key,
+            "members": organisation.memberships.select_related("user"),
+        },
     )
 
 
