@@ -114,33 +114,40 @@
     list.appendChild(dd);
   }
 
-  // Every critical risk the verified entries hold must be in the page's alerts; one that is not
-  // is added there, marked as found by the browser, and counted in the summary.
+  // Every critical risk the verified entries hold must be among the risks the page lists (the
+  // verdict, or its other alerts); one that is not is added to the verdict's list, marked as
+  // found by the browser, and counted in a note above it.
   function addMissingRisks(report, outcome, core, messages) {
-    var alerts = report.querySelector("[data-alerts]");
-    var added = 0;
-    core.criticalRisks(outcome).forEach(function (risk) {
-      var shown = report.querySelector('.alerts a[href="#entry-' + risk.index + '"]');
-      if (shown || !alerts) return;
+    var missing = core.criticalRisks(outcome).filter(function (risk) {
+      var link = 'a[href="#entry-' + risk.index + '"]';
+      return !report.querySelector(".verdict-risks " + link + ", .alerts " + link);
+    });
+    if (!missing.length) return 0;
+    var list = report.querySelector(".verdict-risks");
+    if (!list) {
+      list = document.createElement("ol");
+      list.className = "verdict-risks";
+      var heading = report.querySelector("#verdict-heading");
+      if (heading) heading.after(list);
+      else report.prepend(list);
+    }
+    missing.forEach(function (risk) {
       var item = document.createElement("li");
-      item.className = "alert bad";
+      item.className = "risk bad";
       item.setAttribute("data-flag", "browser-" + risk.kind);
       item.setAttribute("data-added-by-browser", "");
-      item.textContent = (messages.risks[risk.kind] || risk.kind) + " ";
       var link = document.createElement("a");
       link.href = "#entry-" + risk.index;
-      link.textContent = "#" + risk.index;
+      link.textContent = (messages.risks[risk.kind] || risk.kind) + " #" + risk.index;
       item.appendChild(link);
-      alerts.appendChild(item);
-      added++;
+      list.appendChild(item);
     });
-    if (added) {
-      report.querySelector("[data-alerts-section]").hidden = false;
-      var note = report.querySelector("[data-risks-added]");
-      note.hidden = false;
-      note.textContent = format(messages.risks_added, { count: added });
-    }
-    return added;
+    var note = document.createElement("p");
+    note.className = "alert bad";
+    note.setAttribute("data-risks-added", "");
+    note.textContent = format(messages.risks_added, { count: missing.length });
+    list.before(note);
+    return missing.length;
   }
 
   function showBadge(badge, status, text, reason) {

@@ -105,9 +105,7 @@ def test_another_kind_for_the_source_fails_its_line(page, live_server, rollback_
 
 def test_a_removed_salvage_alert_is_added_back_and_marked(page, live_server, rollback_car):
     def remove_the_brand_alert(html: str) -> str:
-        start = html.index('<li class="alert bad" data-flag="title_brand">')
-        end = html.index("</li>", start) + len("</li>")
-        return html[:start] + html[end:]
+        return re.sub(r'<li [^>]*data-flag="title_brand".*?</li>', "", html, flags=re.S)
 
     serve_altered_page(page, remove_the_brand_alert)
     open_report(page, live_server)
