@@ -162,7 +162,6 @@ DEFAULT_FROM_EMAIL = env.str(
 
 # --- accounts ------------------------------------------------------------------------------
 # Demo logins have published passwords: this backend refuses them whenever DEBUG is off.
-AUTHENTICATION_BACKENDS = ["carhistory.demo.auth.DemoAwareModelBackend"]
 # A set-password link sent on approval stays valid this long (Django's reset token).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 
@@ -273,7 +272,8 @@ LOGIN_URL = "login"
 # long; the short cool-off bounds what that costs, and a moderator can reset it in the admin.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Demo logins (published passwords) sign in only while DEBUG is on.
+    "carhistory.demo.auth.DemoAwareModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
