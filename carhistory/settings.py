@@ -33,6 +33,10 @@ LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = Path(
     env.str("LEDGER_SIGNING_KEY_FILE", default=str(VAR_DIR / "ledger-signing.key"))
 )
+# Where `verify_ledger` remembers the largest checkpoint it verified (ledger/audit.py).
+LEDGER_AUDIT_STATE_FILE = Path(
+    env.str("LEDGER_AUDIT_STATE_FILE", default=str(VAR_DIR / "verified-checkpoint.json"))
+)
 # How many pending submissions the sequencer integrates in one transaction.
 LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=5000)
 

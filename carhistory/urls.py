@@ -1,13 +1,24 @@
 """Top-level routes. Each app's urls.py spells out its full public paths (SPEC.md §4)."""
 
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from carhistory import health
 
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Resolved per request: the static file's hashed name exists only after collectstatic.
+    return redirect(static("favicon.svg"))
+
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    # Browsers and chat apps ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
