@@ -115,7 +115,7 @@
     element.setAttribute("data-witness-count", String(cosigned.length));
     if (!cosigned.length) {
       element.setAttribute("data-witness-state", "none");
-      element.className = "alert warn";
+      element.className = "witness-status none";
       element.textContent = messages.witnesses_none;
       return;
     }
@@ -127,7 +127,7 @@
     var bound = config.witness_freshness_seconds;
     if (now - newest > bound) {
       element.setAttribute("data-witness-state", "stale");
-      element.className = "alert warn";
+      element.className = "witness-status stale";
       element.textContent = fill(messages.witnesses_stale, {
         age: age,
         minutes: Math.round(bound / 60),
@@ -135,7 +135,7 @@
       return;
     }
     element.setAttribute("data-witness-state", "fresh");
-    element.className = "muted";
+    element.className = "witness-status fresh";
     element.textContent = fill(messages.witnesses_cosigned, { names: names, age: age });
   }
 

@@ -12,6 +12,7 @@ from urllib.request import urlopen
 
 import pytest
 from carhistory_verifier import note
+from carhistory_verifier.tiles import decode_entry_bundle
 from django.db import connection
 
 from ledger.models import Cosignature, Entry
@@ -71,7 +72,8 @@ def run_mirror(live_server, mirror_files):
 
 def stored_entries(store: Path) -> list[bytes]:
     with sqlite3.connect(store) as database:
-        return [bytes(row[0]) for row in database.execute("SELECT data FROM entries ORDER BY idx")]
+        rows = database.execute("SELECT data FROM bundles ORDER BY tile")
+        return [entry for (data,) in rows for entry in decode_entry_bundle(bytes(data))]
 
 
 def logged_entries() -> list[bytes]:
