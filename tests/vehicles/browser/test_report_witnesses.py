@@ -19,7 +19,7 @@ from tests.witness.processes import WitnessProcess, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-EVIDENCE = "**/api/v1/vehicles/*/evidence"
+EVIDENCE = "**/api/v1/vehicles/*/evidence*"
 
 
 @pytest.fixture
