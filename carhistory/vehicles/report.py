@@ -239,6 +239,7 @@ def _event(event: LoggedEvent) -> dict:
         "signed_by": event.signed_by,
         "disputed": event.disputed,
         "corrected_by": [correction.index for correction in event.corrections],
+        "changes": event.changes,
         "corrects": corrects,
         "voided": event.voided,
         "summary": describe_event(entry),

@@ -258,6 +258,14 @@ def _presentable_event(event: dict) -> dict:
         "type_label": _event_type_label(event["type"]),
         "is_platform_source": event["source"]["slug"] == "platform",
         "fact_items": [(name, _fact_text(value)) for name, value in event["facts"].items()],
+        "change_items": [
+            change
+            | {
+                "old": "" if change["old"] is None else _fact_text(change["old"]),
+                "new": _fact_text(change["new"]),
+            }
+            for change in event.get("changes", [])
+        ],
     }
 
 
