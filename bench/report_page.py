@@ -54,6 +54,10 @@ def main() -> int:
         environment = server_environment(Path(scratch), database_url, redis_url)
         try:
             prepare(environment)
+            os.environ.update(environment)
+            import django
+
+            django.setup()
             with serve(environment) as base_url:
                 results = measure(base_url, loads=options.loads)
         finally:
