@@ -33,6 +33,10 @@ LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = Path(
     env.str("LEDGER_SIGNING_KEY_FILE", default=str(VAR_DIR / "ledger-signing.key"))
 )
+# Where `verify_ledger` remembers the largest checkpoint it verified (ledger/audit.py).
+LEDGER_AUDIT_STATE_FILE = Path(
+    env.str("LEDGER_AUDIT_STATE_FILE", default=str(VAR_DIR / "verified-checkpoint.json"))
+)
 # How many pending submissions the sequencer integrates in one transaction.
 LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=5000)
 
@@ -134,7 +138,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # A safety net: submissions trigger integration themselves; this picks up any left over
     # by a worker that died, and keeps checkpoints fresh.
-    "integrate-pending": {"task": "ledger.tasks.integrate_pending", "schedule": 5.0},
+    # Required in production: a worker SIGKILLed mid-task takes its message with it until
+    # Redis's visibility timeout (an hour); the next beat tick restarts integration at once.
+    # Expiring: ticks sent while no worker runs are dropped, not run one after another.
+    "integrate-pending": {
+        "task": "ledger.tasks.integrate_pending",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
     # failed and refreshes cosignatures of a log that has not grown.
     "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},
@@ -166,8 +177,6 @@ DEFAULT_FROM_EMAIL = env.str(
 )
 
 # --- accounts ------------------------------------------------------------------------------
-# Demo logins have published passwords: this backend refuses them whenever DEBUG is off.
-AUTHENTICATION_BACKENDS = ["carhistory.demo.auth.DemoAwareModelBackend"]
 # A set-password link sent on approval stays valid this long (Django's reset token).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 
@@ -276,9 +285,11 @@ LOGIN_URL = "login"
 # passwords from one address, or for one user name, sign-in is refused (429) for the cool-off,
 # even with the right password. Locking by user name lets anyone lock a user out for that
 # long; the short cool-off bounds what that costs, and a moderator can reset it in the admin.
+# Django's ModelBackend, except that demo logins (published passwords) are refused whenever
+# DEBUG is off (carhistory/demo/auth.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "carhistory.demo.auth.DemoAwareModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
