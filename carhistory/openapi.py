@@ -86,9 +86,7 @@ def postprocess(result: dict, generator, request, public) -> dict:
     if "facts" in submission:
         submission["facts"] = {
             "description": submission["facts"].get("description", ""),
-            "oneOf": [
-                {"$ref": f"#/components/schemas/Facts_{name!s}"} for name in EVENT_SCHEMAS
-            ],
+            "oneOf": [{"$ref": f"#/components/schemas/Facts_{name!s}"} for name in EVENT_SCHEMAS],
         }
     if "odometer_km" in submission:
         submission["odometer_km"]["maximum"] = ODOMETER_MAX_KM
