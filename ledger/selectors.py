@@ -87,6 +87,15 @@ def cosigned_marker(checkpoint: Checkpoint | None) -> int:
     return newest or 0
 
 
+def trusted_cosigners() -> list[dict[str, str]]:
+    """The active cosigners a report page checks cosignatures against: name, title, key."""
+    cosigners = Cosigner.objects.filter(active=True).order_by("id")
+    return [
+        {"name": c.name, "title": c.display_name, "key": c.verifier_key, "kind": c.kind}
+        for c in cosigners
+    ]
+
+
 def witnesses() -> list[Cosigner]:
     """Every registered witness, with the log's view of it (last cosigned size and time)."""
     return list(Cosigner.objects.filter(kind=Cosigner.Kind.WITNESS).order_by("name"))
@@ -103,6 +112,16 @@ def entries_for_vin(vin: str) -> list[Entry]:
 def vins_with_entries(vins: Iterable[str]) -> set[str]:
     """Those of `vins` that have at least one entry in the log."""
     return set(Entry.objects.filter(vin__in=list(vins)).values_list("vin", flat=True).distinct())
+
+
+def entries_of_vins_in_range(*, vins: Iterable[str], start: int, end: int) -> list[Entry]:
+    """The entries about any of `vins` with `start <= index < end`, in log order (indexed
+    fields only: what a watcher is told needs no entry bytes)."""
+    return list(
+        Entry.objects.filter(vin__in=list(vins), index__gte=start, index__lt=end)
+        .order_by("index")
+        .only("index", "vin", "type")
+    )
 
 
 def entries_by_index(indexes: Iterable[int]) -> dict[int, Entry]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from itertools import groupby
 
 from carhistory_verifier import note
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +33,7 @@ from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
 from ledger.keys import log_verifier_key
-from ledger.selectors import vins_with_entries
+from ledger.selectors import trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -102,6 +103,9 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "verify_config": {
                 "log_key": log_verifier_key(),
                 "words_url": reverse("vehicles:verify-words"),
+                # The cosignatures the page checks, and how old the newest may be (SPEC §8).
+                "cosigners": trusted_cosigners(),
+                "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
             },
             "chart_messages": _chart_messages(),
         }
@@ -256,6 +260,14 @@ def _presentable_event(event: dict) -> dict:
         "type_label": _event_type_label(event["type"]),
         "is_platform_source": event["source"]["slug"] == "platform",
         "fact_items": [(name, _fact_text(value)) for name, value in event["facts"].items()],
+        "change_items": [
+            change
+            | {
+                "old": "" if change["old"] is None else _fact_text(change["old"]),
+                "new": _fact_text(change["new"]),
+            }
+            for change in event.get("changes", [])
+        ],
     }
 
 
@@ -369,6 +381,14 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "commercial_use": _("Commercial, rental or taxi use in the verified log:"),
             "open_recall": _("Open recall in the verified log:"),
         },
+        "witnesses_cosigned": _("Cosigned by %(names)s, %(age)s."),
+        "witnesses_none": _(
+            "No independent witness has cosigned this checkpoint: only the log vouches for it."
+        ),
+        "witnesses_stale": _(
+            "The newest witness cosignature was made %(age)s, but witnesses should cosign at "
+            "least every %(minutes)s minutes. This may be a view of the log others do not see."
+        ),
         "reasons": {
             "bundle_malformed": _("the evidence bundle is not in the expected format"),
             "log_key_malformed": _("the log key is not a valid Ed25519 verifier key"),

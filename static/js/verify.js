@@ -310,6 +310,14 @@
     summary.setAttribute("data-failed-indexes", failedIndexes.join(" "));
     summary.setAttribute("data-risks-added-count", String(addMissingRisks(report, outcome, core, messages)));
     showLogKey(report, outcome.logKey, core);
+    if (window.carhistoryWitnesses) {
+      window.carhistoryWitnesses.show(
+        report.querySelector("[data-witness-status]"),
+        loaded.bundle.checkpoint,
+        config,
+        messages
+      );
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
