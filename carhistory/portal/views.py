@@ -28,7 +28,7 @@ from carhistory.portal.access import member_required, source_admin_required
 from carhistory.portal.forms import ApiKeyForm, CsvUploadForm, QuickEventForm, SigningKeyForm
 from carhistory.portal.models import CsvUpload
 from carhistory.portal.tasks import process_csv_upload_task
-from carhistory.sources import roles, selectors, services
+from carhistory.sources import credit, roles, selectors, services
 from carhistory.sources.models import ApiKey, Channel, OrganisationKind
 
 RECENT_SUBMISSIONS = 50
@@ -55,6 +55,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "membership": request.membership,
             "rows": list(zip(submissions, states, strict=True)),
             "uploads": upload_selectors.uploads_of(organisation=organisation)[:5],
+            "reports_shown": credit.reports_shown_this_month(organisation=organisation),
+            "submission_figures": credit.submission_figures(organisation=organisation),
+            "dispute_outcomes": moderation_selectors.dispute_outcomes(source=organisation.slug),
         },
     )
 
