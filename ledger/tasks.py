@@ -2,10 +2,10 @@
 
 from celery import shared_task
 
-from . import services
+from . import sequencer
 
 
 @shared_task(name="ledger.tasks.integrate_pending")
 def integrate_pending() -> int:
     # Safe to run twice or concurrently: the sequencer's lock and pending table make it so.
-    return services.integrate_pending().integrated
+    return sequencer.integrate_pending().integrated

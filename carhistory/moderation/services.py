@@ -23,7 +23,7 @@ from carhistory.sources.models import (
 from carhistory.sources.services import SourceError
 from carhistory.vehicles.cache import forget_vehicle
 from ledger import services as ledger_services
-from ledger.models import Entry
+from ledger.selectors import Entry
 
 # Written into the public log when a moderator approves without a note of their own; the log is
 # read in every language, so this stays English.

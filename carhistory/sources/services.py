@@ -34,7 +34,7 @@ from carhistory.sources.models import (
 )
 from carhistory.sources.schemas import CleanEvent, Errors, EventType
 from carhistory.sources.selectors import current_signing_key
-from ledger.models import Entry
+from ledger.selectors import Entry
 from ledger.services import append_platform_entry, enqueue_entries, sign_as_platform
 
 API_KEY_PREFIX = "ch-"

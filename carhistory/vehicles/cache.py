@@ -22,8 +22,7 @@ from django.utils import translation
 
 from carhistory.vehicles.evidence import build_evidence_bundle
 from carhistory.vehicles.report import build_report
-from ledger.models import Checkpoint
-from ledger.selectors import latest_checkpoint
+from ledger.selectors import Checkpoint, latest_checkpoint
 from ledger.services import PUBLISHED_TREE_SIZE_KEY, PUBLISHED_TREE_SIZE_SECONDS
 
 # A backstop only: keys of a grown log are never asked for again and expire on their own.

@@ -12,14 +12,18 @@ import json
 from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
 
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint, Entry
-from ledger.selectors import entries_for_vin, inclusion_proof, latest_checkpoint
+from ledger.selectors import (
+    Checkpoint,
+    entries_for_vin,
+    inclusion_proof,
+    latest_checkpoint,
+    log_verifier_key,
+    platform_entries,
+)
 from ledger.services import ensure_checkpoint
 
 FORMAT = protocol.BUNDLE_FORMAT
 SOURCE_KEY = protocol.SOURCE_KEY
-PLATFORM = protocol.PLATFORM_SOURCE
 
 
 def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
@@ -58,10 +62,8 @@ def _source_key_entries(keys: set[str], tree_size: int) -> dict[int, dict]:
     if not keys:
         return {}
     found: dict[str, tuple[int, dict]] = {}
-    # `source` is indexed and only the platform writes source_key entries.
-    rows = Entry.objects.filter(source=PLATFORM, type=SOURCE_KEY, index__lt=tree_size)
-    for index, data in rows.order_by("index").values_list("index", "data").iterator():
-        entry = json.loads(bytes(data))
+    for index, data in platform_entries(type=SOURCE_KEY, below=tree_size):
+        entry = json.loads(data)
         key = entry.get("facts", {}).get("key")
         if key in keys and key not in found:
             found[key] = (index, entry)

@@ -21,9 +21,7 @@ from carhistory.vehicles.flags import report_flags
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
 from carhistory.vin import VinCheck, check_vin, decode_vin
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint
-from ledger.selectors import entries_for_vin, latest_checkpoint
+from ledger.selectors import Checkpoint, entries_for_vin, latest_checkpoint, log_verifier_key
 
 PLATFORM = protocol.PLATFORM_SOURCE
 OPEN = "open"

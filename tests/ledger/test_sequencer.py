@@ -8,7 +8,7 @@ from carhistory_verifier import merkle, note
 from django.core.management import call_command
 from django.db import connection, connections
 
-from ledger import selectors, services
+from ledger import selectors, sequencer, services
 from ledger.models import Checkpoint, Entry, PendingEntry, Subtree
 from tests.ledger.factories import EntryFactory
 
@@ -240,7 +240,7 @@ def test_a_failed_batch_leaves_the_old_tree(monkeypatch):
     def crash(size, root_hash):
         raise RuntimeError("power cut while signing")
 
-    monkeypatch.setattr(services, "_sign_checkpoint", crash)
+    monkeypatch.setattr(sequencer, "_sign_checkpoint", crash)
     with pytest.raises(RuntimeError):
         services.integrate_pending()
     assert Entry.objects.count() == 5
