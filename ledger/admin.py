@@ -6,7 +6,7 @@ are meaningless one by one (verify_ledger checks them).
 
 from django.contrib import admin
 
-from .models import Checkpoint, Cosignature, Entry, PendingEntry, Witness
+from .models import Checkpoint, Cosignature, Entry, Mirror, PendingEntry, Witness
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,3 +51,12 @@ class WitnessAdmin(admin.ModelAdmin):
 class CosignatureAdmin(ReadOnlyAdmin):
     list_display = ["checkpoint", "witness", "timestamp", "created_at"]
     list_select_related = ["checkpoint", "witness"]
+
+
+@admin.register(Mirror)
+class MirrorAdmin(ReadOnlyAdmin):
+    # Registered with `manage.py add_mirror`, which prints the token once; deactivate a
+    # mirror through its cosigner (Witness) row.
+    list_display = ["cosigner", "created_at"]
+    list_select_related = ["cosigner"]
+    exclude = ["token_hash"]

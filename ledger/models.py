@@ -149,3 +149,30 @@ class Cosignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.witness} on {self.checkpoint}"
+
+
+class Mirror(models.Model):
+    """A party that keeps a verified copy of every entry (`carhistory-mirror sync`).
+
+    Its cosigner identity (name and tlog-cosignature verifier key) is a Witness row, so its
+    cosignatures live in the one Cosignature table and are served with the checkpoint like a
+    witness's; this row adds what only a mirror has: the token that lets it read the entries,
+    which are private (they carry VINs). Only the token's SHA-256 is kept.
+    """
+
+    cosigner = models.OneToOneField(Witness, on_delete=models.PROTECT, related_name="mirror")
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mirror")
+        verbose_name_plural = _("mirrors")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(token_hash__regex=r"^[0-9a-f]{64}$"),  # noqa: S106 - a pattern
+                name="ledger_mirror_token_hash_is_sha256",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.cosigner.name

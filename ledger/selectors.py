@@ -10,7 +10,12 @@ tree size up to the current one, not only sizes that have a checkpoint.
 from collections.abc import Iterable, Iterator
 
 from carhistory_verifier import merkle, protocol
-from carhistory_verifier.tiles import TILE_WIDTH, TileAddress, tile_subtree_level
+from carhistory_verifier.tiles import (
+    TILE_WIDTH,
+    TileAddress,
+    encode_entry_bundle,
+    tile_subtree_level,
+)
 from django.db import connection
 
 from carhistory.errors import DomainError
@@ -167,3 +172,17 @@ def tile(address: TileAddress) -> bytes | None:
     if len(data) != address.width * merkle.HASH_SIZE:
         raise LookupError(f"stored hashes are missing for tile {address}")
     return data
+
+
+def entry_bundle(address: TileAddress) -> bytes | None:
+    """The C2SP tlog-tiles entry bundle at `address` (its level is ignored: bundles have
+    none), or None if the log has not grown that far yet. Private: only mirrors read it."""
+    first = address.index * TILE_WIDTH
+    last = first + address.width  # exclusive
+    if last > _current_size():
+        return None
+    rows = Entry.objects.filter(index__gte=first, index__lt=last).order_by("index")
+    entries = [bytes(data) for data in rows.values_list("data", flat=True)]
+    if len(entries) != address.width:
+        raise LookupError(f"stored entries are missing for entry bundle {address}")
+    return encode_entry_bundle(entries)

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg2
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note, protocol
+from carhistory_verifier.tiles import MAX_BUNDLED_ENTRY_BYTES
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -50,11 +51,21 @@ def enqueue_entries(*, entries: Sequence[Mapping[str, Any]]) -> list[PendingEntr
     data = []
     for entry in entries:
         indexed_fields(entry)
-        data.append(entry_format.entry_bytes(entry))
+        data.append(_bundleable(entry_format.entry_bytes(entry)))
     created = _insert_pending(data)
     # robust: the rows are durable; if the broker is down the periodic task integrates them.
     transaction.on_commit(_schedule_integration, robust=True)
     return created
+
+
+def _bundleable(data: bytes) -> bytes:
+    # Mirrors copy the log as C2SP tlog-tiles entry bundles, whose length prefix is 16 bits.
+    if len(data) > MAX_BUNDLED_ENTRY_BYTES:
+        raise ValueError(
+            f"the entry is {len(data)} bytes; the log holds entries of at most "
+            f"{MAX_BUNDLED_ENTRY_BYTES} bytes"
+        )
+    return data
 
 
 def _insert_pending(data: list[bytes]) -> list[PendingEntry]:

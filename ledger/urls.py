@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import views
+from . import mirror_views, views
 
 urlpatterns = [
     path("log/checkpoint", views.checkpoint, name="log-checkpoint"),
@@ -20,4 +20,15 @@ urlpatterns = [
         name="log-consistency-proof",
     ),
     path("api/v1/log/cosignatures", views.CosignatureView.as_view(), name="log-cosignatures"),
+    # Mirrors only (a token from `manage.py add_mirror`): entries are private.
+    re_path(
+        r"^api/v1/mirror/tile/entries/(?P<bundle_path>.*)$",
+        mirror_views.EntryBundleView.as_view(),
+        name="mirror-entry-bundle",
+    ),
+    path(
+        "api/v1/mirror/cosignatures",
+        mirror_views.MirrorCosignatureView.as_view(),
+        name="mirror-cosignatures",
+    ),
 ]

@@ -107,3 +107,40 @@ def tile_path(address: TileAddress) -> str:
     index_path = "/".join([*(f"x{group}" for group in groups[:-1]), groups[-1]])
     suffix = f".p/{address.width}" if address.is_partial else ""
     return f"{address.level}/{index_path}{suffix}"
+
+
+# Entry bundles (C2SP tlog-tiles "tile/entries/<N>[.p/<W>]") -------------------------------
+
+# Each entry in a bundle carries a big-endian uint16 length, so no entry may be longer.
+MAX_BUNDLED_ENTRY_BYTES = 0xFFFF
+
+
+def encode_entry_bundle(entries: list[bytes]) -> bytes:
+    """Return the entry bundle holding `entries`: each one prefixed by its uint16 length."""
+    parts = []
+    for position, data in enumerate(entries):
+        if len(data) > MAX_BUNDLED_ENTRY_BYTES:
+            raise ValueError(
+                f"entry {position} of the bundle is {len(data)} bytes; a bundle holds at most "
+                f"{MAX_BUNDLED_ENTRY_BYTES}"
+            )
+        parts.append(len(data).to_bytes(2, "big"))
+        parts.append(data)
+    return b"".join(parts)
+
+
+def decode_entry_bundle(bundle: bytes) -> list[bytes]:
+    """Split an entry bundle into its entries; ValueError if a length runs past the end."""
+    entries = []
+    position, end = 0, len(bundle)
+    view = memoryview(bundle)
+    while position < end:
+        if position + 2 > end:
+            raise ValueError(f"entry bundle ends inside a length prefix at byte {position}")
+        length = int.from_bytes(view[position : position + 2], "big")
+        position += 2
+        if position + length > end:
+            raise ValueError(f"entry bundle ends inside entry {len(entries)}")
+        entries.append(bytes(view[position : position + length]))
+        position += length
+    return entries

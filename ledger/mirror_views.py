@@ -1,0 +1,133 @@
+"""The mirror API: entry bundles and cosignatures for registered mirrors only.
+
+Entries carry VINs, so unlike hash tiles they are never public (SPEC §4): every request
+carries `Authorization: Bearer <mirror token>` (`manage.py add_mirror` issues it). A missing
+or unknown token is a 401; a mirror whose registration was deactivated gets a 403.
+"""
+
+import gzip
+
+from carhistory_verifier.tiles import TILE_WIDTH, parse_tile_path
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import authentication, exceptions, permissions, serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import mirrors, selectors, services
+from .models import Mirror
+
+BEARER = b"bearer"
+# Entry bundles compress to about half: the JSON around the random nonces and signatures.
+GZIP_LEVEL = 6
+
+
+class MirrorTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request) -> tuple[None, Mirror] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != BEARER:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Send the header as: Bearer <mirror token>."))
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Unknown mirror token.")) from None
+        mirror = mirrors.mirror_for_token(token)
+        if mirror is None:
+            raise exceptions.AuthenticationFailed(_("Unknown mirror token."))
+        if not mirror.cosigner.active:
+            raise exceptions.PermissionDenied(_("This mirror's registration is inactive."))
+        return None, mirror
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="carhistory mirrors"'
+
+
+class IsMirror(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Mirror)
+
+
+class MirrorTokenScheme(OpenApiAuthenticationExtension):
+    target_class = MirrorTokenAuthentication
+    name = "mirrorToken"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A mirror's access token, as `manage.py add_mirror` printed it.",
+        }
+
+
+class MirrorView(APIView):
+    authentication_classes = [MirrorTokenAuthentication]
+    permission_classes = [IsMirror]
+
+
+class EntryBundleView(MirrorView):
+    @extend_schema(
+        summary="Entry bundle (C2SP tlog-tiles tile/entries/<N>[.p/<W>]), mirrors only",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None},
+    )
+    def get(self, request: Request, bundle_path: str) -> HttpResponse:
+        try:
+            # Bundles are addressed like level-0 tiles, without the level.
+            address = parse_tile_path(f"0/{bundle_path}")
+        except ValueError as error:
+            return Response({"path": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        bundle = selectors.entry_bundle(address)
+        if bundle is None:
+            return Response(
+                {"detail": _("The log has not grown this entry bundle yet.")},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        response = HttpResponse(content_type="application/octet-stream")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            bundle = gzip.compress(bundle, compresslevel=GZIP_LEVEL)
+            response["Content-Encoding"] = "gzip"
+        response.content = bundle
+        response["Vary"] = "Accept-Encoding, Authorization"
+        # Private data: no shared cache may keep it, whatever the tile's permanence.
+        response["Cache-Control"] = (
+            "private, max-age=31536000, immutable" if address.width == TILE_WIDTH else "no-store"
+        )
+        return response
+
+
+class MirrorCosignature(serializers.Serializer):
+    note = serializers.CharField(trim_whitespace=False, max_length=10_000)
+
+
+class MirrorCosignatureView(MirrorView):
+    """The mirror posts the checkpoint it stored and verified, with its cosignature line; it is
+    stored like a witness's and served with /log/checkpoint."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Submit a mirror's cosignature (C2SP tlog-cosignature) on a checkpoint",
+        request=MirrorCosignature,
+        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        submission = MirrorCosignature(data=request.data)
+        if not submission.is_valid():
+            return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            cosignature = services.add_cosignature(
+                witness_name=request.auth.cosigner.name,
+                cosigned_note=submission.validated_data["note"],
+            )
+        except services.CosignatureError as error:
+            return Response({"note": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"tree_size": cosignature.checkpoint_id, "timestamp": cosignature.timestamp},
+            status=status.HTTP_201_CREATED,
+        )
