@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.moderation.signals import dispute_changed
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
     RESERVED_SLUGS,
@@ -21,7 +22,6 @@ from carhistory.sources.models import (
     Submission,
 )
 from carhistory.sources.services import SourceError
-from carhistory.vehicles.cache import forget_vehicle
 from ledger import services as ledger_services
 from ledger.selectors import Entry
 
@@ -87,7 +87,7 @@ def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Di
         reason=reason,
         reporter_contact=reporter_contact,
     )
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     return dispute
 
 
@@ -176,7 +176,7 @@ def correct_dispute(
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     return correction
 
 
@@ -222,7 +222,7 @@ def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.REJECT_DISPUTE,
@@ -258,10 +258,10 @@ def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: 
     return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
 
 
-def _forget_cached_reports(dispute: Dispute) -> None:
+def _announce(dispute: Dispute) -> None:
     # Reports are cached by VIN and tree size; a dispute changes what a report shows without
-    # adding to the log, so its cached copies must go once the change is committed.
-    transaction.on_commit(lambda: forget_vehicle(vin=dispute.vin))
+    # adding to the log. Whoever keeps copies (the vehicles app) hears of it once committed.
+    transaction.on_commit(lambda: dispute_changed.send(sender=Dispute, dispute=dispute))
 
 
 def _locked(organisation: Organisation) -> Organisation:
