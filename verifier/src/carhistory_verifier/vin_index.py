@@ -1,0 +1,350 @@
+"""The VIN index of SPEC §7: a compact binary Merkle trie from VRF keys to entry indexes.
+
+Plain Python, no Django: the sequencer, the mirror, the audit and the offline verifier share it.
+
+The trie's keys are 256-bit VRF outputs (`k`, bit 0 is the most significant bit of `k[0]`).
+A subtree's hash is 32 zero bytes when it holds no leaf, `SHA-256(0x00 || k || index_hash)` when
+it holds exactly one, at whatever depth, and `SHA-256(0x01 || left || right)` when it holds two
+or more. A subtree is named by a `NodeId`, its depth and the first `depth` bits of its keys.
+
+Storage keeps every *stored node*: each non-empty subtree whose parent holds two or more leaves
+(and the root). A stored node is either a `Branch` (two or more leaves below) or a `Leaf`
+(exactly one). Because keys are only ever added, a stored node only ever changes from empty to
+`Leaf` to `Branch` and is never removed, so `apply_updates` returns the nodes to write and
+never nodes to delete. It reads stored nodes through a `fetch` callback, one call per depth, so
+the database answers a batch of updates in a few queries; `VinIndex` runs the same code on a
+dict for the mirror, the audit and the tests.
+
+Typical use::
+
+    index = VinIndex()
+    index.add(key, 17)            # entry 17 is about the VIN whose VRF key is `key`
+    root = index.root()
+    proof = index.prove(key)
+    verify_proof(root=root, key=key, indexes=[17], proof=proof)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+KEY_SIZE = 32
+KEY_BITS = 256
+EMPTY_HASH = bytes(32)
+
+_sha256 = hashlib.sha256
+
+
+class VinIndexError(ValueError):
+    """A VIN index proof did not verify; the message names what failed."""
+
+
+@dataclass(frozen=True, order=True)
+class NodeId:
+    """A subtree: the keys whose first `depth` bits equal `prefix` (an int of `depth` bits)."""
+
+    depth: int
+    prefix: int
+
+    def child(self, bit: int) -> NodeId:
+        return NodeId(self.depth + 1, (self.prefix << 1) | bit)
+
+    def sibling(self) -> NodeId:
+        return NodeId(self.depth, self.prefix ^ 1)
+
+    def to_bytes(self) -> bytes:
+        """A compact storage key: the depth in two bytes (0–256), then the prefix bits,
+        zero-padded to whole bytes."""
+        width = (self.depth + 7) // 8
+        padded = self.prefix << (width * 8 - self.depth)
+        return self.depth.to_bytes(2, "big") + padded.to_bytes(width, "big")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NodeId:
+        depth = int.from_bytes(data[:2], "big")
+        width = (depth + 7) // 8
+        return cls(depth, int.from_bytes(data[2:], "big") >> (width * 8 - depth))
+
+
+ROOT = NodeId(0, 0)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A stored subtree holding exactly one key."""
+
+    key: bytes
+    index_hash: bytes
+
+    @property
+    def hash(self) -> bytes:
+        return leaf_hash(self.key, self.index_hash)
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A stored subtree holding two or more keys."""
+
+    hash: bytes
+
+
+Node = Leaf | Branch
+Fetch = Callable[[Sequence[NodeId]], Mapping[NodeId, Node]]
+
+
+@dataclass(frozen=True)
+class VinIndexProof:
+    """SPEC §7's proof for one key: sibling hashes from the root's children down, and the
+    other key's leaf when the path ends at a subtree holding a different key."""
+
+    siblings: tuple[bytes, ...]
+    leaf: Leaf | None
+
+
+def index_hash(indexes: Iterable[int]) -> bytes:
+    """SHA-256 of the entry indexes as 8-byte big-endian integers, in the order given."""
+    return _sha256(b"".join(index.to_bytes(8, "big") for index in indexes)).digest()
+
+
+def leaf_hash(key: bytes, index_hash_: bytes) -> bytes:
+    """The hash of a subtree holding exactly one key."""
+    return _sha256(b"\x00" + key + index_hash_).digest()
+
+
+def branch_hash(left: bytes, right: bytes) -> bytes:
+    """The hash of a subtree holding two or more keys."""
+    return _sha256(b"\x01" + left + right).digest()
+
+
+def key_bit(key: bytes, depth: int) -> int:
+    """Bit `depth` of a key; bit 0 is the most significant bit of `key[0]`."""
+    return (key[depth >> 3] >> (7 - (depth & 7))) & 1
+
+
+def node_of(key: bytes, depth: int) -> NodeId:
+    """The subtree at `depth` on `key`'s path."""
+    return NodeId(depth, int.from_bytes(key, "big") >> (KEY_BITS - depth))
+
+
+def _check_key(key: bytes) -> None:
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"a VIN index key is {KEY_SIZE} bytes, not {len(key)}")
+
+
+# --- verifying ---------------------------------------------------------------------------------
+
+
+def root_from_proof(*, key: bytes, indexes: Sequence[int], proof: VinIndexProof) -> bytes:
+    """The map root a proof implies for `key` holding exactly `indexes` (SPEC §7 steps 3–4).
+
+    `indexes` empty means the proof claims the key is absent. Raises VinIndexError when the
+    proof's shape is impossible (it then proves nothing, whatever the root).
+    """
+    _check_key(key)
+    depth = len(proof.siblings)
+    if depth > KEY_BITS:
+        raise VinIndexError(f"{depth} siblings: a 256-bit key has at most 256")
+    if indexes:
+        if list(indexes) != sorted(set(indexes)):
+            raise VinIndexError("entry indexes must be strictly increasing")
+        if proof.leaf is not None:
+            raise VinIndexError("a proof of a key's entries carries no other leaf")
+        node = leaf_hash(key, index_hash(indexes))
+    elif proof.leaf is None:
+        node = EMPTY_HASH
+    else:
+        other = proof.leaf
+        _check_key(other.key)
+        # The other key must sit in the very subtree the path ends at, and not be `key`
+        # itself: otherwise an absence proof could show any leaf from anywhere.
+        if other.key == key:
+            raise VinIndexError("an absence proof's leaf is the key itself")
+        if node_of(other.key, depth) != node_of(key, depth):
+            raise VinIndexError("an absence proof's leaf does not share the path's prefix")
+        node = other.hash
+    for level in range(depth - 1, -1, -1):
+        sibling = proof.siblings[level]
+        if len(sibling) != 32:
+            raise VinIndexError(f"sibling {level} is not 32 bytes")
+        # SPEC §7 step 4: the path's bit says on which side the sibling hangs.
+        node = branch_hash(sibling, node) if key_bit(key, level) else branch_hash(node, sibling)
+    return node
+
+
+def verify_proof(*, root: bytes, key: bytes, indexes: Sequence[int], proof: VinIndexProof) -> None:
+    """Check that the map with `root` holds exactly `indexes` for `key` (none: absent).
+
+    Raises VinIndexError naming what failed.
+    """
+    if root_from_proof(key=key, indexes=indexes, proof=proof) != root:
+        if indexes:
+            raise VinIndexError(
+                f"the VIN index does not list exactly these {len(indexes)} entries for this VIN"
+            )
+        raise VinIndexError("the VIN index does not prove that this VIN has no entries")
+
+
+# --- building from stored nodes ----------------------------------------------------------------
+
+
+def prove(key: bytes, fetch: Fetch, *, depth_step: int = 40) -> VinIndexProof:
+    """The proof for `key` from stored nodes, fetched `depth_step` levels per call."""
+    _check_key(key)
+    siblings: list[bytes] = []
+    depth = 0
+    while True:
+        wanted = []
+        for level in range(depth, min(depth + depth_step, KEY_BITS + 1)):
+            wanted.append(node_of(key, level))
+            if level:
+                wanted.append(node_of(key, level).sibling())
+        nodes = fetch(wanted)
+        for level in range(depth, min(depth + depth_step, KEY_BITS + 1)):
+            if level:
+                sibling = nodes.get(node_of(key, level).sibling())
+                siblings.append(sibling.hash if sibling is not None else EMPTY_HASH)
+            node = nodes.get(node_of(key, level))
+            if node is None:
+                return VinIndexProof(siblings=tuple(siblings), leaf=None)
+            if isinstance(node, Leaf):
+                leaf = None if node.key == key else node
+                return VinIndexProof(siblings=tuple(siblings), leaf=leaf)
+        depth += depth_step
+
+
+def apply_updates(updates: Mapping[bytes, bytes], fetch: Fetch) -> tuple[bytes, dict[NodeId, Node]]:
+    """Set each key of `updates` to its new index hash; return the new root and changed nodes.
+
+    Walks the stored trie down the updated keys' paths one depth at a time (one `fetch` per
+    depth, for the nodes on the paths and the untouched siblings beside them). Where a path
+    reaches an empty subtree or a single leaf, the rest is known and built in memory.
+    """
+    for key in updates:
+        _check_key(key)
+    changed: dict[NodeId, Node] = {}
+    hashes: dict[NodeId, bytes] = {}
+    branches: list[NodeId] = []  # branches on the paths, in top-down order
+    level: list[tuple[NodeId, list[bytes]]] = [(ROOT, sorted(updates))] if updates else []
+    untouched_siblings: list[NodeId] = []
+    while level:
+        nodes = fetch([node_id for node_id, _keys in level] + untouched_siblings)
+        for sibling_id in untouched_siblings:
+            sibling = nodes.get(sibling_id)
+            hashes[sibling_id] = sibling.hash if sibling is not None else EMPTY_HASH
+        next_level: list[tuple[NodeId, list[bytes]]] = []
+        untouched_siblings = []
+        for node_id, keys in level:
+            node = nodes.get(node_id)
+            if isinstance(node, Branch):
+                branches.append(node_id)
+                zeros, ones = _split(keys, node_id.depth)
+                for bit, side in ((0, zeros), (1, ones)):
+                    if side:
+                        next_level.append((node_id.child(bit), side))
+                    else:
+                        untouched_siblings.append(node_id.child(bit))
+                continue
+            leaves = {key: updates[key] for key in keys}
+            if isinstance(node, Leaf) and node.key not in leaves:
+                leaves[node.key] = node.index_hash
+            hashes[node_id] = _build(node_id, sorted(leaves.items()), changed)
+        level = next_level
+    for node_id in reversed(branches):
+        node_hash = branch_hash(hashes[node_id.child(0)], hashes[node_id.child(1)])
+        hashes[node_id] = node_hash
+        changed[node_id] = Branch(node_hash)
+    root = hashes.get(ROOT)
+    if root is None:
+        root = _fetch_root(fetch)
+    return root, changed
+
+
+def _fetch_root(fetch: Fetch) -> bytes:
+    node = fetch([ROOT]).get(ROOT)
+    return node.hash if node is not None else EMPTY_HASH
+
+
+def _split(keys: list[bytes], depth: int) -> tuple[list[bytes], list[bytes]]:
+    """Sorted keys sharing their first `depth` bits, split by bit `depth`."""
+    for position, key in enumerate(keys):
+        if key_bit(key, depth):
+            return keys[:position], keys[position:]
+    return keys, []
+
+
+def _build(
+    node_id: NodeId, leaves: list[tuple[bytes, bytes]], changed: dict[NodeId, Node]
+) -> bytes:
+    """Build a subtree whose whole content is `leaves` (sorted), recording its stored nodes."""
+    if len(leaves) == 1:
+        key, leaf_index_hash = leaves[0]
+        leaf = Leaf(key, leaf_index_hash)
+        changed[node_id] = leaf
+        return leaf.hash
+    position = next(
+        (p for p, (key, _ih) in enumerate(leaves) if key_bit(key, node_id.depth)), len(leaves)
+    )
+    sides = []
+    for bit, side in ((0, leaves[:position]), (1, leaves[position:])):
+        sides.append(_build(node_id.child(bit), side, changed) if side else EMPTY_HASH)
+    node_hash = branch_hash(sides[0], sides[1])
+    changed[node_id] = Branch(node_hash)
+    return node_hash
+
+
+# --- in memory ---------------------------------------------------------------------------------
+
+
+class VinIndex:
+    """The whole map in memory, built incrementally from (key, entry index) pairs.
+
+    For the mirror (recompute the map from entries and VRF outputs), the audit and the tests.
+    """
+
+    def __init__(self) -> None:
+        self._nodes: dict[NodeId, Node] = {}
+        self._indexes: dict[bytes, list[int]] = {}
+        self._dirty: set[bytes] = set()
+        self._root = EMPTY_HASH
+
+    def add(self, key: bytes, index: int) -> None:
+        """Record that entry `index` belongs to the VIN whose VRF key is `key`.
+
+        Indexes of one key must arrive in increasing order, as the log numbers them.
+        """
+        _check_key(key)
+        indexes = self._indexes.setdefault(key, [])
+        if indexes and index <= indexes[-1]:
+            raise ValueError(f"entry {index} added after entry {indexes[-1]} for the same key")
+        indexes.append(index)
+        self._dirty.add(key)
+
+    def indexes(self, key: bytes) -> tuple[int, ...]:
+        """The entry indexes recorded for `key` (empty when absent)."""
+        return tuple(self._indexes.get(key, ()))
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    def root(self) -> bytes:
+        """The map root over everything added so far."""
+        self._flush()
+        return self._root
+
+    def prove(self, key: bytes) -> VinIndexProof:
+        """The proof for `key`: its entries if present, its absence if not."""
+        self._flush()
+        return prove(key, self._fetch)
+
+    def _fetch(self, node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        return {node_id: self._nodes[node_id] for node_id in node_ids if node_id in self._nodes}
+
+    def _flush(self) -> None:
+        if not self._dirty:
+            return
+        updates = {key: index_hash(self._indexes[key]) for key in self._dirty}
+        self._root, changed = apply_updates(updates, self._fetch)
+        self._nodes.update(changed)
+        self._dirty.clear()
