@@ -1,10 +1,11 @@
-"""Moderation pages and the two public forms that feed them (applications and disputes)."""
+"""Moderation pages: the queue and the seven moderator actions. The public forms that feed it
+live with the public pages (`portal.apply`, `vehicles.dispute`)."""
 
 import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -12,10 +13,8 @@ from django.views.decorators.http import require_POST
 from carhistory.moderation import selectors, services
 from carhistory.moderation.access import moderator_required
 from carhistory.moderation.forms import (
-    ApplicationForm,
     ApprovalForm,
     CorrectionForm,
-    DisputeForm,
     ErasureForm,
     ReasonForm,
     SourceStatusForm,
@@ -24,34 +23,6 @@ from carhistory.moderation.models import Dispute
 from carhistory.sources.models import Organisation, OrganisationStatus, Submission
 from carhistory.vin import normalise_vin
 from ledger.selectors import entries_by_index
-
-
-def apply(request: HttpRequest) -> HttpResponse:
-    form = ApplicationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.submit_application(**form.cleaned_data)
-        return redirect("moderation:apply-thanks")
-    return render(request, "moderation/apply.html", {"form": form})
-
-
-def apply_thanks(request: HttpRequest) -> HttpResponse:
-    return render(request, "moderation/apply_thanks.html")
-
-
-def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
-    entry = entries_by_index([index]).get(index)
-    if entry is None or entry.vin != normalise_vin(vin):
-        raise Http404(_("There is no such entry in this vehicle's history."))
-    form = DisputeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.open_dispute(
-            entry=entry,
-            reason=form.cleaned_data["reason"],
-            reporter_contact=form.cleaned_data["reporter_contact"],
-        )
-        return render(request, "moderation/dispute_thanks.html", {"entry": entry})
-    return render(request, "moderation/dispute_new.html", {"form": form, "entry": entry})
-
 
 QUEUE_PAGE_SIZE = 25
 
