@@ -20,9 +20,18 @@ from carhistory.sources.serializers import (
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
+    SigningKeyRequestSerializer,
+    SigningKeySerializer,
     SubmissionStateSerializer,
 )
-from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.services import (
+    Outcome,
+    SourceError,
+    SubmissionResult,
+    register_signing_key,
+    submit_event,
+    submit_events,
+)
 from carhistory.sources.throttling import SourceRateThrottle
 
 FIELD_ERRORS = OpenApiResponse(
@@ -151,3 +160,45 @@ class EventStatusView(SourceApiView):
         if state is None:
             raise exceptions.NotFound(_("You have no submission with this id."))
         return Response(state.as_dict())
+
+
+class SigningKeyView(SourceApiView):
+    @extend_schema(
+        operation_id="register_signing_key",
+        request=SigningKeyRequestSerializer,
+        responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        description=(
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
+            "as a `source_key` entry before this answers, so every event it signs comes after "
+            "it in the log; your previous key stops being accepted."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        key, errors = _verifier_key_line(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            signing_key = register_signing_key(
+                organisation=request.auth.organisation, verifier_key=key
+            )
+        except SourceError as error:
+            return Response({"key": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "source": request.auth.organisation.slug,
+                "key": signing_key.verifier_key,
+                "index": signing_key.ledger_index,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _verifier_key_line(data: object) -> tuple[str, dict]:
+    if not isinstance(data, dict):
+        return "", {"non_field_errors": [_('Send {"key": "NAME+KEYID+BASE64"}.')]}
+    errors = {str(name): [_("Unknown field.")] for name in data.keys() - {"key"}}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = [_("Send your verifier key line as text.")]
+    return key, errors

@@ -59,3 +59,15 @@ class BatchResultSerializer(serializers.Serializer):
 
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class SigningKeyRequestSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text=_("Your verifier key line, name+keyid+base64, named after your source.")
+    )
+
+
+class SigningKeySerializer(serializers.Serializer):
+    source = serializers.CharField()
+    key = serializers.CharField()
+    index = serializers.IntegerField(help_text=_("The log index of its `source_key` entry."))

@@ -277,3 +277,29 @@ def test_concurrent_retries_of_one_external_id_append_once(log_key):
     assert len({answer["id"] for answer in answers}) == 1
     assert len(answers) == 6
     assert Submission.objects.filter(organisation=source).count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"key": 7}, {"key": ""}, {"key": "not a key"}, {"key": "x", "extra": 1}],
+)
+def test_registering_a_bad_signing_key_is_a_field_error(dealer_client, body):
+    from carhistory.sources.models import SigningKey
+
+    response = dealer_client.post("/api/v1/signing-keys", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) & {"key", "extra", "non_field_errors"}
+    assert not SigningKey.objects.exists()
+
+
+def test_registering_a_signing_key_through_the_api_logs_it_first(dealer_client, dealer):
+    from carhistory_verifier import note
+
+    from ledger.models import Entry
+
+    signer = note.Signer.generate(dealer.slug)
+    response = dealer_client.post(
+        "/api/v1/signing-keys", {"key": signer.verifier().key_string()}, format="json"
+    )
+    assert response.status_code == 201
+    assert Entry.objects.get(index=response.json()["index"]).type == "source_key"

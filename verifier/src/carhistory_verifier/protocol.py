@@ -52,3 +52,21 @@ def as_json() -> dict[str, object]:
         "source_types": list(SOURCE_TYPES),
         "platform_types": sorted(PLATFORM_TYPES),
     }
+
+
+# SPEC §5: the public facts of each type a source submits, and the JSON type each takes
+# ("text", "list" of texts, "boolean", "integer"). The server's schemas add the rules (choices,
+# dates, lengths) and a test keeps the two in step; a source's tools need only this much to
+# read a CSV row into JSON without the server.
+FACT_KINDS: dict[str, dict[str, str]] = {
+    "odometer": {},
+    "service": {"items": "list"},
+    "repair": {"parts": "list", "area": "text"},
+    "accident": {"severity": "text", "airbags_deployed": "boolean", "damage_areas": "list"},
+    "insurance_claim": {"claim_kind": "text", "total_loss": "boolean"},
+    "registration": {"event": "text", "region": "text", "use": "text"},
+    "title_brand": {"brand": "text"},
+    "inspection": {"result": "text"},
+    "recall": {"campaign": "text", "status": "text", "component": "text"},
+    "manufacture": {"plant": "text", "built_on": "text", "model": "text", "model_year": "integer"},
+}
