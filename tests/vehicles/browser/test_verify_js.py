@@ -44,7 +44,7 @@ def verifier_page(browser, page_errors):
     page = context.new_page()
     # Any uncaught exception in the page (a script that fails to load, a rejected promise) is
     # a failure of the test that caused it, never a quiet pass.
-    page.on("pageerror", page_errors.append)
+    page.on("pageerror", lambda error: page_errors.append(error))
     # WebCrypto needs a secure context: an https page served by Playwright itself will do.
     page.route(
         BLANK_PAGE, lambda route: route.fulfill(body="<!doctype html>", content_type="text/html")
