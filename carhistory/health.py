@@ -43,17 +43,38 @@ def _broker_status() -> str:
     return "ok"
 
 
+def _witness_status() -> list[dict[str, object]]:
+    """Each witness's last cosigned size and how long ago, as the log last heard from it."""
+    now = timezone.now()
+    return [
+        {
+            "name": witness.name,
+            "active": witness.active,
+            "cosigned_size": witness.cosigned_size,
+            "cosigned_age_seconds": (
+                round((now - witness.cosigned_at).total_seconds(), 1)
+                if witness.cosigned_at
+                else None
+            ),
+            "failures": witness.failures,
+        }
+        for witness in selectors.witnesses()
+    ]
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report: dict[str, object] = {"database": _database_status(), "broker": _broker_status()}
     report["log_size"] = None
     report["checkpoint_age_seconds"] = None
+    report["witnesses"] = []
     if report["database"] == "ok":
         latest = selectors.latest_checkpoint()
         if latest is not None:
             report["log_size"] = latest.tree_size
             age = timezone.now() - latest.created_at
             report["checkpoint_age_seconds"] = round(age.total_seconds(), 1)
+        report["witnesses"] = _witness_status()
     healthy = report["database"] == "ok" and report["broker"] in ("ok", "eager")
     return JsonResponse(report, status=200 if healthy else 503)

@@ -127,7 +127,20 @@ CELERY_BEAT_SCHEDULE = {
     # A safety net: submissions trigger integration themselves; this picks up any left over
     # by a worker that died, and keeps checkpoints fresh.
     "integrate-pending": {"task": "ledger.tasks.integrate_pending", "schedule": 5.0},
+    # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
+    # failed and refreshes cosignatures of a log that has not grown.
+    "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},
 }
+
+# --- witnesses (C2SP tlog-witness, ledger/witnessing.py) ------------------------------------
+WITNESS_TIMEOUT_SECONDS = env.float("WITNESS_TIMEOUT_SECONDS", default=5.0)
+# Ask a witness again about an unchanged checkpoint after this long, for a fresh cosignature.
+WITNESS_REFRESH_SECONDS = env.int("WITNESS_REFRESH_SECONDS", default=60)
+# After a failure, wait this long before the next push, doubling per failure up to the maximum.
+WITNESS_BACKOFF_SECONDS = env.float("WITNESS_BACKOFF_SECONDS", default=1.0)
+WITNESS_BACKOFF_MAX_SECONDS = env.float("WITNESS_BACKOFF_MAX_SECONDS", default=300.0)
+# The report warns when the newest witness cosignature is older than this.
+WITNESS_FRESHNESS_SECONDS = env.int("WITNESS_FRESHNESS_SECONDS", default=600)
 
 # --- i18n ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

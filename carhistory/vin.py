@@ -7,10 +7,13 @@ reported but not refused. Maker, country and model year are decoded with `vininf
 """
 
 import datetime
+import string
 from dataclasses import asdict, dataclass, field
 
 from django.utils.translation import gettext as _
 from vininfo import Vin
+
+from carhistory.plain_text import shown_character
 
 VIN_LENGTH = 17
 FORBIDDEN_LETTERS = frozenset("IOQ")
@@ -26,6 +29,9 @@ _TRANSLITERATION = {
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+# Only ASCII letters are upper-cased: Unicode case mapping turns ſ into S and K (Kelvin) into k,
+# and makes ß and ﬀ two letters long, so a VIN could match one it is not.
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
 
 
 class CheckDigit:
@@ -66,8 +72,9 @@ class VehicleDecode:
 
 
 def normalise_vin(raw: str) -> str:
-    """Trim and upper-case: `lsv au2180...` as typed on a phone becomes the canonical form."""
-    return (raw or "").strip().upper()
+    """Trim and upper-case ASCII letters: `lsv au2180...` as typed on a phone becomes the
+    canonical form. Other characters stay as they are, for `check_vin` to refuse."""
+    return (raw or "").strip().translate(_ASCII_UPPER)
 
 
 def expected_check_digit(vin: str) -> str:
@@ -121,7 +128,7 @@ def check_vin(raw: str) -> VinCheck:
 def _character_problems(vin: str) -> list[VinProblem]:
     problems = []
     for position, char in enumerate(vin, start=1):
-        values = {"position": position, "char": char}
+        values = {"position": position, "char": shown_character(char)}
         if char in FORBIDDEN_LETTERS:
             message = _(
                 "Character %(position)d is the letter %(char)s: VINs never use I, O or Q "

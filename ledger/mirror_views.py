@@ -122,7 +122,7 @@ class MirrorCosignatureView(MirrorView):
             return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
         try:
             cosignature = services.add_cosignature(
-                witness_name=request.auth.cosigner.name,
+                cosigner_name=request.auth.cosigner.name,
                 cosigned_note=submission.validated_data["note"],
             )
         except services.CosignatureError as error:

@@ -22,7 +22,7 @@ from django.utils import timezone
 from carhistory.errors import DomainError
 
 from . import keys
-from .models import Checkpoint, Cosignature, Entry, PendingEntry, Subtree, Witness
+from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
 from .sequencer import ENTRY_COLUMNS, SUBTREE_COLUMNS, _insert_rows, indexed_fields
 
 ROWS_PER_COPY = 20_000
@@ -141,7 +141,7 @@ def _restore_cosignatures(checkpoints: list[MirroredCheckpoint]) -> int:
     restored = 0
     for mirrored in checkpoints:
         name = mirrored.cosignature.removeprefix("— ").split(" ", 1)[0]
-        cosigner = Witness.objects.filter(name=name).first()
+        cosigner = Cosigner.objects.filter(name=name).first()
         if cosigner is None:
             continue
         try:
@@ -151,7 +151,7 @@ def _restore_cosignatures(checkpoints: list[MirroredCheckpoint]) -> int:
             continue
         Cosignature.objects.create(
             checkpoint_id=mirrored.size,
-            witness=cosigner,
+            cosigner=cosigner,
             signature_line=mirrored.cosignature.rstrip("\n"),
             timestamp=timestamp,
         )

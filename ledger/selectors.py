@@ -17,11 +17,12 @@ from carhistory_verifier.tiles import (
     tile_subtree_level,
 )
 from django.db import connection
+from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
-from .models import Checkpoint, Entry, Subtree
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -53,11 +54,40 @@ def checkpoint_at(tree_size: int) -> Checkpoint | None:
 
 
 def served_checkpoint_text(checkpoint: Checkpoint) -> str:
-    """The signed note with every stored witness cosignature line appended (C2SP signed-note
-    allows any number of signature lines after the log's own)."""
-    lines = list(checkpoint.cosignatures.order_by("id").values_list("signature_line", flat=True))
+    """The signed note with the newest cosignature line of every active cosigner appended
+    (C2SP signed-note allows any number of signature lines after the log's own)."""
     text = checkpoint.note if checkpoint.note.endswith("\n") else checkpoint.note + "\n"
-    return text + "".join(line.rstrip("\n") + "\n" for line in lines)
+    return text + "".join(line.rstrip("\n") + "\n" for line in newest_cosignatures(checkpoint))
+
+
+def newest_cosignatures(checkpoint: Checkpoint) -> list[str]:
+    """The newest cosignature line of each active cosigner on `checkpoint`, by cosigner."""
+    newest = (
+        Cosignature.objects.filter(checkpoint=checkpoint, cosigner=OuterRef("pk"))
+        .order_by("-timestamp")
+        .values("signature_line")[:1]
+    )
+    return list(
+        Cosigner.objects.filter(active=True)
+        .annotate(line=Subquery(newest))
+        .exclude(line=None)
+        .order_by("id")
+        .values_list("line", flat=True)
+    )
+
+
+def cosigned_marker(checkpoint: Checkpoint | None) -> int:
+    """A number that grows whenever `checkpoint` gains a cosignature (0 without any), so a
+    cache of what it serves can be keyed by it."""
+    if checkpoint is None:
+        return 0
+    newest = checkpoint.cosignatures.aggregate(newest=Max("id"))["newest"]
+    return newest or 0
+
+
+def witnesses() -> list[Cosigner]:
+    """Every registered witness, with the log's view of it (last cosigned size and time)."""
+    return list(Cosigner.objects.filter(kind=Cosigner.Kind.WITNESS).order_by("name"))
 
 
 def entry_for_pending(pending_id: int) -> Entry | None:
@@ -73,10 +103,12 @@ def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def platform_entries(*, type: str, below: int) -> Iterator[tuple[int, bytes]]:
-    """(index, bytes) of the platform's own entries of one `type` below index `below`, in index
-    order, streamed: `source` is indexed, and only the platform writes these types."""
-    rows = Entry.objects.filter(source=protocol.PLATFORM_SOURCE, type=type, index__lt=below)
+def platform_entries(*, types: Iterable[str], below: int) -> Iterator[tuple[int, bytes]]:
+    """(index, bytes) of the platform's own entries of the given `types` below index `below`,
+    in index order, streamed: `source` is indexed, and only the platform writes these types."""
+    rows = Entry.objects.filter(
+        source=protocol.PLATFORM_SOURCE, type__in=list(types), index__lt=below
+    )
     for index, data in rows.order_by("index").values_list("index", "data").iterator():
         yield index, bytes(data)
 

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import keys, selectors
+from . import keys, selectors, signals
 from .models import Checkpoint, Entry, PendingEntry, Subtree
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -80,10 +80,17 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
             size, count, new_checkpoint = _integrate_batch(batch_size)
             if count:
                 _publish_tree_size(size)
+                # After the commit, and robust: what follows (witnessing) never holds up the
+                # sequencer, and a receiver that fails does not undo a committed batch.
+                transaction.on_commit(lambda size=size: _announce(size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
         if count < batch_size:
             return IntegrationResult(size, integrated, checkpoint)
+
+
+def _announce(size: int) -> None:
+    signals.log_grew.send(sender=None, tree_size=size)
 
 
 # The log's size, published for readers that would otherwise ask PostgreSQL on every request

@@ -14,7 +14,7 @@ from typing import Any
 from carhistory_verifier.submit import records
 from django.utils.translation import gettext as _
 
-from carhistory.sources import roles
+from carhistory.sources import repair_records, roles
 from carhistory.sources.schemas import EVENT_SCHEMAS, Odometer
 
 REQUIRED_COLUMNS = records.REQUIRED_COLUMNS
@@ -51,6 +51,8 @@ def template_columns(kind: str) -> list[str]:
 
 def header_problems(header: list[str]) -> list[str]:
     """What is wrong with a header row, in words a person can fix; empty when it is fine."""
+    if repair_records.is_csv_layout(header):
+        return _repair_header_problems(header)
     problems = []
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
@@ -76,6 +78,23 @@ def header_problems(header: list[str]) -> list[str]:
 def row_payload(row: Mapping[str, str], *, organisation_slug: str) -> dict[str, Any]:
     """The submission body (SPEC §5) for one CSV row, with its given or derived external id."""
     return records.row_payload(row, source=organisation_slug)
+
+
+def _repair_header_problems(header: list[str]) -> list[str]:
+    problems = []
+    missing = [column for column in repair_records.CSV_REQUIRED_COLUMNS if column not in header]
+    if missing:
+        problems.append(_("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)})
+    unknown = [column for column in header if column not in repair_records.CSV_COLUMNS]
+    if unknown:
+        problems.append(
+            _("Unknown columns for repair records: %(columns)s. See docs/REPAIR_RECORDS.md.")
+            % {"columns": ", ".join(unknown)}
+        )
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        problems.append(_("Repeated columns: %(columns)s.") % {"columns": ", ".join(repeated)})
+    return problems
 
 
 def error_column(field: str) -> str:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from itertools import groupby
 
+from carhistory_verifier import note
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +27,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle
 from carhistory.vin import VinCheck, check_vin
-from ledger.selectors import vins_with_entries
+from ledger.selectors import log_verifier_key, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -82,6 +83,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     context = _report_context(data) | {
         "evidence_api_url": reverse("vehicles:api-evidence", kwargs={"vin": check.vin}),
         "verify_messages": _verify_messages(),
+        "verify_config": {"log_key": log_verifier_key()},
         "chart_messages": _chart_messages(),
     }
     return render(request, "vehicles/report.html", context)
@@ -172,6 +174,10 @@ def _report_context(data: dict) -> dict:
         "years": _group_by_year(events),
         "checkpoint": data["checkpoint"],
         "odometer": data["odometer"],
+        # The key this site signs with, from its settings: the browser verifies against it (not
+        # against the key a bundle carries), and the fingerprint lets a buyer compare it with
+        # the printed report or a witness's list.
+        "log_key_fingerprint": note.Verifier.from_key_string(log_verifier_key()).fingerprint(),
     }
 
 
@@ -261,6 +267,20 @@ def _verify_messages() -> dict[str, str]:
             "inclusion_proof": _("the inclusion proof does not lead to the checkpoint's root hash"),
             "source_key_unproven": _("the source's key is not proven in the log before this entry"),
             "source_signature": _("the source's signature does not match the entry"),
+            "log_key_not_pinned": _("the bundle's log key is not the key this site publishes"),
+            "duplicate_index": _("the bundle holds two entries under this index"),
+            "source_key_entry": _(
+                "a source key entry in the bundle is not the platform's or does not verify"
+            ),
+            "key_name_mismatch": _("the key that signed this entry is named for another party"),
+            "key_rotated_out": _(
+                "the key that signed this entry had been replaced by the source's newer key"
+            ),
+            "source_revoked": _("the source had been revoked before this entry"),
+            "platform_only_type": _("only the platform may write this kind of entry"),
+            "duplicate_statement": _(
+                "the same signed statement is logged again: it is one fact, counted once"
+            ),
         },
     }
 

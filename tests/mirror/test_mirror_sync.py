@@ -96,7 +96,7 @@ def test_a_mirror_copies_every_entry_and_cosigns_what_it_stored(
     served = served_checkpoint(live_server)
     assert note.verify_checkpoint(served, log_key.verifier()).size == 600
     assert note.verify_cosignature(served, registered_mirror.key.verifier()) > 0
-    assert Cosignature.objects.get().witness.name == MIRROR_NAME
+    assert Cosignature.objects.get().cosigner.name == MIRROR_NAME
 
     grow_log(300)
     result = run_mirror()

@@ -188,6 +188,15 @@ def test_forged_source_signature_is_400(dealer, dealer_client):
     assert not PendingEntry.objects.exists()
 
 
+def test_a_deeply_nested_body_is_400_not_500(dealer_client):
+    # DRF's plain JSONParser once let `[[[[…` escape as a RecursionError (a 500).
+    body = b'{"vin": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = dealer_client.post(EVENTS, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert not Submission.objects.exists()
+
+
 def test_oversize_body_is_413_json(dealer_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     body = {"events": [event_payload(external_id=f"x-{n}") for n in range(200)]}
@@ -227,8 +236,8 @@ def test_a_batch_answers_item_by_item_in_input_order(dealer_client):
     response = dealer_client.post(BATCH, {"events": events}, format="json")
     assert response.status_code == 202
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "pending"]
-    assert results[3]["id"] == results[0]["id"]
+    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "conflict"]
+    assert results[3]["first_submission"] == results[0]["id"]
     assert "vin" in results[1]["errors"]
     assert "type" in results[2]["errors"]
     rejected = dealer_client.get(f"{EVENTS}/{results[1]['id']}")

@@ -126,13 +126,14 @@ def _batches(
         try:
             if record.problem:
                 raise RecordError(record.problem)
-            payload = signer.signed_payload(record.body)
+            payload = signer.prepared_payload(record.body)
+            if payload["external_id"] in results.accepted_earlier:
+                progress.skipped += 1
+                continue
+            signer.sign(payload)
         except RecordError as error:
             results.write([_refusal(record, None, {"record": [str(error)]})])
             progress.refused += 1
-            continue
-        if payload["external_id"] in results.accepted_earlier:
-            progress.skipped += 1
             continue
         batch.append((record, payload))
         if len(batch) == size:

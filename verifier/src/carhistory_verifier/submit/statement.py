@@ -93,15 +93,24 @@ class RecordSigner:
         self.source = signer.name
         self.source_key = signer.verifier().key_string()
 
-    def signed_payload(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """The body to send for one record: cleaned, with an `external_id` and the source's
-        own `source_sig`."""
+    def prepared_payload(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The body to send for one record, cleaned and with an `external_id`, not yet
+        signed: enough to know whether an earlier run already sent it."""
         if not isinstance(record, Mapping):
             raise RecordError("a record must be a JSON object")
         payload = clean_payload(record)
         payload.pop("source_sig", None)
         if not payload.get("external_id"):
             payload["external_id"] = derived_external_id(payload, source=self.source)
+        return payload
+
+    def sign(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """`payload` with the source's own `source_sig` over its statement."""
         signed = statement(payload, source=self.source, source_key=self.source_key)
         payload["source_sig"] = entry_format.b64encode(self.signer.sign(signed))
         return payload
+
+    def signed_payload(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The body to send for one record: cleaned, with an `external_id` and the source's
+        own `source_sig`."""
+        return self.sign(self.prepared_payload(record))
