@@ -7,7 +7,7 @@ It runs in a Celery worker (`ledger.tasks.integrate_pending`), never inside a us
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -82,15 +82,18 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 _publish_tree_size(size)
                 # After the commit, and robust: what follows (witnessing) never holds up the
                 # sequencer, and a receiver that fails does not undo a committed batch.
-                transaction.on_commit(lambda size=size: _announce(size), robust=True)
+                transaction.on_commit(_announcement(size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
         if count < batch_size:
             return IntegrationResult(size, integrated, checkpoint)
 
 
-def _announce(size: int) -> None:
-    signals.log_grew.send(sender=None, tree_size=size)
+def _announcement(size: int) -> Callable[[], None]:
+    def _announce_growth() -> None:
+        signals.log_grew.send(sender=None, tree_size=size)
+
+    return _announce_growth
 
 
 # The log's size, published for readers that would otherwise ask PostgreSQL on every request
