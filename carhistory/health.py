@@ -1,7 +1,11 @@
 """GET /healthz: are the database and the broker reachable, and how fresh is the log?
 
 Load balancers and monitors read it; any dependency down answers 503 so traffic moves away.
+Anyone may call it, so it says which dependency is down ("down") but never the error text,
+which names hosts, users and versions; that goes to the log.
 """
+
+import logging
 
 import redis
 from django.conf import settings
@@ -14,14 +18,17 @@ from django.views.decorators.http import require_GET
 from ledger import selectors
 
 BROKER_TIMEOUT_SECONDS = 2
+DOWN = "down"
+logger = logging.getLogger(__name__)
 
 
 def _database_status() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError as error:
-        return f"error: {error}".strip()
+    except DatabaseError:
+        logger.warning("healthz: the database is down", exc_info=True)
+        return DOWN
     return "ok"
 
 
@@ -38,8 +45,9 @@ def _broker_status() -> str:
         )
         client.ping()
         client.close()
-    except redis.RedisError as error:
-        return f"error: {error}"
+    except redis.RedisError:
+        logger.warning("healthz: the broker is down", exc_info=True)
+        return DOWN
     return "ok"
 
 

@@ -28,6 +28,9 @@ from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
 SUBTREE_CONDITION_SQL = '(level = %s AND "index" = %s)'
 SUBTREE_HASHES_SQL = 'SELECT level, "index", hash FROM ledger_subtree WHERE {conditions}'
+ENTRY_DATA_SQL = (
+    'SELECT data FROM ledger_entry WHERE "index" >= %s AND "index" < %s ORDER BY "index"'
+)
 
 
 class ProofRequestError(DomainError):
@@ -213,8 +216,11 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     last = first + address.width  # exclusive
     if last > _current_size():
         return None
-    rows = Entry.objects.filter(index__gte=first, index__lt=last).order_by("index")
-    entries = [bytes(data) for data in rows.values_list("data", flat=True)]
+    # Plain SQL: a mirror catching up asks for thousands of bundles, and the ORM's row
+    # handling was a third of each answer.
+    with connection.cursor() as cursor:
+        cursor.execute(ENTRY_DATA_SQL, [first, last])
+        entries = [bytes(data) for (data,) in cursor.fetchall()]
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)

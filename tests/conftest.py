@@ -3,7 +3,9 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 # `log_key`: every test runs with a fresh log signing key of its own.
 pytest_plugins = ["tests.ledger.fixtures"]
@@ -23,6 +25,20 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _every_test_has_a_log_key(log_key):
     return log_key
+
+
+@pytest.fixture(autouse=True)
+def _own_audit_state(settings, tmp_path):
+    # verify_ledger remembers what it verified; each test starts with no memory.
+    settings.LEDGER_AUDIT_STATE_FILE = tmp_path / "verified-checkpoint.json"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request in Chinese leaves Chinese active in the thread; the next test starts in English.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,6 @@
 """Moderator actions. Each one does its work and writes its audit row in one transaction."""
 
+import json
 import secrets
 from typing import Any
 
@@ -7,12 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.moderation.signals import dispute_changed
+from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
     RESERVED_SLUGS,
@@ -22,6 +23,8 @@ from carhistory.sources.models import (
     Submission,
 )
 from carhistory.sources.services import SourceError
+from carhistory.sources.slugs import slug_from_name
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.selectors import Entry
 
@@ -30,7 +33,7 @@ from ledger.selectors import Entry
 DEFAULT_APPROVAL_REASON = "application approved"
 
 # Fields a correction may not set: they say what the correction is, not what was wrong.
-CORRECTION_RESERVED_FIELDS = frozenset({"corrects", "reason"})
+CORRECTION_RESERVED_FIELDS = schemas.CORRECTION_META_FIELDS
 
 # What a refused moderator action raises: our own checks, or the sources app's rules.
 REFUSALS = (ValidationError, DomainError)
@@ -60,10 +63,10 @@ def submit_application(
 ) -> Organisation:
     """Record an application from the public form, choosing its public slug from its name.
 
-    A name with no Latin letters (most Chinese names) gets a slug made from its kind; a
-    moderator can change it in the admin before approving.
+    A Chinese name is spelt in pinyin; a name with nothing readable left gets a slug made
+    from its kind. A moderator can change it before approving.
     """
-    base = slugify(name).replace("_", "-")[:48].strip("-") or kind.replace("_", "-")
+    base = slug_from_name(name) or kind.replace("_", "-")
     slug = base
     while slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
         slug = f"{base}-{secrets.token_hex(3)}"
@@ -93,9 +96,10 @@ def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Di
 
 @transaction.atomic
 def approve_application(
-    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = ""
+    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = "", site_url: str
 ) -> tuple[ApiKey, str]:
-    """Approve an applicant and create its first API key; the raw key is shown once to hand over."""
+    """Approve an applicant and create its first API key, which is shown once to hand over,
+    and its first account, whose contact is e-mailed a link to set the password."""
     organisation = _locked(organisation)
     reason = reason.strip() or DEFAULT_APPROVAL_REASON
     entry = source_services.set_source_status(
@@ -104,13 +108,14 @@ def approve_application(
     api_key, raw_key = source_services.create_api_key(
         organisation=organisation, label=_("First key, handed over on approval")
     )
+    account = accounts.create_first_account(organisation=organisation, site_url=site_url)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.APPROVE_APPLICATION,
         reason=reason,
         organisation=organisation,
         ledger_index=entry.index,
-        details={"api_key_id": api_key.pk},
+        details={"api_key_id": api_key.pk, "account_id": account.pk if account else None},
     )
     return api_key, raw_key
 
@@ -157,7 +162,12 @@ def change_source_status(
 
 @transaction.atomic
 def correct_dispute(
-    *, moderator: AbstractBaseUser, dispute: Dispute, reason: str, corrected_fields: dict[str, Any]
+    *,
+    moderator: AbstractBaseUser,
+    dispute: Dispute,
+    reason: str,
+    corrected_fields: dict[str, Any],
+    note: str = "",
 ) -> Entry:
     """Resolve a dispute by appending a `correction` entry that points at the disputed entry."""
     dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
@@ -170,6 +180,7 @@ def correct_dispute(
         reason=reason,
         corrected_fields=corrected_fields,
         dispute=dispute,
+        note=note,
     )
     dispute.status = Dispute.Status.CORRECTED
     dispute.correction_index = correction.index
@@ -189,26 +200,30 @@ def append_correction(
     reason: str,
     corrected_fields: dict[str, Any],
     dispute: Dispute | None = None,
+    note: str = "",
 ) -> Entry:
-    """Append a `correction` entry (SPEC §5): corrects, reason, and the corrected fields."""
+    """Append a `correction` entry (SPEC §5): corrects, the public reason, and the corrected
+    fields, each checked by the schema of the corrected entry's type, so a bad value never
+    reaches the permanent log. The moderator's private note stays in the audit trail."""
     reason = _required(reason)
-    clashing = CORRECTION_RESERVED_FIELDS & set(corrected_fields)
-    if clashing:
-        raise ValidationError(
-            _("A correction cannot set %(fields)s.") % {"fields": ", ".join(sorted(clashing))}
-        )
-    if not corrected_fields:
-        raise ValidationError(_("Say which fields are corrected and to what."))
-    facts = {**corrected_fields, "corrects": entry_index, "reason": reason}
+    entry = ledger_selectors.entries_by_index([entry_index]).get(entry_index)
+    if entry is None:
+        raise ValidationError(_("There is no entry %(index)d in the log.") % {"index": entry_index})
+    cleaned, errors = schemas.validate_correction(
+        entry=json.loads(bytes(entry.data)), corrected_fields=corrected_fields
+    )
+    if errors:
+        raise ValidationError(errors)
+    facts = {**cleaned, "corrects": entry_index, "reason": reason}
     correction = ledger_services.append_platform_entry(type="correction", facts=facts, vin=vin)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.CORRECT_ENTRY,
-        reason=reason,
+        reason=note.strip() or reason,
         dispute=dispute,
         entry_index=entry_index,
         ledger_index=correction.index,
-        details={"corrected_fields": corrected_fields},
+        details={"corrected_fields": cleaned, "public_reason": reason},
     )
     return correction
 

@@ -55,7 +55,10 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("moderation:queue")
     try:
         api_key, raw_key = services.approve_application(
-            moderator=request.user, organisation=organisation, reason=form.cleaned_data["reason"]
+            moderator=request.user,
+            organisation=organisation,
+            reason=form.cleaned_data["reason"],
+            site_url=request.build_absolute_uri("/"),
         )
     except services.REFUSALS as error:
         messages.error(request, " ".join(services.refusal_messages(error)))
@@ -64,7 +67,12 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "moderation/approved.html",
-        {"organisation": organisation, "api_key": api_key, "raw_key": raw_key},
+        {
+            "organisation": organisation,
+            "api_key": api_key,
+            "raw_key": raw_key,
+            "members": organisation.memberships.select_related("user"),
+        },
     )
 
 
@@ -135,24 +143,26 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
 @moderator_required
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = get_object_or_404(Dispute, pk=pk)
-    correction_form = CorrectionForm(prefix="correct")
+    entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
+    logged = json.loads(bytes(entry.data)) if entry is not None else {}
+    correction_form = CorrectionForm(prefix="correct", entry=logged)
     reject_form = ReasonForm(prefix="reject")
     if request.method == "POST" and dispute.status == Dispute.Status.OPEN:
         if "correct" in request.POST:
-            correction_form = CorrectionForm(request.POST, prefix="correct")
+            correction_form = CorrectionForm(request.POST, prefix="correct", entry=logged)
             if correction_form.is_valid():
                 return _resolve(
                     request,
                     correction_form,
                     services.correct_dispute,
                     dispute=dispute,
-                    corrected_fields=correction_form.cleaned_data["corrected_fields"],
+                    corrected_fields=correction_form.corrected_fields,
+                    note=correction_form.cleaned_data["note"],
                 )
         else:
             reject_form = ReasonForm(request.POST, prefix="reject")
             if reject_form.is_valid():
                 return _resolve(request, reject_form, services.reject_dispute, dispute=dispute)
-    entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
     return render(
         request,
         "moderation/dispute_detail.html",

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from carhistory.moderation.services import submit_application
+from carhistory.rate_limits import rate_limited
 from carhistory.sources.models import Organisation
 
 
@@ -36,6 +37,7 @@ class ApplicationForm(forms.ModelForm):
             self.fields[name].required = True
 
 
+@rate_limited("application")
 def apply(request: HttpRequest) -> HttpResponse:
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

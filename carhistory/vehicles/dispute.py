@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy
 
 from carhistory.moderation.models import Dispute
 from carhistory.moderation.services import open_dispute
-from carhistory.vin import normalise_vin
+from carhistory.rate_limits import rate_limited
+from carhistory.vin import check_vin
 from ledger.selectors import entries_by_index
 
 
@@ -30,16 +31,25 @@ class DisputeForm(forms.ModelForm):
         }
 
 
+# Every request reads a VIN's history, so it costs a report lookup; each sent dispute also counts
+# in its own, smaller limit.
+@rate_limited("vin_lookup", methods=("GET", "HEAD", "POST"))
+@rate_limited("dispute")
 def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
-    entry = entries_by_index([index]).get(index)
-    if entry is None or entry.vin != normalise_vin(vin):
+    check = check_vin(vin)
+    if not check.is_valid:
         raise Http404(_("There is no such entry in this vehicle's history."))
+    # The page answers alike whether or not entry `index` is this VIN's, so it cannot be asked
+    # which VINs have records; a dispute about an entry that is not the VIN's is dropped.
+    entry = entries_by_index([index]).get(index)
+    context = {"vin": check.vin, "index": index}
     form = DisputeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        open_dispute(
-            entry=entry,
-            reason=form.cleaned_data["reason"],
-            reporter_contact=form.cleaned_data["reporter_contact"],
-        )
-        return render(request, "vehicles/dispute_thanks.html", {"entry": entry})
-    return render(request, "vehicles/dispute_new.html", {"form": form, "entry": entry})
+        if entry is not None and entry.vin == check.vin:
+            open_dispute(
+                entry=entry,
+                reason=form.cleaned_data["reason"],
+                reporter_contact=form.cleaned_data["reporter_contact"],
+            )
+        return render(request, "vehicles/dispute_thanks.html", context)
+    return render(request, "vehicles/dispute_new.html", {"form": form, **context})

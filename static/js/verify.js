@@ -40,13 +40,47 @@
     element.textContent = text;
   }
 
-  async function loadBundle(url) {
-    var response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
-    if (!response.ok) return { error: String(response.status) };
+  // A busy server (429, 5xx) or a dropped connection is tried again, waiting longer each time
+  // (1, 2, 4, 8 s, or the server's Retry-After up to 30 s); other answers are final.
+  var RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
+  var MAX_RETRY_AFTER_MS = 30000;
+
+  function retryable(status) {
+    return status === 429 || status >= 500;
+  }
+
+  function sleep(milliseconds) {
+    return new Promise(function (resolve) { setTimeout(resolve, milliseconds); });
+  }
+
+  async function fetchOnce(url) {
     try {
-      return { bundle: await response.json() };
+      var response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+      return { response: response, status: String(response.status) };
     } catch (error) {
-      return { bundle: null };
+      return { response: null, status: "network" };
+    }
+  }
+
+  async function loadBundle(url, onRetry) {
+    for (var attempt = 0; ; attempt++) {
+      var result = await fetchOnce(url);
+      var response = result.response;
+      if (response && response.ok) {
+        try {
+          return { bundle: await response.json() };
+        } catch (error) {
+          return { bundle: null };
+        }
+      }
+      if ((response && !retryable(response.status)) || attempt >= RETRY_DELAYS_MS.length) {
+        return { error: result.status };
+      }
+      var delay = RETRY_DELAYS_MS[attempt];
+      var retryAfter = response ? Number(response.headers.get("Retry-After")) : NaN;
+      if (retryAfter > 0) delay = Math.min(retryAfter * 1000, MAX_RETRY_AFTER_MS);
+      onRetry(result.status);
+      await sleep(delay);
     }
   }
 
@@ -78,7 +112,9 @@
       markAll("unchecked", messages.not_checked);
       return;
     }
-    var loaded = await loadBundle(report.getAttribute("data-evidence-url"));
+    var loaded = await loadBundle(report.getAttribute("data-evidence-url"), function (status) {
+      showSummary(summary, "checking", format(messages.retrying, { status: status }));
+    });
     if (loaded.error) {
       showSummary(summary, "failed", format(messages.fetch_failed, { status: loaded.error }));
       markAll("unchecked", messages.not_checked);

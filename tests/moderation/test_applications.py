@@ -34,12 +34,14 @@ def test_applying_stores_an_application_and_thanks(client):
     assert organisation.licence_number == "SH-REP-0042"
 
 
-def test_a_chinese_name_gets_a_usable_public_slug(client):
+def test_a_chinese_name_gets_a_pinyin_slug(client):
     client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
-    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦西汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "！！！"})
     slugs = sorted(Organisation.objects.values_list("slug", flat=True))
-    assert slugs[0] == "repair-shop"
-    assert slugs[1].startswith("repair-shop-")
+    assert slugs[0] == "pu-dong-qi-xiu"
+    assert slugs[1].startswith("pu-dong-qi-xiu-")
+    assert slugs[2] == "repair-shop"
 
 
 def test_an_incomplete_application_shows_field_errors_and_stores_nothing(client):

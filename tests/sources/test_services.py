@@ -415,3 +415,27 @@ def test_erasure_deletes_details_and_salt_and_keeps_the_entry(dealer):
     assert _integrated_entry(result.submission) == entry_before
     state = submission_status(organisation=dealer, submission_id=result.submission.public_id)
     assert state.private is None and state.private_erased
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("浦东汽修", "pu-dong-qi-xiu"),
+        ("上海安亭大众4S店", "shang-hai-an-ting-da-zhong-4s-dian"),
+        ("Pudong Auto 修理", "pudong-auto-xiu-li"),
+        ("Ünïcode Garage", "unicode-garage"),
+        ("!!!", ""),
+    ],
+)
+def test_a_name_in_any_script_gets_a_readable_slug(name, slug):
+    from carhistory.sources.slugs import slug_from_name
+
+    assert slug_from_name(name) == slug
+
+
+def test_a_long_chinese_name_is_cut_between_syllables():
+    from carhistory.sources.slugs import SLUG_MAX_LENGTH, slug_from_name
+
+    slug = slug_from_name("北京朝阳汽车修理有限公司第二分公司")
+    assert len(slug) <= SLUG_MAX_LENGTH
+    assert slug.endswith("-gong-si") or slug.rsplit("-", 1)[-1] in {"fen", "er", "di", "si"}

@@ -8,7 +8,7 @@ from typing import Any
 
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -75,18 +75,14 @@ def _submit(
     if not organisation.may_submit:
         # The API refuses such a source at authentication; the form and the CSV importer
         # reach here with whatever organisation their user belongs to.
-        reason = _("This source is %(status)s and may not submit events.") % {
-            "status": organisation.get_status_display()
-        }
-        return [
-            SubmissionResult(Outcome.FORBIDDEN, errors={"source": [reason]})
-            for _payload in payloads
-        ]
+        return _refused_source(organisation, payloads)
     checked = [_check(organisation, payload) for payload in payloads]
     attempts = 0
     while True:
         try:
             with transaction.atomic():
+                if not _still_approved(organisation):
+                    return _refused_source(organisation, payloads)
                 return _store(organisation, checked, channel, keep_rejections=keep_rejections)
         except IntegrityError as error:
             # Another request accepted one of these external_ids after we looked: go again,
@@ -94,6 +90,34 @@ def _submit(
             attempts += 1
             if IDEMPOTENCY_CONSTRAINT not in str(error) or attempts >= IDEMPOTENCY_ATTEMPTS:
                 raise
+
+
+def _refused_source(organisation: Organisation, payloads: list[Any]) -> list[SubmissionResult]:
+    reason = _("This source is %(status)s and may not submit events.") % {
+        "status": organisation.get_status_display()
+    }
+    return [SubmissionResult(Outcome.FORBIDDEN, errors={"source": [reason]}) for _p in payloads]
+
+
+def _still_approved(organisation: Organisation) -> bool:
+    """Read the source's status again, holding it until the submissions commit.
+
+    FOR SHARE: submissions of one source still run side by side, but a suspension (which locks
+    the row FOR UPDATE in `set_source_status`) waits for them, and they for it. So no event is
+    accepted after a suspension commits, not even the rest of a CSV chunk already under way.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT status FROM sources_organisation WHERE id = %s FOR SHARE",
+                [organisation.pk],
+            )
+            row = cursor.fetchone()
+    else:
+        # SQLite (the embedded default) serialises writers by itself.
+        row = Organisation.objects.filter(pk=organisation.pk).values_list("status").first()
+    organisation.status = row[0] if row else organisation.status
+    return organisation.may_submit
 
 
 @dataclass

@@ -20,7 +20,7 @@ from tests.vehicles.browser.histories import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSING = {"verified", "platform_signed", "platform_entry"}
-EVIDENCE = "**/api/v1/vehicles/*/evidence"
+EVIDENCE = "**/api/v1/vehicles/*/evidence?*"
 
 
 @pytest.fixture
@@ -75,7 +75,10 @@ def test_buyer_searches_a_vin_and_sees_every_line_verified(page, live_server, ro
     assert "verified" in statuses.values()
     assert "platform_signed" in statuses.values()
     tree_size = page.locator("[data-checkpoint-size]").inner_text()
-    expect(summary).to_have_text(f"7 of 7 lines verified against checkpoint of size {tree_size}.")
+    expect(summary).to_contain_text(
+        "7 of 7 records are authentic and signed by their sources "
+        f"(checkpoint of size {tree_size})."
+    )
     # The fingerprint the browser computed from the pinned key is the one Python prints.
     fingerprint = note.Verifier.from_key_string(log_verifier_key()).fingerprint()
     expect(page.locator("[data-log-key]")).to_have_text(fingerprint)
@@ -279,9 +282,29 @@ def test_a_browser_that_cannot_load_the_verifier_says_so_instead_of_passing_line
 
 
 def test_evidence_that_cannot_be_loaded_verifies_nothing(page, live_server, rollback_car):
-    page.route(EVIDENCE, lambda route: route.fulfill(status=503, body="busy"))
+    page.route(EVIDENCE, lambda route: route.fulfill(status=404, body="gone"))
     open_report(page, live_server)
     assert set(badge_statuses(page).values()) == {"unchecked"}
     expect(page.locator("[data-verify-summary]")).to_contain_text(
-        "The evidence bundle could not be loaded (503)."
+        "The evidence bundle could not be loaded (404)."
     )
+
+
+def test_a_busy_server_is_asked_again_after_a_pause(page, live_server, rollback_car):
+    answers = [429, 503]
+    asked = []
+
+    def busy_at_first(route: Route) -> None:
+        asked.append(route.request.url)
+        if answers:
+            route.fulfill(status=answers.pop(0), headers={"Retry-After": "1"}, body="busy")
+        else:
+            route.continue_()
+
+    page.route(EVIDENCE, busy_at_first)
+    page.goto(f"{live_server.url}/vehicles/{ROLLBACK_VIN}/")
+    summary = page.locator("[data-verify-summary]")
+    expect(summary).to_contain_text("trying again")
+    expect(summary).to_have_attribute("data-verify-state", "verified", timeout=15_000)
+    assert len(asked) == 3
+    assert set(badge_statuses(page).values()) <= PASSING

@@ -100,6 +100,30 @@ class MirrorClient:
         except (OSError, EOFError, ValueError) as error:
             raise LogUnreachable(f"entry bundle {address.index} is unreadable: {error}") from None
 
+    def vrf_key(self) -> bytes | None:
+        """The log's VRF public key (SPEC §7), or None if the log serves none (it predates
+        the VIN index)."""
+        try:
+            text = self._get_text("/log/vrf-key")
+        except LogUnreachable as error:
+            if " answered 404" in str(error):
+                return None
+            raise
+        try:
+            return b64decode(text.strip())
+        except ValueError as error:
+            raise LogUnreachable(f"/log/vrf-key is not base64: {error}") from None
+
+    def vrf_proofs(self, address: TileAddress) -> dict[str, bytes]:
+        """The VRF proof of every VIN among the entries of one bundle."""
+        path = "/api/v1/mirror/vrf-proofs/" + tile_path(address).removeprefix("0/")
+        body, _ = self._request(path)
+        try:
+            data = json.loads(body)
+            return {vin: b64decode(proof) for vin, proof in data["proofs"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise LogUnreachable(f"VRF proofs of bundle {address.index}: {error}") from None
+
     def submit_cosignature(self, cosigned_note: str) -> None:
         """POST the cosigned checkpoint; CosignatureRefused if the log turns it down."""
         self._request("/api/v1/mirror/cosignatures", json_body={"note": cosigned_note})

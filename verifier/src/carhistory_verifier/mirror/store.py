@@ -1,9 +1,10 @@
 """The mirror's store: one SQLite file a party can copy and back up.
 
-It holds every entry's bytes, the right edge of the tree they make (so a run resumes without
-rehashing anything), and every checkpoint the mirror verified with its own cosignature line.
-Entries beyond the latest verified checkpoint are provisional: fetched for the checkpoint being
-mirrored, kept across an interruption, and dropped if that checkpoint does not verify.
+It holds every entry's bytes as C2SP tlog-tiles entry bundles of 256 (one row per bundle, so a
+million entries are four thousand rows), the right edge of the tree they make (so a run resumes
+without rehashing anything), and every checkpoint the mirror verified with its own cosignature
+line. Entries beyond the latest verified checkpoint are provisional: fetched for the checkpoint
+being mirrored, kept across an interruption, and dropped if that checkpoint does not verify.
 """
 
 from __future__ import annotations
@@ -15,12 +16,23 @@ from pathlib import Path
 
 from carhistory_verifier import merkle
 from carhistory_verifier.note import Checkpoint, NoteError, Verifier, verify_checkpoint
+from carhistory_verifier.tiles import TILE_WIDTH, decode_entry_bundle, encode_entry_bundle
 
 STORE_FORMAT = "carhistory-mirror-store/v1"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bundles (
+    tile INTEGER PRIMARY KEY,
+    entries INTEGER NOT NULL CHECK (entries BETWEEN 1 AND 256),
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vins (
+    vin TEXT PRIMARY KEY,
+    map_key BLOB NOT NULL,
+    vrf_proof BLOB NOT NULL,
+    indexes BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL,
@@ -60,6 +72,10 @@ def _decode_frontier(blob: bytes) -> merkle.Frontier:
     rest = blob[8:]
     hashes = [rest[start : start + merkle.HASH_SIZE] for start in range(0, len(rest), 32)]
     return merkle.Frontier.from_hashes(size, hashes)
+
+
+def _decode_indexes(raw: bytes) -> list[int]:
+    return [int.from_bytes(raw[start : start + 8], "big") for start in range(0, len(raw), 8)]
 
 
 class MirrorStore:
@@ -107,10 +123,17 @@ class MirrorStore:
     def _load_frontier(self) -> merkle.Frontier:
         blob = self._meta("frontier")
         frontier = merkle.Frontier() if blob is None else _decode_frontier(blob)
-        row = self._db.execute("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries").fetchone()
-        if row[0] != frontier.size:
+        bundles, count, last_tile = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(entries), 0), COALESCE(MAX(tile), -1) FROM bundles"
+        ).fetchone()
+        last = self._db.execute(
+            "SELECT COALESCE(MAX(entries), 0) FROM bundles WHERE tile = ?", (last_tile,)
+        ).fetchone()[0]
+        # Bundles 0 to last_tile, every one full but the last: no gap, nothing missing.
+        contiguous = bundles == last_tile + 1 and count == max(last_tile, 0) * TILE_WIDTH + last
+        if not contiguous or count != frontier.size:
             raise StoreError(
-                f"{self.path} holds {row[0]} entries but its tree covers {frontier.size}: "
+                f"{self.path} holds {count} entries but its tree covers {frontier.size}: "
                 "the file was changed by something other than carhistory-mirror"
             )
         return frontier
@@ -124,40 +147,80 @@ class MirrorStore:
         """A copy of the right edge of the stored entries' tree."""
         return merkle.Frontier.from_hashes(self._frontier.size, self._frontier.hashes)
 
-    def append(self, first_index: int, entries: list[bytes], frontier: merkle.Frontier) -> None:
-        """Store `entries` from `first_index` on, and `frontier` (which must already include
-        them), in one transaction."""
+    def append(
+        self,
+        first_index: int,
+        entries: list[bytes],
+        frontier: merkle.Frontier,
+        vin_changes: dict[str, tuple[bytes, bytes, list[int]]] | None = None,
+    ) -> None:
+        """Store `entries` from `first_index` on, `frontier` (which must already include
+        them) and the VIN index's new entry indexes per VIN, in one transaction."""
         if first_index != self._frontier.size or frontier.size != first_index + len(entries):
             raise StoreError("entries must be appended in order, with the tree that covers them")
         self._db.execute("BEGIN IMMEDIATE")
+        position = first_index
+        remaining = entries
+        while remaining:
+            tile, offset = divmod(position, TILE_WIDTH)
+            taken = remaining[: TILE_WIDTH - offset]
+            remaining = remaining[len(taken) :]
+            # A partial bundle stored earlier grows into this one.
+            bundle = self._bundle(tile)[:offset] + taken
+            self._db.execute(
+                "INSERT OR REPLACE INTO bundles (tile, entries, data) VALUES (?, ?, ?)",
+                (tile, len(bundle), encode_entry_bundle(bundle)),
+            )
+            position += len(taken)
         self._db.executemany(
-            "INSERT INTO entries (idx, data) VALUES (?, ?)",
-            zip(range(first_index, frontier.size), entries, strict=True),
+            "INSERT INTO vins (vin, map_key, vrf_proof, indexes) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (vin) DO UPDATE SET indexes = indexes || excluded.indexes",
+            [
+                (vin, key, proof, b"".join(index.to_bytes(8, "big") for index in added))
+                for vin, (key, proof, added) in (vin_changes or {}).items()
+            ],
         )
         self._set_meta("frontier", _encode_frontier(frontier))
         self._db.execute("COMMIT")
         self._frontier = merkle.Frontier.from_hashes(frontier.size, frontier.hashes)
 
+    def known_vins(self) -> dict[str, tuple[bytes, list[int]]]:
+        """Each VIN's map key and the indexes of its stored entries."""
+        return {
+            vin: (
+                bytes(key),
+                [int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8)],
+            )
+            for vin, key, raw in self._db.execute("SELECT vin, map_key, indexes FROM vins")
+        }
+
+    def _bundle(self, tile: int) -> list[bytes]:
+        row = self._db.execute("SELECT data FROM bundles WHERE tile = ?", (tile,)).fetchone()
+        return [] if row is None else decode_entry_bundle(bytes(row[0]))
+
     def entries(self, start: int, end: int) -> list[bytes]:
         """The stored entries with indexes in [start, end)."""
-        rows = self._db.execute(
-            "SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
-        )
-        return [bytes(data) for (data,) in rows]
+        found: list[bytes] = []
+        for tile in range(start // TILE_WIDTH, -(-end // TILE_WIDTH)):
+            first = tile * TILE_WIDTH
+            bundle = self._bundle(tile)
+            found.extend(bundle[max(0, start - first) : max(0, end - first)])
+        return found
 
-    def iter_entries(self, batch: int = 10_000) -> Iterator[tuple[int, bytes]]:
-        """Every stored entry in index order, read in batches."""
-        start = 0
+    def iter_entries(self) -> Iterator[tuple[int, bytes]]:
+        """Every stored entry in index order, a bundle at a time."""
+        tile = 0
         while True:
-            rows = self._db.execute(
-                "SELECT idx, data FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?",
-                (start, batch),
-            ).fetchall()
-            if not rows:
+            row = self._db.execute(
+                "SELECT tile, data FROM bundles WHERE tile >= ? ORDER BY tile LIMIT 1", (tile,)
+            ).fetchone()
+            if row is None:
                 return
-            for index, data in rows:
-                yield index, bytes(data)
-            start = rows[-1][0] + 1
+            tile, data = row
+            first = tile * TILE_WIDTH
+            for offset, entry in enumerate(decode_entry_bundle(bytes(data))):
+                yield first + offset, entry
+            tile += 1
 
     def checkpoints(self) -> list[MirroredCheckpoint]:
         """Every checkpoint this mirror verified, smallest first, each re-verified against
@@ -204,8 +267,28 @@ class MirrorStore:
     def truncate_to(self, checkpoint: MirroredCheckpoint | None) -> None:
         """Drop the provisional entries beyond the latest verified checkpoint."""
         frontier = checkpoint.frontier if checkpoint else merkle.Frontier()
+        tile, kept = divmod(frontier.size, TILE_WIDTH)
         self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute("DELETE FROM entries WHERE idx >= ?", (frontier.size,))
+        partial = self._bundle(tile)[:kept]
+        self._db.execute("DELETE FROM bundles WHERE tile >= ?", (tile,))
+        self._forget_vin_indexes_from(frontier.size)
+        if partial:
+            self._db.execute(
+                "INSERT INTO bundles (tile, entries, data) VALUES (?, ?, ?)",
+                (tile, len(partial), encode_entry_bundle(partial)),
+            )
         self._set_meta("frontier", _encode_frontier(frontier))
         self._db.execute("COMMIT")
         self._frontier = frontier
+
+    def _forget_vin_indexes_from(self, size: int) -> None:
+        # Only after a refusal: the VIN index goes back to the entries that verified.
+        for vin, (_key, _proof, indexes) in self.known_vins().items():
+            kept = [index for index in indexes if index < size]
+            if len(kept) == len(indexes):
+                continue
+            if kept:
+                raw = b"".join(index.to_bytes(8, "big") for index in kept)
+                self._db.execute("UPDATE vins SET indexes = ? WHERE vin = ?", (raw, vin))
+            else:
+                self._db.execute("DELETE FROM vins WHERE vin = ?", (vin,))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from carhistory_verifier import merkle
 from carhistory_verifier.entry import b64encode
 from carhistory_verifier.mirror.client import MirrorClient
+from carhistory_verifier.mirror.map_audit import MapAudit, MapRefused
 from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore
 from carhistory_verifier.note import (
     SIGNATURE_PREFIX,
@@ -107,17 +108,32 @@ def _check_extends(
         ) from None
 
 
-EntryCheck = Callable[[int, bytes], None]
+# RFC 8785 bytes have no spaces, and a quote inside a string is escaped, so only a real
+# `type` member can look like this.
+_VIN_INDEX_TYPE = b'"type":"vin_index"'
+
+
+class _Tiles:
+    """Fetches bundles (and, when the map is audited, their VINs' VRF proofs) a few ahead."""
+
+    def __init__(self, client: MirrorClient, audit: MapAudit | None) -> None:
+        self.client = client
+        self.audit = audit
+
+    def fetch(self, address: TileAddress) -> tuple[list[bytes], dict[str, bytes]]:
+        entries = self.client.entry_bundle(address)
+        proofs = self.client.vrf_proofs(address) if self.audit is not None else {}
+        return entries, proofs
 
 
 def _fetch(
     client: MirrorClient,
     store: MirrorStore,
     size: int,
-    check_entry: EntryCheck,
+    audit: MapAudit | None,
     progress: Callable[[int], None],
 ) -> int:
-    """Fetch, hash and store entries [store.size, size); return how many were new."""
+    """Fetch, hash, audit and store entries [store.size, size); return how many were new."""
     start = store.size
     frontier = store.frontier()
     first_tile, last_tile = start // TILE_WIDTH, -(-size // TILE_WIDTH)
@@ -125,21 +141,22 @@ def _fetch(
         TileAddress(0, index, min(TILE_WIDTH, size - index * TILE_WIDTH))
         for index in range(first_tile, last_tile)
     ]
+    tiles = _Tiles(client, audit)
     batch: list[bytes] = []
     batch_start = start
     with concurrent.futures.ThreadPoolExecutor(max_workers=PREFETCH) as pool:
         pending: collections.deque = collections.deque()
         upcoming = iter(addresses)
         for address in upcoming:
-            pending.append((address, pool.submit(client.entry_bundle, address)))
+            pending.append((address, pool.submit(tiles.fetch, address)))
             if len(pending) >= PREFETCH:
                 break
         while pending:
             address, future = pending.popleft()
             following = next(upcoming, None)
             if following is not None:
-                pending.append((following, pool.submit(client.entry_bundle, following)))
-            entries = future.result()
+                pending.append((following, pool.submit(tiles.fetch, following)))
+            entries, proofs = future.result()
             if len(entries) != address.width:
                 raise MirrorRefused(
                     f"entry bundle {address.index} holds {len(entries)} entries, not "
@@ -149,12 +166,21 @@ def _fetch(
             skip = max(0, frontier.size - first)
             if skip:
                 _check_already_stored(store, first, entries[:skip])
+            if audit is not None:
+                audit.learn_keys(proofs)
             for offset, data in enumerate(entries[skip:], start=first + skip):
-                check_entry(offset, data)
+                if audit is not None:
+                    audit.observe(offset, data)
+                elif _VIN_INDEX_TYPE in data:
+                    raise MapRefused(
+                        f"wrong map at index {offset}: the log has a VIN index but serves no "
+                        "VRF key to check it with"
+                    )
                 frontier.append(merkle.leaf_hash(data))
                 batch.append(data)
             if len(batch) >= COMMIT_EVERY or not pending:
-                store.append(batch_start, batch, frontier)
+                changes = audit.take_changes() if audit is not None else None
+                store.append(batch_start, batch, frontier, changes)
                 progress(frontier.size)
                 batch_start, batch = frontier.size, []
     return size - start
@@ -176,7 +202,6 @@ def sync(
     log_key: Verifier,
     mirror_key: CosignatureSigner,
     timestamp: Callable[[], int],
-    check_entry: EntryCheck = lambda index, data: None,
     progress: Callable[[int], None] = lambda size: None,
 ) -> SyncResult:
     """Mirror the log's latest checkpoint into `store` and cosign it; MirrorRefused (or
@@ -191,8 +216,13 @@ def sync(
         # Provisional entries fetched for a checkpoint larger than the one served now.
         store.truncate_to(latest)
     resumed_at = store.size
+    vrf_key = client.vrf_key()
+    audit = None if vrf_key is None else MapAudit(vrf_key=vrf_key, known=store.known_vins())
     try:
-        fetched = _fetch(client, store, checkpoint.size, check_entry, progress)
+        try:
+            fetched = _fetch(client, store, checkpoint.size, audit, progress)
+        except MapRefused as error:
+            raise MirrorRefused(str(error)) from None
         root = store.frontier().root()
         if root != checkpoint.root_hash:
             raise MirrorRefused(
