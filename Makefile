@@ -55,7 +55,7 @@ run: install
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py create_log_key --if-missing
 	$(PY) manage.py load_demo --site http://127.0.0.1:$(PORT)
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py run_demo 127.0.0.1:$(PORT)
 
 worker: install
 	$(VENV)/bin/celery -A carhistory worker --loglevel=INFO

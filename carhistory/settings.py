@@ -137,7 +137,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # A safety net: submissions trigger integration themselves; this picks up any left over
     # by a worker that died, and keeps checkpoints fresh.
-    "integrate-pending": {"task": "ledger.tasks.integrate_pending", "schedule": 5.0},
+    # Required in production: a worker SIGKILLed mid-task takes its message with it until
+    # Redis's visibility timeout (an hour); the next beat tick restarts integration at once.
+    # Expiring: ticks sent while no worker runs are dropped, not run one after another.
+    "integrate-pending": {
+        "task": "ledger.tasks.integrate_pending",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
     # failed and refreshes cosignatures of a log that has not grown.
     "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},

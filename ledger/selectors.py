@@ -88,6 +88,15 @@ def cosigned_marker(checkpoint: Checkpoint | None) -> int:
     return newest or 0
 
 
+def trusted_cosigners() -> list[dict[str, str]]:
+    """The active cosigners a report page checks cosignatures against: name, title, key."""
+    cosigners = Cosigner.objects.filter(active=True).order_by("id")
+    return [
+        {"name": c.name, "title": c.display_name, "key": c.verifier_key, "kind": c.kind}
+        for c in cosigners
+    ]
+
+
 def witnesses() -> list[Cosigner]:
     """Every registered witness, with the log's view of it (last cosigned size and time)."""
     return list(Cosigner.objects.filter(kind=Cosigner.Kind.WITNESS).order_by("name"))

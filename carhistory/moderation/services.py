@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.moderation.signals import dispute_changed
+from carhistory.moderation.tasks import notify_disputed_source_task
 from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
@@ -84,13 +85,54 @@ def submit_application(
 
 def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Dispute:
     """Anyone reading a report flags one of its entries; a moderator takes it from there."""
-    dispute = Dispute.objects.create(
+    # Not public yet: one anonymous click must not put "disputed" on a report. A moderator
+    # accepts it for review first (accept_dispute), so no cached report changes here.
+    return Dispute.objects.create(
         entry_index=entry.index,
         vin=entry.vin,
+        source=entry.source or "",
         reason=reason,
         reporter_contact=reporter_contact,
     )
+
+
+@transaction.atomic
+def accept_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, site_url: str) -> Dispute:
+    """Accept a new dispute for review: from now on the report marks the line as disputed,
+    and the source that logged the entry is told and may answer in its portal."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.status != Dispute.Status.OPEN:
+        raise ValidationError(_("Only a new dispute can be accepted for review."))
+    dispute.status = Dispute.Status.UNDER_REVIEW
+    dispute.accepted_at = timezone.now()
+    dispute.save(update_fields=["status", "accepted_at"])
     _announce(dispute)
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.ACCEPT_DISPUTE,
+        reason="accepted for review",  # the audit needs a reason; the dispute's own says why
+        dispute=dispute,
+        entry_index=dispute.entry_index,
+    )
+    language = translation.get_language()
+    transaction.on_commit(lambda: notify_disputed_source_task.delay(dispute.pk, site_url, language))
+    return dispute
+
+
+@transaction.atomic
+def answer_dispute(*, organisation: Organisation, dispute: Dispute, answer: str) -> Dispute:
+    """The disputed source's side of the story, for the moderators to weigh."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.source != organisation.slug:
+        raise ValidationError(_("This dispute is not about one of your records."))
+    if dispute.status != Dispute.Status.UNDER_REVIEW:
+        raise ValidationError(_("Only a dispute under review can be answered."))
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError({"answer": _("Write your answer.")})
+    dispute.source_answer = answer
+    dispute.answered_at = timezone.now()
+    dispute.save(update_fields=["source_answer", "answered_at"])
     return dispute
 
 
@@ -285,7 +327,7 @@ def _locked(organisation: Organisation) -> Organisation:
 
 
 def _require_open(dispute: Dispute) -> None:
-    if dispute.status != Dispute.Status.OPEN:
+    if dispute.status not in Dispute.UNRESOLVED:
         raise ValidationError(_("This dispute is already closed."))
 
 

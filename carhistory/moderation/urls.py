@@ -18,5 +18,6 @@ urlpatterns = [
     ),
     path("moderation/sources/<int:pk>/status", views.source_status, name="source-status"),
     path("moderation/disputes/<int:pk>", views.dispute_detail, name="dispute"),
+    path("moderation/disputes/<int:pk>/accept", views.accept_dispute, name="dispute-accept"),
     path("moderation/erase", views.erase, name="erase"),
 ]

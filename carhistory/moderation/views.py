@@ -141,13 +141,31 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @moderator_required
+@require_POST
+def accept_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(Dispute, pk=pk)
+    try:
+        services.accept_dispute(
+            moderator=request.user, dispute=dispute, site_url=request.build_absolute_uri("/")
+        )
+    except services.REFUSALS as error:
+        messages.error(request, " ".join(services.refusal_messages(error)))
+    else:
+        messages.success(
+            request,
+            _("The dispute is under review: the report marks the line, the source is told."),
+        )
+    return redirect("moderation:dispute", pk=dispute.pk)
+
+
+@moderator_required
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = get_object_or_404(Dispute, pk=pk)
     entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
     logged = json.loads(bytes(entry.data)) if entry is not None else {}
     correction_form = CorrectionForm(prefix="correct", entry=logged)
     reject_form = ReasonForm(prefix="reject")
-    if request.method == "POST" and dispute.status == Dispute.Status.OPEN:
+    if request.method == "POST" and dispute.status in Dispute.UNRESOLVED:
         if "correct" in request.POST:
             correction_form = CorrectionForm(request.POST, prefix="correct", entry=logged)
             if correction_form.is_valid():

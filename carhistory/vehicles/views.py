@@ -13,6 +13,7 @@ from collections.abc import Callable
 from itertools import groupby
 
 from carhistory_verifier import note
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,7 +31,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.selectors import log_verifier_key, vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -97,7 +98,12 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
         | {
             "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
             "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
-            "verify_config": {"log_key": log_verifier_key()},
+            "verify_config": {
+                "log_key": log_verifier_key(),
+                # The cosignatures the page checks, and how old the newest may be (SPEC §8).
+                "cosigners": trusted_cosigners(),
+                "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
+            },
             "chart_messages": _chart_messages(),
         }
     )
@@ -334,6 +340,14 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "Download the evidence bundle and check it with carhistory-verify."
         ),
         "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        "witnesses_cosigned": _("Cosigned by %(names)s, %(age)s."),
+        "witnesses_none": _(
+            "No independent witness has cosigned this checkpoint: only the log vouches for it."
+        ),
+        "witnesses_stale": _(
+            "The newest witness cosignature was made %(age)s, but witnesses should cosign at "
+            "least every %(minutes)s minutes. This may be a view of the log others do not see."
+        ),
         "reasons": {
             "bundle_malformed": _("the evidence bundle is not in the expected format"),
             "log_key_malformed": _("the log key is not a valid Ed25519 verifier key"),

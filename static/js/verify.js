@@ -160,6 +160,14 @@
     showSummary(summary, failedIndexes.length ? "failed" : "verified", format(template, values));
     summary.setAttribute("data-failed-indexes", failedIndexes.join(" "));
     showLogKey(report, outcome.logKey, core);
+    if (window.carhistoryWitnesses) {
+      window.carhistoryWitnesses.show(
+        report.querySelector("[data-witness-status]"),
+        loaded.bundle.checkpoint,
+        config,
+        messages
+      );
+    }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
