@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "carhistory.portal",
     "carhistory.moderation",
     "carhistory.demo",
+    "carhistory.watch",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +149,9 @@ CELERY_BEAT_SCHEDULE = {
     # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
     # failed and refreshes cosignatures of a log that has not grown.
     "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},
+    # Watched cars: new entries are noticed as they integrate; this retries e-mails a failing
+    # SMTP server held back and webhooks that were down.
+    "watch-sweep": {"task": "carhistory.watch.tasks.sweep_watches_task", "schedule": 300.0},
 }
 
 # --- witnesses (C2SP tlog-witness, ledger/witnessing.py) ------------------------------------
@@ -162,6 +166,11 @@ WITNESS_FRESHNESS_SECONDS = env.int("WITNESS_FRESHNESS_SECONDS", default=600)
 
 # --- e-mail (django-environ's EMAIL_URL: smtp://host:port, consolemail:// …) ----------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Links in e-mails sent with no request at hand (a watched car's news) start with this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Webhook receivers on private or loopback addresses: only for tests on one machine.
+WATCH_WEBHOOKS_ALLOW_PRIVATE = env.bool("WATCH_WEBHOOKS_ALLOW_PRIVATE", default=False)
+WATCH_WEBHOOKS_CA_FILE = env.str("WATCH_WEBHOOKS_CA_FILE", default="") or None
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="carhistory <noreply@carhistory.localhost>"

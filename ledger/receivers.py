@@ -3,10 +3,10 @@
 from django.dispatch import receiver
 
 from . import tasks
-from .signals import log_grew
+from .signals import entries_integrated
 
 
-@receiver(log_grew, dispatch_uid="ledger.witness_new_checkpoint")
+@receiver(entries_integrated, dispatch_uid="ledger.witness_new_checkpoint")
 def witness_new_checkpoint(sender, *, tree_size: int, **kwargs) -> None:
     # A new checkpoint for the witnesses to cosign; the task pushes to each in its own task.
     tasks.witness_checkpoint.delay()

@@ -91,7 +91,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
 
 def _announcement(size: int) -> Callable[[], None]:
     def _announce_growth() -> None:
-        signals.log_grew.send(sender=None, tree_size=size)
+        signals.entries_integrated.send(sender=integrate_pending, tree_size=size)
 
     return _announce_growth
 

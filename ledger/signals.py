@@ -1,10 +1,10 @@
-"""Events the ledger announces, so that work which follows them never runs inside the sequencer.
-
-`log_grew(sender=None, tree_size=…)` is sent once a batch of the sequencer has committed: the
-log holds `tree_size` entries and a checkpoint signed over them. `ledger.receivers` schedules
-the witnesses on it; other apps may listen too.
-"""
+"""What the log tells the rest of the site, without knowing who listens (STYLE.md: cross-app
+writes by signals). Receivers must not hold up the sequencer: they are sent after the batch
+commits, robustly, and should only enqueue work."""
 
 from django.dispatch import Signal
 
-log_grew = Signal()
+# Sent by the sequencer (`ledger.sequencer`) after a batch of entries commits, with `tree_size`:
+# the log's new size. `ledger.receivers` schedules the witnesses on it; the watch app looks for
+# watched cars.
+entries_integrated = Signal()

@@ -3,6 +3,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from carhistory.sources import schemas
+from carhistory.sources.models import OrganisationKind
 
 
 class ReasonForm(forms.Form):
@@ -32,6 +33,11 @@ class SourceStatusForm(ReasonForm):
             ("revoked", _("Revoke (final)")),
         ],
     )
+
+
+class SourceProfileForm(ReasonForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=200)
 
 
 class CorrectionForm(forms.Form):

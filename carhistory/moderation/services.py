@@ -20,6 +20,7 @@ from carhistory.sources.models import (
     RESERVED_SLUGS,
     ApiKey,
     Organisation,
+    OrganisationStatus,
     PrivateRecord,
     Submission,
 )
@@ -198,6 +199,63 @@ def change_source_status(
         reason=reason,
         organisation=organisation,
         ledger_index=entry.index,
+    )
+    return entry
+
+
+# A source's standing as the log states it (SPEC §5 `source_status`), by its status here.
+LOGGED_STANDING = {
+    OrganisationStatus.APPROVED: "approved",
+    OrganisationStatus.SUSPENDED: "suspended",
+}
+
+
+@transaction.atomic
+def change_source_profile(
+    *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
+) -> Entry | None:
+    """Change a source's kind (its role: what it may submit) or its name, in the open.
+
+    A source's kind decides which events it may log, so changing it must leave a public trace:
+    for a source in the log, a `source_status` entry restating its standing says what changed
+    and why, and the audit row names the moderator. Its slug never changes once the log names
+    it (its entries and its key carry it), and a revoked source stays as it was.
+    """
+    reason = _required(reason)
+    organisation = _locked(organisation)
+    changes = {
+        field: [getattr(organisation, field), value]
+        for field, value in (("kind", kind), ("name", name.strip()))
+        if getattr(organisation, field) != value
+    }
+    if not changes:
+        raise ValidationError(_("Nothing changes: pick another kind or name."))
+    if organisation.status == OrganisationStatus.REVOKED:
+        raise ValidationError(_("A revoked source is final and cannot be changed."))
+    entry = None
+    standing = LOGGED_STANDING.get(organisation.status)
+    if standing is not None:
+        # The log is read in every language: its reason stays English.
+        said = "; ".join(f"{field} {old} -> {new}" for field, (old, new) in changes.items())
+        entry = ledger_services.append_platform_entry(
+            type=schemas.EventType.SOURCE_STATUS,
+            facts={
+                "source": organisation.slug,
+                "status": standing,
+                "reason": f"profile changed ({said}): {reason}",
+            },
+        )
+    for field, (_old, new) in changes.items():
+        setattr(organisation, field, new)
+    organisation.full_clean()
+    organisation.save(update_fields=list(changes))
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.CHANGE_SOURCE_PROFILE,
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index if entry else None,
+        details=changes,
     )
     return entry
 

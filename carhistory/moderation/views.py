@@ -17,6 +17,7 @@ from carhistory.moderation.forms import (
     CorrectionForm,
     ErasureForm,
     ReasonForm,
+    SourceProfileForm,
     SourceStatusForm,
 )
 from carhistory.moderation.models import Dispute
@@ -135,6 +136,32 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "form": form,
             "title": _("Change the status of %(name)s") % {"name": organisation.name},
+            "subject": organisation,
+        },
+    )
+
+
+@moderator_required
+def source_profile(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    initial = {"kind": organisation.kind, "name": organisation.name}
+    form = SourceProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_source_profile(
+                moderator=request.user, organisation=organisation, **form.cleaned_data
+            )
+        except services.REFUSALS as error:
+            form.add_error(None, services.refusal_messages(error))
+        else:
+            messages.success(request, _("The change is recorded in the log and the audit trail."))
+            return redirect("moderation:queue")
+    return render(
+        request,
+        "moderation/reason_form.html",
+        {
+            "form": form,
+            "title": _("Change the kind or name of %(name)s") % {"name": organisation.name},
             "subject": organisation,
         },
     )
