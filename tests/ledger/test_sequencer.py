@@ -143,8 +143,8 @@ def test_enqueue_schedules_integration_when_the_transaction_commits(
         pending = services.enqueue_entry(entry=EntryFactory())
         assert selectors.entry_for_pending(pending.id) is None
     # Integration, then (once it has committed a checkpoint) the news that the log grew, on
-    # which ledger.receivers pushes to the witnesses.
-    assert [callback.__name__ for callback in callbacks] == [
+    # which ledger.receivers pushes to the witnesses; receivers may queue work of their own.
+    assert [callback.__name__ for callback in callbacks][:2] == [
         "_schedule_integration",
         "_announce_growth",
     ]
