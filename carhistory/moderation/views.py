@@ -7,9 +7,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from carhistory import confirmation
 from carhistory.moderation import selectors, services
 from carhistory.moderation.access import moderator_required
 from carhistory.moderation.forms import (
@@ -54,6 +56,19 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, form.errors.as_text())
         return redirect("moderation:queue")
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=_("Approve %(name)s as a source?") % {"name": organisation.name},
+            consequence=_(
+                "The approval is written into the public log under the public id %(slug)s, which "
+                "then names this source in every entry it logs; its first API key is shown "
+                "once, and its contact is e-mailed a link to set a password."
+            )
+            % {"slug": organisation.slug},
+            cancel_url=reverse("moderation:queue"),
+            action=request.path,
+        )
     try:
         api_key, raw_key = services.approve_application(
             moderator=request.user,
@@ -109,6 +124,30 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
     form = SourceStatusForm(request.POST or None, initial={"status": request.GET.get("status")})
     if request.method == "POST" and form.is_valid():
+        status = form.cleaned_data["status"]
+        if status in ("suspended", "revoked") and not confirmation.is_confirmed(request):
+            consequence = (
+                _(
+                    "Its API keys stop working at once and the suspension is written into the "
+                    "public log."
+                )
+                if status == "suspended"
+                else _(
+                    "Its keys stop working for good, every report marks its records as from a "
+                    "revoked source, and the revocation is written into the public log."
+                )
+            )
+            return confirmation.ask(
+                request,
+                title=_("%(action)s %(name)s?")
+                % {
+                    "action": dict(form.fields["status"].choices)[status],
+                    "name": organisation.name,
+                },
+                consequence=consequence,
+                cancel_url=reverse("moderation:queue"),
+                action=request.get_full_path(),
+            )
         try:
             entry = services.change_source_status(
                 moderator=request.user,
@@ -227,6 +266,18 @@ def erase(request: HttpRequest) -> HttpResponse:
         submission = Submission.objects.filter(pk=form.cleaned_data["submission"]).first()
         if submission is None:
             form.add_error("submission", _("There is no submission with this number."))
+        elif not confirmation.is_confirmed(request):
+            return confirmation.ask(
+                request,
+                title=_("Erase the private details of submission %(number)d?")
+                % {"number": submission.pk},
+                consequence=_(
+                    "The details and the salt of their commitment are deleted; the log entry and "
+                    "its proofs stay, and nobody can ever link them to those details again."
+                ),
+                cancel_url=reverse("moderation:erase"),
+                action=request.path,
+            )
         else:
             try:
                 services.erase_private_details(

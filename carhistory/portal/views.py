@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from carhistory import confirmation
 from carhistory.moderation import selectors as moderation_selectors
 from carhistory.moderation import services as moderation_services
 from carhistory.moderation.access import is_moderator
@@ -213,6 +214,17 @@ def keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_api_key(request: HttpRequest, pk: int) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=pk, organisation=request.membership.organisation)
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=_("Revoke the API key %(prefix)s?") % {"prefix": api_key.prefix},
+            consequence=_(
+                "Every system that sends with this key is refused from now on. A revoked key "
+                "cannot be brought back: create a new one and give it to those systems."
+            ),
+            cancel_url=reverse("portal:keys"),
+            action=request.path,
+        )
     services.revoke_api_key(api_key=api_key)
     messages.success(request, _("The key %(prefix)s is revoked.") % {"prefix": api_key.prefix})
     return redirect("portal:keys")

@@ -68,7 +68,12 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
     queue = client.get(reverse("moderation:queue")).content.decode()
     assert applicant.name in queue
 
-    response = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    asked = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    assert "cannot be undone" in asked.content.decode()
+    assert not Entry.objects.filter(type="source_status").exists()
+    response = client.post(
+        reverse("moderation:approve-application", args=[applicant.pk]), {"confirmed": "yes"}
+    )
 
     assert response.status_code == 200
     raw_key = response.context["raw_key"]

@@ -57,7 +57,9 @@ def wait_for_mail(mailbox, count=1):
 
 def approve(client, applicant):
     client.force_login(make_moderator())
-    return client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    return client.post(
+        reverse("moderation:approve-application", args=[applicant.pk]), {"confirmed": "yes"}
+    )
 
 
 def test_approval_creates_the_first_account_and_mails_a_set_password_link(
