@@ -1,10 +1,11 @@
-"""Moderation pages and the two public forms that feed them (applications and disputes)."""
+"""Moderation pages: the queue and the seven moderator actions. The public forms that feed it
+live with the public pages (`portal.apply`, `vehicles.dispute`)."""
 
 import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,58 +15,17 @@ from carhistory import confirmation
 from carhistory.moderation import selectors, services
 from carhistory.moderation.access import moderator_required
 from carhistory.moderation.forms import (
-    ApplicationForm,
     ApprovalForm,
     CorrectionForm,
-    DisputeForm,
     ErasureForm,
     ReasonForm,
     SourceProfileForm,
     SourceStatusForm,
 )
 from carhistory.moderation.models import Dispute
-from carhistory.rate_limits import rate_limited
 from carhistory.sources.models import Organisation, OrganisationStatus, Submission
-from carhistory.vin import check_vin, normalise_vin
+from carhistory.vin import normalise_vin
 from ledger.selectors import entries_by_index
-
-
-@rate_limited("application")
-def apply(request: HttpRequest) -> HttpResponse:
-    form = ApplicationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.submit_application(**form.cleaned_data)
-        return redirect("moderation:apply-thanks")
-    return render(request, "moderation/apply.html", {"form": form})
-
-
-def apply_thanks(request: HttpRequest) -> HttpResponse:
-    return render(request, "moderation/apply_thanks.html")
-
-
-# Every request reads a VIN's history, so it costs a report lookup; each sent dispute also counts
-# in its own, smaller limit.
-@rate_limited("vin_lookup", methods=("GET", "HEAD", "POST"))
-@rate_limited("dispute")
-def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
-    check = check_vin(vin)
-    if not check.is_valid:
-        raise Http404(_("There is no such entry in this vehicle's history."))
-    # The page answers alike whether or not entry `index` is this VIN's, so it cannot be asked
-    # which VINs have records; a dispute about an entry that is not the VIN's is dropped.
-    entry = entries_by_index([index]).get(index)
-    context = {"vin": check.vin, "index": index}
-    form = DisputeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if entry is not None and entry.vin == check.vin:
-            services.open_dispute(
-                entry=entry,
-                reason=form.cleaned_data["reason"],
-                reporter_contact=form.cleaned_data["reporter_contact"],
-            )
-        return render(request, "moderation/dispute_thanks.html", context)
-    return render(request, "moderation/dispute_new.html", {"form": form, **context})
-
 
 QUEUE_PAGE_SIZE = 25
 

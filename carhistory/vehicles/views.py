@@ -32,8 +32,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.keys import log_verifier_key
-from ledger.selectors import trusted_cosigners, vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.

@@ -114,7 +114,7 @@ def test_a_signed_in_user_without_a_source_is_told_what_to_do(client):
     assert response.status_code == 403
     page = response.content.decode()
     assert "not linked to any organisation" in page
-    assert reverse("moderation:apply") in page
+    assert reverse("portal:apply") in page
 
 
 def test_a_moderator_lands_on_the_queue_and_a_member_on_the_portal(client):
