@@ -241,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Per-type facts and examples from the event schemas, and the log's plain-text endpoints.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "carhistory.openapi.postprocess",
+    ],
 }
 
 # --- security ------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
     TILE_WIDTH,
     TileAddress,
@@ -21,6 +21,7 @@ from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
+from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
 from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
@@ -103,6 +104,25 @@ def witnesses() -> list[Cosigner]:
 
 def entry_for_pending(pending_id: int) -> Entry | None:
     return Entry.objects.filter(pending_id=pending_id).first()
+
+
+def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
+    """The log index of each of `pending_ids` already integrated, in one query."""
+    pending_ids = list(pending_ids)
+    if not pending_ids:
+        return {}
+    rows = Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
+    return dict(rows)
+
+
+def platform_entries(*, types: Iterable[str], below: int) -> Iterator[tuple[int, bytes]]:
+    """(index, bytes) of the platform's own entries of the given `types` below index `below`,
+    in index order, streamed: `source` is indexed, and only the platform writes these types."""
+    rows = Entry.objects.filter(
+        source=protocol.PLATFORM_SOURCE, type__in=list(types), index__lt=below
+    )
+    for index, data in rows.order_by("index").values_list("index", "data").iterator():
+        yield index, bytes(data)
 
 
 def entries_for_vin(vin: str) -> list[Entry]:

@@ -89,6 +89,7 @@ class AuditEntry(models.Model):
         SUSPEND_SOURCE = "suspend_source", _("Suspended a source")
         REINSTATE_SOURCE = "reinstate_source", _("Reinstated a source")
         REVOKE_SOURCE = "revoke_source", _("Revoked a source")
+        CHANGE_SOURCE_PROFILE = "change_source_profile", _("Changed a source's kind or name")
         CORRECT_ENTRY = "correct_entry", _("Appended a correction")
         ACCEPT_DISPUTE = "accept_dispute", _("Accepted a dispute for review")
         REJECT_DISPUTE = "reject_dispute", _("Rejected a dispute")

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.moderation.signals import dispute_changed
 from carhistory.moderation.tasks import notify_disputed_source_task
 from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
@@ -19,15 +20,15 @@ from carhistory.sources.models import (
     RESERVED_SLUGS,
     ApiKey,
     Organisation,
+    OrganisationStatus,
     PrivateRecord,
     Submission,
 )
 from carhistory.sources.services import SourceError
 from carhistory.sources.slugs import slug_from_name
-from carhistory.vehicles.cache import forget_vehicle
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
-from ledger.models import Entry
+from ledger.selectors import Entry
 
 # Written into the public log when a moderator approves without a note of their own; the log is
 # read in every language, so this stays English.
@@ -106,7 +107,7 @@ def accept_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, site_url: s
     dispute.status = Dispute.Status.UNDER_REVIEW
     dispute.accepted_at = timezone.now()
     dispute.save(update_fields=["status", "accepted_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.ACCEPT_DISPUTE,
@@ -202,6 +203,63 @@ def change_source_status(
     return entry
 
 
+# A source's standing as the log states it (SPEC §5 `source_status`), by its status here.
+LOGGED_STANDING = {
+    OrganisationStatus.APPROVED: "approved",
+    OrganisationStatus.SUSPENDED: "suspended",
+}
+
+
+@transaction.atomic
+def change_source_profile(
+    *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
+) -> Entry | None:
+    """Change a source's kind (its role: what it may submit) or its name, in the open.
+
+    A source's kind decides which events it may log, so changing it must leave a public trace:
+    for a source in the log, a `source_status` entry restating its standing says what changed
+    and why, and the audit row names the moderator. Its slug never changes once the log names
+    it (its entries and its key carry it), and a revoked source stays as it was.
+    """
+    reason = _required(reason)
+    organisation = _locked(organisation)
+    changes = {
+        field: [getattr(organisation, field), value]
+        for field, value in (("kind", kind), ("name", name.strip()))
+        if getattr(organisation, field) != value
+    }
+    if not changes:
+        raise ValidationError(_("Nothing changes: pick another kind or name."))
+    if organisation.status == OrganisationStatus.REVOKED:
+        raise ValidationError(_("A revoked source is final and cannot be changed."))
+    entry = None
+    standing = LOGGED_STANDING.get(organisation.status)
+    if standing is not None:
+        # The log is read in every language: its reason stays English.
+        said = "; ".join(f"{field} {old} -> {new}" for field, (old, new) in changes.items())
+        entry = ledger_services.append_platform_entry(
+            type=schemas.EventType.SOURCE_STATUS,
+            facts={
+                "source": organisation.slug,
+                "status": standing,
+                "reason": f"profile changed ({said}): {reason}",
+            },
+        )
+    for field, (_old, new) in changes.items():
+        setattr(organisation, field, new)
+    organisation.full_clean()
+    organisation.save(update_fields=list(changes))
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.CHANGE_SOURCE_PROFILE,
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index if entry else None,
+        details=changes,
+    )
+    return entry
+
+
 @transaction.atomic
 def correct_dispute(
     *,
@@ -229,7 +287,7 @@ def correct_dispute(
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     return correction
 
 
@@ -279,7 +337,7 @@ def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.REJECT_DISPUTE,
@@ -315,10 +373,10 @@ def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: 
     return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
 
 
-def _forget_cached_reports(dispute: Dispute) -> None:
+def _announce(dispute: Dispute) -> None:
     # Reports are cached by VIN and tree size; a dispute changes what a report shows without
-    # adding to the log, so its cached copies must go once the change is committed.
-    transaction.on_commit(lambda: forget_vehicle(vin=dispute.vin))
+    # adding to the log. Whoever keeps copies (the vehicles app) hears of it once committed.
+    transaction.on_commit(lambda: dispute_changed.send(sender=Dispute, dispute=dispute))
 
 
 def _locked(organisation: Organisation) -> Organisation:

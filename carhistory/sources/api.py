@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carhistory.plain_text import quoted
 from carhistory.rest import PayloadTooLarge
 from carhistory.service_items import vocabulary_markdown
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
@@ -156,7 +157,8 @@ class EventBatchView(SourceApiView):
 def _batch_events(data: object) -> tuple[list, dict]:
     if not isinstance(data, dict):
         return [], {"non_field_errors": [_('Send {"events": [...]}.')]}
-    unknown = {str(name): [_("Unknown field.")] for name in data.keys() - {"events"}}
+    # Names the sender made up are quoted safely: a lone surrogate would break the response.
+    unknown = {quoted(str(name)): [_("Unknown field.")] for name in data.keys() - {"events"}}
     events = data.get("events")
     if not isinstance(events, list) or not events:
         return [], {**unknown, "events": [_("Send a list of one or more events.")]}

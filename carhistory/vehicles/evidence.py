@@ -13,12 +13,13 @@ import json
 from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
 
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint, Entry
 from ledger.selectors import (
+    Checkpoint,
     entries_for_vin,
     inclusion_proof,
     latest_checkpoint,
+    log_verifier_key,
+    platform_entries,
     served_checkpoint_text,
 )
 from ledger.services import ensure_checkpoint
@@ -67,12 +68,8 @@ def _source_history_entries(sources: set[str], tree_size: int) -> dict[int, dict
     if not sources:
         return {}
     found: dict[int, dict] = {}
-    # `source` is indexed and only the platform writes these entries.
-    rows = Entry.objects.filter(
-        source=PLATFORM, type__in=(SOURCE_KEY, SOURCE_STATUS), index__lt=tree_size
-    )
-    for index, data in rows.order_by("index").values_list("index", "data").iterator():
-        entry = json.loads(bytes(data))
+    for index, data in platform_entries(types=(SOURCE_KEY, SOURCE_STATUS), below=tree_size):
+        entry = json.loads(data)
         if entry.get("facts", {}).get("source") in sources:
             found[index] = entry
     return found

@@ -27,9 +27,7 @@ from carhistory.vin import (
     decode_vin,
     settle_model_year,
 )
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint
-from ledger.selectors import entries_for_vin, latest_checkpoint
+from ledger.selectors import Checkpoint, entries_for_vin, latest_checkpoint, log_verifier_key
 
 PLATFORM = protocol.PLATFORM_SOURCE
 OPEN = "open"  # a recall's status

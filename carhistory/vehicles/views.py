@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from itertools import groupby
 
-from carhistory_verifier import note
+from carhistory_verifier import note, protocol
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
+from carhistory.sources.credit import note_report_shown
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
@@ -31,8 +32,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.keys import log_verifier_key
-from ledger.selectors import trusted_cosigners, vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -91,6 +91,14 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "vehicle": _presentable_vehicle(data["vehicle"]),
         } | _share(request, data)
         return render(request, "vehicles/no_records.html", context)
+    # Credit for the sources (their dashboard): which sources were shown, never which VIN.
+    note_report_shown(
+        source_slugs=[
+            event["source"]["slug"]
+            for event in data["events"]
+            if event["source"]["slug"] != protocol.PLATFORM_SOURCE
+        ]
+    )
     evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
     token = page_token(request=request, vin=check.vin)
     context = (

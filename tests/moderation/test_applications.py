@@ -25,7 +25,7 @@ APPLICATION = {
 
 
 def test_applying_stores_an_application_and_thanks(client):
-    response = client.post(reverse("moderation:apply"), APPLICATION, follow=True)
+    response = client.post(reverse("portal:apply"), APPLICATION, follow=True)
     assert response.status_code == 200
     assert "Thank you" in response.content.decode()
     organisation = Organisation.objects.get()
@@ -35,9 +35,9 @@ def test_applying_stores_an_application_and_thanks(client):
 
 
 def test_a_chinese_name_gets_a_pinyin_slug(client):
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "浦东汽修"})
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "浦东汽修"})
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "！！！"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "！！！"})
     slugs = sorted(Organisation.objects.values_list("slug", flat=True))
     assert slugs[0] == "pu-dong-qi-xiu"
     assert slugs[1].startswith("pu-dong-qi-xiu-")
@@ -46,7 +46,7 @@ def test_a_chinese_name_gets_a_pinyin_slug(client):
 
 def test_an_incomplete_application_shows_field_errors_and_stores_nothing(client):
     response = client.post(
-        reverse("moderation:apply"),
+        reverse("portal:apply"),
         {**APPLICATION, "name": "", "kind": "spaceship", "contact_email": "not-an-email"},
     )
     assert response.status_code == 200
@@ -56,7 +56,7 @@ def test_an_incomplete_application_shows_field_errors_and_stores_nothing(client)
 
 
 def test_applying_without_csrf_token_is_forbidden():
-    response = Client(enforce_csrf_checks=True).post(reverse("moderation:apply"), APPLICATION)
+    response = Client(enforce_csrf_checks=True).post(reverse("portal:apply"), APPLICATION)
     assert response.status_code == 403
     assert not Organisation.objects.exists()
 
@@ -68,7 +68,12 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
     queue = client.get(reverse("moderation:queue")).content.decode()
     assert applicant.name in queue
 
-    response = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    asked = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    assert "cannot be undone" in asked.content.decode()
+    assert not Entry.objects.filter(type="source_status").exists()
+    response = client.post(
+        reverse("moderation:approve-application", args=[applicant.pk]), {"confirmed": "yes"}
+    )
 
     assert response.status_code == 200
     raw_key = response.context["raw_key"]
@@ -127,7 +132,7 @@ def test_rejection_appends_nothing_to_the_log_and_is_audited(client):
 
 def test_an_application_needs_a_licence_and_a_way_to_reach_the_applicant(client):
     response = client.post(
-        reverse("moderation:apply"),
+        reverse("portal:apply"),
         {"name": "Pudong Auto Repair", "kind": "repair_shop"},
     )
     assert set(response.context["form"].errors) == {

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def _set_status(client, source, status, reason="Odometer readings rolled back on 40 cars"):
     return client.post(
         reverse("moderation:source-status", args=[source.pk]),
-        {"status": status, "reason": reason},
+        {"status": status, "reason": reason, "confirmed": "yes"},
     )
 
 
@@ -121,3 +121,18 @@ def test_the_queue_pages_a_long_list_of_sources(client):
     assert [name for name in names if name in first] == names[:25]
     assert [name for name in names if name in second] == names[25:]
     assert "?sources_page=2" in first
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+def test_suspending_or_revoking_asks_for_confirmation_first(client, status):
+    source = OrganisationFactory(kind="dealer_4s")
+    client.force_login(make_moderator())
+    asked = client.post(
+        reverse("moderation:source-status", args=[source.pk]),
+        {"status": status, "reason": "fraud"},
+    )
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "cannot be undone" in page and 'name="reason" value="fraud"' in page
+    source.refresh_from_db()
+    assert source.status == "approved"

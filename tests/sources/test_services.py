@@ -8,7 +8,6 @@ from carhistory_verifier import note
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from carhistory.sources import services
 from carhistory.sources.models import PrivateRecord, SigningKey, Submission
 from carhistory.sources.selectors import submission_status
 from carhistory.sources.services import (
@@ -25,6 +24,7 @@ from carhistory.sources.services import (
     revoke_api_key,
     set_source_status,
     submission_statement,
+    submissions,
     submit_event,
     submit_events,
 )
@@ -301,7 +301,7 @@ def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer
 
 def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, monkeypatch):
     winner = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
-    real_lookup = services._accepted_by_external_id
+    real_lookup = submissions._accepted_by_external_id
     lookups = []
 
     def lookup_that_misses_once(organisation, external_ids):
@@ -309,7 +309,7 @@ def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, mo
         lookups.append(1)
         return {} if len(lookups) == 1 else real_lookup(organisation, external_ids)
 
-    monkeypatch.setattr(services, "_accepted_by_external_id", lookup_that_misses_once)
+    monkeypatch.setattr(submissions, "_accepted_by_external_id", lookup_that_misses_once)
     loser = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
     assert loser.outcome == Outcome.DUPLICATE
     assert loser.submission.public_id == winner.submission.public_id
