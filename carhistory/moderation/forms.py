@@ -16,6 +16,12 @@ class ReasonForm(forms.Form):
 
 
 class ApprovalForm(forms.Form):
+    slug = forms.SlugField(
+        label=_("Public id"),
+        max_length=64,
+        required=False,
+        help_text=_("Made from the name (pinyin for Chinese); change it before approving."),
+    )
     reason = forms.CharField(
         label=_("Note (optional)"),
         max_length=2000,

@@ -137,6 +137,22 @@ def answer_dispute(*, organisation: Organisation, dispute: Dispute, answer: str)
     return dispute
 
 
+def rename_applicant(*, organisation: Organisation, slug: str) -> Organisation:
+    """Change an applicant's public id (slug) before it is approved; afterwards it names the
+    source in the log and can no longer change."""
+    slug = slug.strip().lower()
+    if organisation.status != OrganisationStatus.APPLIED:
+        raise ValidationError(_("Only an application's public id can be changed."))
+    if slug == organisation.slug:
+        return organisation
+    if slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": _("This public id is taken; choose another.")})
+    organisation.slug = slug
+    organisation.full_clean()
+    organisation.save(update_fields=["slug"])
+    return organisation
+
+
 @transaction.atomic
 def approve_application(
     *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = "", site_url: str

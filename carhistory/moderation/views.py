@@ -56,6 +56,13 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, form.errors.as_text())
         return redirect("moderation:queue")
+    if form.cleaned_data["slug"]:
+        try:
+            # Settled first: the confirmation page names the slug the log will carry.
+            services.rename_applicant(organisation=organisation, slug=form.cleaned_data["slug"])
+        except services.REFUSALS as error:
+            messages.error(request, " ".join(services.refusal_messages(error)))
+            return redirect("moderation:queue")
     if not confirmation.is_confirmed(request):
         return confirmation.ask(
             request,

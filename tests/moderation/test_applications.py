@@ -86,6 +86,8 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
         "source": applicant.slug,
         "status": "approved",
         "reason": "application approved",
+        "name": applicant.name,
+        "kind": applicant.kind,
     }
     audit = AuditEntry.objects.get()
     assert audit.action == "approve_application"
@@ -142,3 +144,22 @@ def test_an_application_needs_a_licence_and_a_way_to_reach_the_applicant(client)
         "contact_email",
     }
     assert not Organisation.objects.exists()
+
+
+def test_the_moderator_may_change_the_public_id_before_approving(client):
+    applicant = OrganisationFactory(applied=True, slug="pu-dong-qi-xiu")
+    taken = OrganisationFactory(slug="taken-slug")
+    client.force_login(make_moderator())
+    url = reverse("moderation:approve-application", args=[applicant.pk])
+
+    client.post(url, {"slug": taken.slug, "confirmed": "yes"})
+    client.post(url, {"slug": "Not A Slug!", "confirmed": "yes"})
+    applicant.refresh_from_db()
+    assert (applicant.slug, applicant.status) == ("pu-dong-qi-xiu", "applied")
+
+    client.post(url, {"slug": "pudong-auto-repair", "confirmed": "yes"})
+    applicant.refresh_from_db()
+    assert (applicant.slug, applicant.status) == ("pudong-auto-repair", "approved")
+    assert entry_object(Entry.objects.get(type="source_status"))["facts"]["source"] == (
+        "pudong-auto-repair"
+    )
