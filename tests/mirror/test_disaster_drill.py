@@ -64,6 +64,8 @@ class Site:
             "CELERY_TASK_ALWAYS_EAGER": "1",
             "LEDGER_SIGNING_KEY": "",
             "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "log.key"),
+            # The audit's memory of the largest checkpoint it verified: this site's own.
+            "LEDGER_AUDIT_STATE_FILE": str(tmp_path / "verified-checkpoint.json"),
         }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -235,6 +237,8 @@ def test_drop_the_database_restore_from_the_mirror_and_go_on(site, witness, tmp_
     result = sync()
     assert result.returncode == 0, result.stderr
     served_before = site.get("/log/checkpoint")
+
+    assert "ok: 1250 entries" in site.manage("verify_ledger")
 
     # The disaster: the database is gone. Accounts come back from their own backup; here the
     # mirror is registered again with the same key (a new token).
