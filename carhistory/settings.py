@@ -31,6 +31,10 @@ LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = Path(
     env.str("LEDGER_SIGNING_KEY_FILE", default=str(VAR_DIR / "ledger-signing.key"))
 )
+# The log's VRF key (SPEC §7), which keys the VIN index: standard base64 of its 32-byte secret
+# seed, either itself or in a file; `manage.py create_log_key` writes the file beside the log key.
+LEDGER_VRF_KEY = env.str("LEDGER_VRF_KEY", default="")
+LEDGER_VRF_KEY_FILE = Path(env.str("LEDGER_VRF_KEY_FILE", default=str(VAR_DIR / "ledger-vrf.key")))
 # How many pending submissions the sequencer integrates in one transaction.
 LEDGER_BATCH_SIZE = env.int("LEDGER_BATCH_SIZE", default=5000)
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from carhistory.errors import DomainError
 
-from . import keys, selectors
+from . import keys, selectors, vin_index
 from .models import Checkpoint, Cosignature, Entry, PendingEntry, Subtree, Witness
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -82,6 +82,9 @@ def enqueue_entries(*, entries: Sequence[Mapping[str, Any]]) -> list[PendingEntr
     for entry in entries:
         indexed_fields(entry)
         data.append(_bundleable(entry_format.entry_bytes(entry)))
+    # Each new VIN's VRF proof is computed here, once, by whoever submits it: the sequencer,
+    # the one writer everybody waits for, then seldom meets a VIN it has to prove.
+    vin_index.ensure_vin_keys(entry["vin"] for entry in entries if entry.get("vin"))
     created = _insert_pending(data)
     # robust: the rows are durable; if the broker is down the periodic task integrates them.
     transaction.on_commit(_schedule_integration, robust=True)
@@ -178,19 +181,25 @@ def _take_sequencer_lock(*, wait: bool) -> bool:
         return cursor.fetchone()[0]
 
 
-def _integrate_batch(batch_size: int) -> tuple[int, int, Checkpoint | None]:
+def _integrate_batch(
+    batch_size: int, *, even_if_empty: bool = False
+) -> tuple[int, int, Checkpoint | None]:
     size = selectors.tree_size()
     pending = list(PendingEntry.objects.order_by("id").values_list("id", "data")[:batch_size])
-    if not pending:
+    if not pending and not even_if_empty:
         return size, 0, None
+    _bring_map_up_to_date(size)
     frontier = _load_frontier(size)
     integrated_at = timezone.now()
     entries = []
     subtrees = []
+    new_indexes: dict[str, list[int]] = {}
     for pending_id, data in pending:
         data = bytes(data)
         leaf_hash = merkle.leaf_hash(data)
         fields = indexed_fields(json.loads(data))
+        if fields["vin"] is not None:
+            new_indexes.setdefault(fields["vin"], []).append(frontier.size)
         entries.append(
             (
                 frontier.size,
@@ -205,11 +214,56 @@ def _integrate_batch(batch_size: int) -> tuple[int, int, Checkpoint | None]:
             )
         )
         subtrees.extend(frontier.append(leaf_hash))
+    # SPEC §7: the checkpoint's last entry commits to the map over every entry before it.
+    commitment = _vin_index_entry(size=frontier.size, root=vin_index.update_map(new_indexes))
+    data = entry_format.entry_bytes(commitment)
+    leaf_hash = merkle.leaf_hash(data)
+    fields = indexed_fields(commitment)
+    entries.append(
+        (
+            frontier.size,
+            leaf_hash,
+            data,
+            None,
+            fields["type"],
+            fields["source"],
+            fields["occurred_at"],
+            None,
+            integrated_at,
+        )
+    )
+    subtrees.extend(frontier.append(leaf_hash))
     _insert_rows(Entry, ENTRY_COLUMNS, entries)
     _insert_rows(Subtree, SUBTREE_COLUMNS, subtrees)
     checkpoint = _sign_checkpoint(frontier.size, frontier.root())
     PendingEntry.objects.filter(id__in=[pending_id for pending_id, _ in pending]).delete()
     return frontier.size, len(pending), checkpoint
+
+
+def _bring_map_up_to_date(size: int) -> None:
+    """Build the VIN index from every entry when the log's last entry is not a `vin_index`
+    one: a log created before the VIN index existed (README, "Logs from before the VIN
+    index"). Every batch since ends with one, so this runs once."""
+    if size == 0:
+        return
+    last_type = Entry.objects.filter(index=size - 1).values_list("type", flat=True).first()
+    if last_type == protocol.VIN_INDEX:
+        return
+    vin_index.rebuild_map(
+        Entry.objects.filter(vin__isnull=False)
+        .order_by("index")
+        .values_list("index", "vin")
+        .iterator(chunk_size=10_000)
+    )
+
+
+def _vin_index_entry(*, size: int, root: bytes) -> dict[str, Any]:
+    facts = {
+        "size": size,
+        "root": entry_format.b64encode(root),
+        "vrf_key": keys.vrf_public_key(),
+    }
+    return sign_as_platform(_platform_entry(type=protocol.VIN_INDEX, facts=facts))
 
 
 ENTRY_COLUMNS = (
@@ -272,14 +326,21 @@ def _sign_checkpoint(size: int, root_hash: bytes) -> Checkpoint:
 
 
 def ensure_checkpoint() -> Checkpoint:
-    """The latest checkpoint; a log that has never signed one signs the empty tree's (size 0),
-    so that /log/checkpoint always serves something a client can verify and extend."""
+    """The latest checkpoint; a log that has never signed one signs its first now, of size 1:
+    its lone entry is the `vin_index` entry of the empty map (SPEC §7), so that
+    /log/checkpoint always serves something a client can verify and extend, and any VIN's
+    absence can be proven from the start."""
     latest = selectors.latest_checkpoint()
     if latest is not None:
         return latest
     with transaction.atomic():
         _take_sequencer_lock(wait=True)
-        return selectors.latest_checkpoint() or _sign_checkpoint(0, merkle.EMPTY_ROOT)
+        latest = selectors.latest_checkpoint()
+        if latest is not None:
+            return latest
+        size, _count, checkpoint = _integrate_batch(settings.LEDGER_BATCH_SIZE, even_if_empty=True)
+        _publish_tree_size(size)
+        return checkpoint
 
 
 def sign_as_platform(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -307,6 +368,19 @@ def append_platform_entry(
     `vin` is left out of the entry when None (SPEC §5: those types have none); `occurred_at`
     defaults to now, since the platform's act happens when it is written.
     """
+    entry = _platform_entry(type=type, facts=facts, vin=vin, occurred_at=occurred_at)
+    pending = enqueue_entry(entry=sign_as_platform(entry))
+    integrate_pending(wait=True)
+    return Entry.objects.get(pending_id=pending.id)
+
+
+def _platform_entry(
+    *,
+    type: str,
+    facts: dict[str, Any],
+    vin: str | None = None,
+    occurred_at: str | None = None,
+) -> dict[str, Any]:
     now = timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     entry: dict[str, Any] = {
         "v": 1,
@@ -320,9 +394,7 @@ def append_platform_entry(
     }
     if vin is not None:
         entry["vin"] = vin
-    pending = enqueue_entry(entry=sign_as_platform(entry))
-    integrate_pending(wait=True)
-    return Entry.objects.get(pending_id=pending.id)
+    return entry
 
 
 def add_cosignature(*, witness_name: str, cosigned_note: str) -> Cosignature:

@@ -7,6 +7,7 @@ from . import mirror_views, views
 urlpatterns = [
     path("log/checkpoint", views.checkpoint, name="log-checkpoint"),
     path("log/key", views.log_key, name="log-key"),
+    path("log/vrf-key", views.vrf_key, name="log-vrf-key"),
     # tlog-tiles paths have a variable number of segments; parse_tile_path judges them.
     re_path(r"^log/tile/(?P<tile_path>.*)$", views.tile, name="log-tile"),
     path(

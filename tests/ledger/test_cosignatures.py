@@ -46,10 +46,10 @@ def test_a_registered_witness_cosignature_is_served_with_the_checkpoint(
 ):
     response = post(client, witness.name, cosigned(checkpoint_note, witness_key))
     assert response.status_code == 201
-    assert response.json() == {"tree_size": 5, "timestamp": 1_700_000_000}
+    assert response.json() == {"tree_size": 6, "timestamp": 1_700_000_000}
     served = client.get("/log/checkpoint").content.decode()
     assert note.verify_cosignature(served, witness_key.verifier()) == 1_700_000_000
-    assert note.verify_checkpoint(served, log_key.verifier()).size == 5
+    assert note.verify_checkpoint(served, log_key.verifier()).size == 6
     assert post(client, witness.name, cosigned(checkpoint_note, witness_key)).status_code == 201
     assert Cosignature.objects.count() == 1
 
@@ -75,7 +75,7 @@ def test_a_checkpoint_the_log_never_signed_is_refused(
     client, witness, witness_key, checkpoint_note
 ):
     origin, _size, root, rest = checkpoint_note.split("\n", 3)
-    forged = "\n".join([origin, "6", root, rest])
+    forged = "\n".join([origin, "7", root, rest])
     response = post(client, witness.name, cosigned(forged, witness_key))
     assert response.status_code == 400
     assert "never signed" in response.json()["note"][0]

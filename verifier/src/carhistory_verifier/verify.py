@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, vin_index, vrf
 from carhistory_verifier.entry import b64decode, b64encode, entry_bytes, statement_bytes
 from carhistory_verifier.note import Checkpoint, NoteError, Verifier, verify_checkpoint
-from carhistory_verifier.protocol import BUNDLE_FORMAT, PLATFORM_SOURCE, PLATFORM_TYPES
+from carhistory_verifier.protocol import BUNDLE_FORMAT, PLATFORM_SOURCE, PLATFORM_TYPES, VIN_INDEX
 
 _SIGNED_FIELDS = ("type", "source", "source_key", "source_sig")
 
@@ -57,6 +57,9 @@ class BundleSummary:
     platform_signed: int
     platform_entries: int
     sources: tuple[str, ...]
+    # SPEC §7: how many log entries the VIN index proves the bundle complete for (every entry
+    # of this VIN among them is in `entries`), or None when the bundle has no `vin_index`.
+    complete_as_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,11 @@ def verify_bundle(bundle: Mapping[str, Any], *, log_key: str | None = None) -> B
         _check_entry(proven, vin=vin, log_verifier=log_verifier, published=published)
         for proven in entries
     ]
+    complete_as_of = _check_vin_index(
+        bundle, vin=vin, checkpoint=checkpoint, log_verifier=log_verifier, entries=entries
+    )
     return BundleSummary(
+        complete_as_of=complete_as_of,
         vin=vin,
         origin=checkpoint.origin,
         tree_size=checkpoint.size,
@@ -298,6 +305,38 @@ def verify_bundle(bundle: Mapping[str, Any], *, log_key: str | None = None) -> B
         platform_entries=signers.count(_SignedBy.PLATFORM_ITSELF),
         sources=tuple(sorted({p.entry["source"] for p in entries} - {PLATFORM_SOURCE})),
     )
+
+
+def _check_vin_index(
+    bundle: Mapping[str, Any],
+    *,
+    vin: str,
+    checkpoint: Checkpoint,
+    log_verifier: Verifier,
+    entries: list[_ProvenItem],
+) -> int | None:
+    """SPEC §7: the bundle's entries are all of the VIN's among the first N − 1. Returns N − 1,
+    or None when the bundle has no `vin_index` (a log from before the VIN index)."""
+    section = bundle.get("vin_index")
+    if section is None:
+        return None
+    _check_item_format(section, "vin_index")
+    proven = _prove_inclusion(section, "vin_index", checkpoint)
+    entry = proven.entry
+    # Step 1: the checkpoint's own last entry, written and signed by the log.
+    if proven.index != checkpoint.size - 1:
+        raise VerificationFailure(proven.where, "is not the checkpoint's last entry")
+    if entry["type"] != VIN_INDEX or entry["source"] != PLATFORM_SOURCE:
+        raise VerificationFailure(proven.where, "is not the platform's vin_index entry")
+    if entry["source_key"] != log_verifier.key_string():
+        raise VerificationFailure(proven.where, "is not signed by the log key")
+    _check_signature(proven, log_verifier)
+    try:
+        return vin_index.check_bundle_section(
+            section, vin=vin, entry_indexes=[item.index for item in entries]
+        )
+    except (vin_index.VinIndexError, vrf.VrfError) as error:
+        raise VerificationFailure("vin_index", str(error)) from None
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -343,6 +382,16 @@ def _summary_text(summary: BundleSummary) -> str:
         f"{summary.platform_entries} written by the platform itself\n"
         f"Source keys: {summary.source_keys_checked} proven in the log\n"
         f"Sources: {sources}\n"
+        f"{_completeness_text(summary)}\n"
+    )
+
+
+def _completeness_text(summary: BundleSummary) -> str:
+    if summary.complete_as_of is None:
+        return "Completeness: not proven (the bundle has no vin_index; other entries may exist)"
+    return (
+        f"Completeness: these are all {summary.entries_checked} entries the log holds for this "
+        f"VIN among its first {summary.complete_as_of} (SPEC §7)"
     )
 
 
