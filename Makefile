@@ -27,12 +27,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Browser libraries come from npm (package-lock.json) and are served from static/vendor/.
-static/vendor/.installed: node_modules/.installed Makefile
+# Browser libraries come from npm (package-lock.json) and are served from static/vendor/:
+# Chart.js as published, and @noble/curves + @noble/hashes bundled by esbuild (pinned in the
+# lock file too) into one script that sets the global `carhistoryNoble` for verify-core.js.
+static/vendor/.installed: node_modules/.installed browser/noble.js Makefile
 	mkdir -p static/vendor
 	cp node_modules/chart.js/dist/chart.umd.js static/vendor/chart.umd.js
 	# chart.umd.js names its source map, so the production build's manifest needs it too.
 	cp node_modules/chart.js/dist/chart.umd.js.map static/vendor/chart.umd.js.map
+	node_modules/.bin/esbuild browser/noble.js --bundle --format=iife --global-name=carhistoryNoble \
+	  --target=es2020 --minify --legal-comments=inline --log-level=warning --outfile=static/vendor/noble.js
 	touch $@
 
 /usr/bin/msgfmt:
@@ -50,7 +54,7 @@ install: $(VENV)/.installed static/vendor/.installed messages static
 run: install
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py create_log_key --if-missing
-	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo --site http://127.0.0.1:$(PORT)
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 worker: install
@@ -72,9 +76,10 @@ check-services: $(VENV)/.installed
 	@$(PY) -c "import redis; redis.Redis.from_url('$(TEST_REDIS_URL)').ping()" \
 	  || { echo "Redis is not running on 127.0.0.1:6379. Start it: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no" >&2; exit 1; }
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/eslint --max-warnings=0 static/js browser tests/js eslint.config.js
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

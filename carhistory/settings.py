@@ -5,9 +5,11 @@ eager, local-memory cache) so that a newcomer sees it work at once. Production s
 and then the site refuses to start on the development SECRET_KEY or without a log key.
 """
 
+import datetime
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -52,6 +54,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -67,6 +71,7 @@ MIDDLEWARE = [
     # First, like a cache in front of the site: a cached report skips everything below.
     "carhistory.vehicles.middleware.CachedReportMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -75,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "carhistory.urls"
@@ -131,7 +138,33 @@ CELERY_BEAT_SCHEDULE = {
     # A safety net: submissions trigger integration themselves; this picks up any left over
     # by a worker that died, and keeps checkpoints fresh.
     "integrate-pending": {"task": "ledger.tasks.integrate_pending", "schedule": 5.0},
+    # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
+    # failed and refreshes cosignatures of a log that has not grown.
+    "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},
 }
+
+# --- witnesses (C2SP tlog-witness, ledger/witnessing.py) ------------------------------------
+WITNESS_TIMEOUT_SECONDS = env.float("WITNESS_TIMEOUT_SECONDS", default=5.0)
+# Ask a witness again about an unchanged checkpoint after this long, for a fresh cosignature.
+WITNESS_REFRESH_SECONDS = env.int("WITNESS_REFRESH_SECONDS", default=60)
+# After a failure, wait this long before the next push, doubling per failure up to the maximum.
+WITNESS_BACKOFF_SECONDS = env.float("WITNESS_BACKOFF_SECONDS", default=1.0)
+WITNESS_BACKOFF_MAX_SECONDS = env.float("WITNESS_BACKOFF_MAX_SECONDS", default=300.0)
+# The report warns when the newest witness cosignature is older than this.
+WITNESS_FRESHNESS_SECONDS = env.int("WITNESS_FRESHNESS_SECONDS", default=600)
+
+# --- e-mail (django-environ's EMAIL_URL: smtp://host:port, consolemail:// …) ----------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="carhistory <noreply@carhistory.localhost>"
+)
+
+# --- accounts ------------------------------------------------------------------------------
+# Demo logins have published passwords: this backend refuses them whenever DEBUG is off.
+AUTHENTICATION_BACKENDS = ["carhistory.demo.auth.DemoAwareModelBackend"]
+# A set-password link sent on approval stays valid this long (Django's reset token).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 
 # --- i18n ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -173,6 +206,11 @@ REST_FRAMEWORK = {
         "vin_lookup": env.str("THROTTLE_VIN_LOOKUP", default="120/minute"),
         # Submissions, per source (a batch of up to 1,000 events counts once).
         "source": env.str("THROTTLE_SOURCE", default="600/minute"),
+        # The public forms, per client address (carhistory/rate_limits.py): each sent form
+        # writes to the database, and a dispute flushes a cached report.
+        "dispute": env.str("THROTTLE_DISPUTE", default="10/hour"),
+        "application": env.str("THROTTLE_APPLICATION", default="5/hour"),
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
     },
 }
 # Request bodies above this are refused with 413 (a batch of 1,000 events fits well under it).
@@ -192,11 +230,58 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- security ------------------------------------------------------------------------------
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# HTTPS=1 when the site is reached over TLS (directly or through NUM_PROXIES proxies): HSTS for a
+# year, plain HTTP redirected, cookies sent over TLS only.
+HTTPS = env.bool("HTTPS", default=False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=HTTPS)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# How many reverse proxies stand in front of the site. Only then are X-Forwarded-For (the
+# client's address, for the throttles) and X-Forwarded-Proto (for HTTPS) believed: without a
+# proxy anyone can forge them.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+REST_FRAMEWORK["NUM_PROXIES"] = NUM_PROXIES or None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES else None
+# No inline script runs anywhere: scripts come from our own static files only. Inline styles
+# stay allowed (templates, the admin and Swagger UI use style attributes); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 LOGIN_URL = "login"
+
+# Brute force on /accounts/login/ and /admin/login/ (django-axes): after AXES_FAILURE_LIMIT wrong
+# passwords from one address, or for one user name, sign-in is refused (429) for the cool-off,
+# even with the right password. Locking by user name lets anyone lock a user out for that
+# long; the short cool-off bounds what that costs, and a moderator can reset it in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "carhistory.rate_limits.client_address"
+AXES_LOCKOUT_TEMPLATE = "locked_out.html"
+AXES_VERBOSE = False
 
 LOGGING = {
     "version": 1,

@@ -7,10 +7,14 @@ reported but not refused. Maker, country and model year are decoded with `vininf
 """
 
 import datetime
+import re
+import string
 from dataclasses import asdict, dataclass, field
 
 from django.utils.translation import gettext as _
 from vininfo import Vin
+
+from carhistory.plain_text import shown_character
 
 VIN_LENGTH = 17
 FORBIDDEN_LETTERS = frozenset("IOQ")
@@ -25,7 +29,17 @@ _TRANSLITERATION = {
     "R": 9,
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
+# Whitespace and the dashes and hyphens of Unicode's Pd class people paste from documents.
+_SPACES_AND_DASHES = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+# Only ASCII letters are upper-cased: Unicode case mapping turns ſ into S and K (Kelvin) into k,
+# and makes ß and ﬀ two letters long, so a VIN could match one it is not.
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+# Chinese input methods type full-width digits and letters (U+FF10..U+FF5A): the same
+# characters, one block up. Only these are folded, not all of Unicode's compatibility forms.
+_FULL_WIDTH_ASCII = {
+    0xFF00 + ord(char) - 0x20: char for char in string.digits + string.ascii_letters
+}
 
 
 class CheckDigit:
@@ -66,8 +80,13 @@ class VehicleDecode:
 
 
 def normalise_vin(raw: str) -> str:
-    """Trim and upper-case: `lsv au2180...` as typed on a phone becomes the canonical form."""
-    return (raw or "").strip().upper()
+    """The canonical form of a VIN as people type it: `lfv2a21k3j 3041877` or `LFV2A-21K3J`
+    copied from a paper form, or full-width `ＬＦＶ…` from a Chinese input method, all become
+    `LFV2A21K3J3041877`. Spaces and dashes are never part of a VIN, so dropping them cannot
+    turn one VIN into another. Only full-width ASCII is folded and only ASCII letters are
+    upper-cased; other characters stay as they are, for `check_vin` to refuse."""
+    folded = (raw or "").translate(_FULL_WIDTH_ASCII)
+    return _SPACES_AND_DASHES.sub("", folded).translate(_ASCII_UPPER)
 
 
 def expected_check_digit(vin: str) -> str:
@@ -121,7 +140,7 @@ def check_vin(raw: str) -> VinCheck:
 def _character_problems(vin: str) -> list[VinProblem]:
     problems = []
     for position, char in enumerate(vin, start=1):
-        values = {"position": position, "char": char}
+        values = {"position": position, "char": shown_character(char)}
         if char in FORBIDDEN_LETTERS:
             message = _(
                 "Character %(position)d is the letter %(char)s: VINs never use I, O or Q "
@@ -151,3 +170,47 @@ def decode_vin(vin: str) -> VehicleDecode:
         region=decoded.region,
         model_years=years,
     )
+
+
+class ModelYearBasis:
+    MANUFACTURE = "manufacture"
+    FIRST_REGISTRATION = "first_registration"
+    EARLIEST_RECORD = "earliest_record"
+    VIN = "vin"  # only one candidate is not in the future
+
+
+@dataclass(frozen=True)
+class ModelYear:
+    year: int | None  # None: the log cannot settle which candidate it is
+    basis: str | None
+    candidates: list[int]
+
+
+def settle_model_year(
+    candidates: list[int],
+    *,
+    first_registered: datetime.date | None = None,
+    earliest_record: datetime.date | None = None,
+) -> ModelYear:
+    """Which of the VIN's candidate model years (30 years apart) the log's dates allow.
+
+    A car is first registered new: its model year is within a year or two of that date (a
+    model year starts up to a year early and a car may stand at a dealer for a year). The
+    earliest record only bounds it from above: the car existed then, so its model year is at
+    most the next year. A manufacturer's `model_year` settles it before either (`report.py`).
+    """
+    if first_registered is not None:
+        fitting = [
+            year
+            for year in candidates
+            if first_registered.year - 2 <= year <= first_registered.year + 1
+        ]
+        if len(fitting) == 1:
+            return ModelYear(fitting[0], ModelYearBasis.FIRST_REGISTRATION, candidates)
+    if earliest_record is not None:
+        fitting = [year for year in candidates if year <= earliest_record.year + 1]
+        if len(fitting) == 1:
+            return ModelYear(fitting[0], ModelYearBasis.EARLIEST_RECORD, candidates)
+    if len(candidates) == 1:
+        return ModelYear(candidates[0], ModelYearBasis.VIN, candidates)
+    return ModelYear(None, None, candidates)

@@ -1,12 +1,14 @@
-"""Admin: the log is for looking at; only witnesses are edited here.
+"""Admin: the log is for looking at; only cosigners (witnesses, mirrors) are edited here.
 
 Subtree is not registered: the admin does not support composite primary keys, and its rows
 are meaningless one by one (verify_ledger checks them).
 """
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from .models import Checkpoint, Cosignature, Entry, Mirror, PendingEntry, Witness
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Mirror, PendingEntry
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,23 +42,45 @@ class CheckpointAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-@admin.register(Witness)
-class WitnessAdmin(admin.ModelAdmin):
-    list_display = ["name", "active"]
-    list_filter = ["active"]
+@admin.register(Cosigner)
+class CosignerAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "active",
+        "url",
+        "cosigned_size",
+        "cosigned_age",
+        "failures",
+        "last_error",
+    ]
+    list_filter = ["kind", "active"]
     search_fields = ["name"]
+    fields = ["name", "kind", "verifier_key", "url", "active"]
+    readonly_fields = ["cosigned_size", "cosigned_at", "failures", "retry_at", "last_error"]
+
+    def get_fields(self, request, obj=None):
+        # The push state is the log's own record: shown, never edited.
+        return self.fields + (self.readonly_fields if obj else [])
+
+    @admin.display(description=_("last cosigned"))
+    def cosigned_age(self, cosigner: Cosigner) -> str:
+        if cosigner.cosigned_at is None:
+            return _("never")
+        seconds = int((timezone.now() - cosigner.cosigned_at).total_seconds())
+        return _("%(seconds)d s ago") % {"seconds": seconds}
 
 
 @admin.register(Cosignature)
 class CosignatureAdmin(ReadOnlyAdmin):
-    list_display = ["checkpoint", "witness", "timestamp", "created_at"]
-    list_select_related = ["checkpoint", "witness"]
+    list_display = ["checkpoint", "cosigner", "timestamp", "created_at"]
+    list_select_related = ["checkpoint", "cosigner"]
 
 
 @admin.register(Mirror)
 class MirrorAdmin(ReadOnlyAdmin):
     # Registered with `manage.py add_mirror`, which prints the token once; deactivate a
-    # mirror through its cosigner (Witness) row.
+    # mirror through its Cosigner row.
     list_display = ["cosigner", "created_at"]
     list_select_related = ["cosigner"]
     exclude = ["token_hash"]

@@ -23,8 +23,9 @@ from . import mirrors, selectors, services
 from .models import Mirror
 
 BEARER = b"bearer"
-# Entry bundles compress to about half: the JSON around the random nonces and signatures.
-GZIP_LEVEL = 6
+# Entry bundles compress well (the JSON around the random nonces and signatures); level 1 gets
+# nearly all of it in under two thirds of level 6's server time.
+GZIP_LEVEL = 1
 
 
 class MirrorTokenAuthentication(authentication.BaseAuthentication):
@@ -122,7 +123,7 @@ class MirrorCosignatureView(MirrorView):
             return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
         try:
             cosignature = services.add_cosignature(
-                witness_name=request.auth.cosigner.name,
+                cosigner_name=request.auth.cosigner.name,
                 cosigned_note=submission.validated_data["note"],
             )
         except services.CosignatureError as error:

@@ -1,9 +1,9 @@
 """Mirrors: parties that keep a verified copy of every entry (SPEC §4 keeps entry bundles
 private, so a mirror reads them with a token issued here).
 
-A mirror's cosigner identity is a Witness row (its cosignatures are stored and served like a
-witness's); the Mirror row beside it holds the SHA-256 of its access token. The raw token is
-returned once, by `register_mirror`, and never stored.
+A mirror's cosigner identity is a Cosigner row of kind mirror (its cosignatures are stored and
+served like a witness's); the Mirror row beside it holds the SHA-256 of its access token. The
+raw token is returned once, by `register_mirror`, and never stored.
 """
 
 import hashlib
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from carhistory_verifier import note
 from django.db import transaction
 
-from .models import Mirror, Witness
+from .models import Cosigner, Mirror
 
 TOKEN_PREFIX = "mirror_"  # noqa: S105 - a label, not a secret
 TOKEN_BYTES = 32
@@ -47,13 +47,15 @@ def register_mirror(*, name: str, verifier_key: str) -> RegisteredMirror:
             f"the key is named {verifier.name!r}, not {name!r}: a cosignature line carries the "
             "key's name, so they must match"
         )
-    if Witness.objects.filter(name=name).exists():
+    if Cosigner.objects.filter(name=name).exists():
         raise MirrorRegistrationError(f"a witness or mirror named {name!r} already exists")
-    if Witness.objects.filter(verifier_key=verifier.key_string()).exists():
+    if Cosigner.objects.filter(verifier_key=verifier.key_string()).exists():
         raise MirrorRegistrationError("this key is already registered")
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     with transaction.atomic():
-        cosigner = Witness.objects.create(name=name, verifier_key=verifier.key_string())
+        cosigner = Cosigner.objects.create(
+            name=name, verifier_key=verifier.key_string(), kind=Cosigner.Kind.MIRROR
+        )
         mirror = Mirror.objects.create(cosigner=cosigner, token_hash=token_hash(token))
     return RegisteredMirror(mirror=mirror, token=token)
 

@@ -6,6 +6,8 @@ history. PendingEntry is the one mutable table: the sequencer deletes rows as it
 them.
 """
 
+from carhistory_verifier import note
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
@@ -112,28 +114,66 @@ class Checkpoint(models.Model):
         return f"checkpoint {self.tree_size}"
 
 
-class Witness(models.Model):
-    """An independent party whose cosignatures on checkpoints the log accepts and serves."""
+class Cosigner(models.Model):
+    """An independent party whose C2SP tlog-cosignatures on checkpoints the log stores and
+    serves: a witness (the log pushes each checkpoint to its `url`, C2SP tlog-witness) or a
+    mirror (which cosigns what it has copied and checked). The push fields are the log's
+    view of a witness: the size it last cosigned and how pushing to it goes."""
+
+    class Kind(models.TextChoices):
+        WITNESS = "witness", _("witness")
+        MIRROR = "mirror", _("mirror")
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     verifier_key = models.TextField(_("verifier key"), unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.WITNESS)
     active = models.BooleanField(_("active"), default=True)
+    url = models.URLField(
+        _("submission URL"),
+        blank=True,
+        help_text=_("A witness's tlog-witness submission prefix; add-checkpoint is sent below it."),
+    )
+    cosigned_size = models.BigIntegerField(_("last cosigned size"), null=True, blank=True)
+    cosigned_at = models.DateTimeField(_("last cosigned at"), null=True, blank=True)
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    retry_at = models.DateTimeField(_("next attempt not before"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
-        verbose_name = _("witness")
-        verbose_name_plural = _("witnesses")
+        verbose_name = _("cosigner")
+        verbose_name_plural = _("cosigners")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cosigned_size__gte=0), name="ledger_cosigner_cosigned_size"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        # The key decides which signature lines are this cosigner's: a key of the wrong type,
+        # or one named differently from the cosigner, would match none of them.
+        try:
+            key = note.CosignatureVerifier.from_key_string(self.verifier_key.strip())
+        except note.NoteError as error:
+            raise ValidationError({"verifier_key": str(error)}) from None
+        if key.name != self.name:
+            message = _("The name must be the verifier key's name, %(name)s.")
+            raise ValidationError({"name": message % {"name": key.name}})
+        if self.kind == self.Kind.WITNESS and self.active and not self.url:
+            raise ValidationError({"url": _("An active witness needs its submission URL.")})
+
 
 class Cosignature(models.Model):
-    """A witness's C2SP tlog-cosignature line on one checkpoint, appended when served."""
+    """A cosigner's C2SP tlog-cosignature line on one checkpoint, appended when served. A
+    witness asked again about the same checkpoint signs it again with a newer time, so a
+    checkpoint may hold several lines by one cosigner; the newest is served."""
 
     checkpoint = models.ForeignKey(
         Checkpoint, on_delete=models.PROTECT, related_name="cosignatures"
     )
-    witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures")
+    cosigner = models.ForeignKey(Cosigner, on_delete=models.PROTECT, related_name="cosignatures")
     signature_line = models.TextField(_("signature line"))
     timestamp = models.BigIntegerField(_("timestamp"))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -143,24 +183,25 @@ class Cosignature(models.Model):
         verbose_name_plural = _("cosignatures")
         constraints = [
             models.UniqueConstraint(
-                fields=["checkpoint", "witness"], name="ledger_cosignature_once_per_witness"
+                fields=["checkpoint", "cosigner", "timestamp"],
+                name="ledger_cosignature_once_per_time",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.witness} on {self.checkpoint}"
+        return f"{self.cosigner} on {self.checkpoint}"
 
 
 class Mirror(models.Model):
     """A party that keeps a verified copy of every entry (`carhistory-mirror sync`).
 
-    Its cosigner identity (name and tlog-cosignature verifier key) is a Witness row, so its
+    Its cosigner identity (name and tlog-cosignature verifier key) is a Cosigner row, so its
     cosignatures live in the one Cosignature table and are served with the checkpoint like a
     witness's; this row adds what only a mirror has: the token that lets it read the entries,
     which are private (they carry VINs). Only the token's SHA-256 is kept.
     """
 
-    cosigner = models.OneToOneField(Witness, on_delete=models.PROTECT, related_name="mirror")
+    cosigner = models.OneToOneField(Cosigner, on_delete=models.PROTECT, related_name="mirror")
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

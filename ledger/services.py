@@ -23,7 +23,7 @@ from django.utils import timezone
 from carhistory.errors import DomainError
 
 from . import keys, selectors, vin_index
-from .models import Checkpoint, Cosignature, Entry, PendingEntry, Subtree, Witness
+from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
 SEQUENCER_LOCK_KEY = 0x636C6F67
@@ -127,6 +127,12 @@ def _schedule_integration() -> None:
     integrate_pending_task.delay()
 
 
+def _schedule_witnessing() -> None:
+    from .tasks import witness_checkpoint
+
+    witness_checkpoint.delay()
+
+
 def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
     """The sequencer: give every pending entry the next index, store the new leaves and
     completed subtrees, sign a checkpoint, and delete the pending rows, one transaction per
@@ -148,6 +154,8 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
             size, count, new_checkpoint = _integrate_batch(batch_size)
             if count:
                 _publish_tree_size(size)
+                # After the commit, and robust: witnesses never hold up the sequencer.
+                transaction.on_commit(_schedule_witnessing, robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
         if count < batch_size:
@@ -397,37 +405,49 @@ def _platform_entry(
     return entry
 
 
-def add_cosignature(*, witness_name: str, cosigned_note: str) -> Cosignature:
-    """Accept a witness's C2SP tlog-cosignature on one of the log's checkpoints.
+def add_cosignature(*, cosigner_name: str, cosigned_note: str) -> Cosignature:
+    """Accept a cosigner's C2SP tlog-cosignature on one of the log's checkpoints.
 
-    `cosigned_note` is the checkpoint note as the witness returns it, with its cosignature
+    `cosigned_note` is the checkpoint note as the cosigner returns it, with its cosignature
     line among the signature lines. The checkpoint body must be byte for byte one the log
-    signed, and the line must verify under the registered, active witness's key. Sending the
+    signed, and the line must verify under the registered, active cosigner's key. Sending the
     same cosignature again returns the stored one.
     """
-    witness = Witness.objects.filter(name=witness_name, active=True).first()
-    if witness is None:
-        raise CosignatureError(f"{witness_name!r} is not an active registered witness")
+    cosigner = Cosigner.objects.filter(name=cosigner_name, active=True).first()
+    if cosigner is None:
+        raise CosignatureError(f"{cosigner_name!r} is not an active registered cosigner")
     body, separator, signatures = cosigned_note.partition("\n\n")
     if not separator:
         raise CosignatureError("the note has no signature lines")
     try:
         parsed = note.parse_checkpoint(body + "\n")
-        verifier = note.CosignatureVerifier.from_key_string(witness.verifier_key)
+        verifier = note.CosignatureVerifier.from_key_string(cosigner.verifier_key)
     except note.NoteError as error:
         raise CosignatureError(str(error)) from error
     checkpoint = selectors.checkpoint_at(parsed.size)
     if checkpoint is None or checkpoint.note.partition("\n\n")[0] != body:
         raise CosignatureError("the log never signed this checkpoint")
     for line in signatures.splitlines():
-        if not line.startswith(f"— {witness.name} "):
+        if not line.startswith(f"— {cosigner.name} "):
             continue
         try:
             timestamp = note.verify_cosignature(f"{body}\n\n{line}\n", verifier)
         except note.NoteError:
             continue
-        existing = Cosignature.objects.filter(checkpoint=checkpoint, witness=witness).first()
-        return existing or Cosignature.objects.create(
-            checkpoint=checkpoint, witness=witness, signature_line=line, timestamp=timestamp
+        return store_cosignature(
+            cosigner=cosigner, checkpoint=checkpoint, signature_line=line, timestamp=timestamp
         )
-    raise CosignatureError(f"no valid cosignature by {witness.name!r} on this checkpoint")
+    raise CosignatureError(f"no valid cosignature by {cosigner.name!r} on this checkpoint")
+
+
+def store_cosignature(
+    *, cosigner: Cosigner, checkpoint: Checkpoint, signature_line: str, timestamp: int
+) -> Cosignature:
+    """Keep a verified cosignature line (once per cosigner, checkpoint and time)."""
+    cosignature, _ = Cosignature.objects.get_or_create(
+        checkpoint=checkpoint,
+        cosigner=cosigner,
+        timestamp=timestamp,
+        defaults={"signature_line": signature_line},
+    )
+    return cosignature

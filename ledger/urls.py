@@ -20,7 +20,6 @@ urlpatterns = [
         views.ConsistencyProofView.as_view(),
         name="log-consistency-proof",
     ),
-    path("api/v1/log/cosignatures", views.CosignatureView.as_view(), name="log-cosignatures"),
     # Mirrors only (a token from `manage.py add_mirror`): entries are private.
     re_path(
         r"^api/v1/mirror/tile/entries/(?P<bundle_path>.*)$",

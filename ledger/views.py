@@ -1,7 +1,7 @@
-"""The log's public HTTP surface (SPEC §4): checkpoint, key, tiles, proofs, cosignatures.
+"""The log's public HTTP surface (SPEC §4): checkpoint, key, tiles, proofs.
 
 Everything here parses a request, calls one selector or service, and renders the result. A
-refusal (`ProofRequestError`, `CosignatureError`) is a DomainError, which the project's
+refusal (`ProofRequestError`) is a DomainError, which the project's
 exception handler answers with a 400.
 """
 
@@ -140,32 +140,4 @@ class ConsistencyProofView(APIView):
         proof = selectors.consistency_proof(first=first, second=second)
         return Response(
             {"first": first, "second": second, "proof": [b64encode(value) for value in proof]}
-        )
-
-
-class CosignatureSubmission(serializers.Serializer):
-    witness = serializers.CharField(max_length=200)
-    note = serializers.CharField(trim_whitespace=False, max_length=10_000)
-
-
-class CosignatureView(APIView):
-    """Registered witnesses post the checkpoint they cosigned; the line is then served with
-    /log/checkpoint. The signature itself is the witness's credential, so no login."""
-
-    @extend_schema(
-        summary="Submit a witness cosignature (C2SP tlog-cosignature) on a checkpoint",
-        request=CosignatureSubmission,
-        responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
-    )
-    def post(self, request: Request) -> Response:
-        submission = CosignatureSubmission(data=request.data)
-        if not submission.is_valid():
-            return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
-        cosignature = services.add_cosignature(
-            witness_name=submission.validated_data["witness"],
-            cosigned_note=submission.validated_data["note"],
-        )
-        return Response(
-            {"tree_size": cosignature.checkpoint_id, "timestamp": cosignature.timestamp},
-            status=status.HTTP_201_CREATED,
         )

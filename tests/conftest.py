@@ -3,7 +3,9 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
 
 # `log_key`, `vrf_key`: every test runs with fresh log keys of its own.
 pytest_plugins = ["tests.ledger.fixtures"]
@@ -28,6 +30,14 @@ def _every_test_has_a_log_key(log_key):
 @pytest.fixture(autouse=True)
 def _every_test_has_a_vrf_key(vrf_key):
     return vrf_key
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request in Chinese leaves Chinese active in the thread; the next test starts in English.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)

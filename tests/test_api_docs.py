@@ -8,7 +8,6 @@ DOCUMENTED_PATHS = [
     "/api/v1/events",
     "/api/v1/events/batch",
     "/api/v1/events/{submission_id}",
-    "/api/v1/log/cosignatures",
     "/api/v1/vins/{raw}/check",
     "/api/v1/log/proof/inclusion",
     "/api/v1/log/proof/consistency",

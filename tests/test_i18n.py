@@ -184,8 +184,9 @@ def test_report_reads_in_chinese_from_summary_to_verifier(client, log_key):
 
     html = client.get(f"/vehicles/{VIN}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
 
-    assert f"{VIN} 的车辆历史" in html
-    assert "61,180 公里保养：oil。" in html
+    assert f"{VIN} · 车辆历史" in html
+    assert "一汽-大众" in html  # the maker decoded from the VIN, named in Chinese
+    assert "61,180 公里保养：机油。" in html
     assert "（4S店）" in html
     assert "里程表读数倒退（疑似调表）：2021-04-15 为 61,180 公里" in html
     # verify.js and the chart take their words from the page, so they speak Chinese too.

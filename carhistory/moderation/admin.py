@@ -109,7 +109,9 @@ class SourceApplicationAdmin(ModeratorActionsMixin, admin.ModelAdmin):
         for organisation in queryset:
             try:
                 _api_key, raw_key = services.approve_application(
-                    moderator=request.user, organisation=organisation
+                    moderator=request.user,
+                    organisation=organisation,
+                    site_url=request.build_absolute_uri("/"),
                 )
             except services.REFUSALS as error:
                 self.message_user(

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.sources import accounts
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
     RESERVED_SLUGS,
@@ -93,9 +94,10 @@ def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Di
 
 @transaction.atomic
 def approve_application(
-    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = ""
+    *, moderator: AbstractBaseUser, organisation: Organisation, reason: str = "", site_url: str
 ) -> tuple[ApiKey, str]:
-    """Approve an applicant and create its first API key; the raw key is shown once to hand over."""
+    """Approve an applicant and create its first API key, which is shown once to hand over,
+    and its first account, whose contact is e-mailed a link to set the password."""
     organisation = _locked(organisation)
     reason = reason.strip() or DEFAULT_APPROVAL_REASON
     entry = source_services.set_source_status(
@@ -104,13 +106,14 @@ def approve_application(
     api_key, raw_key = source_services.create_api_key(
         organisation=organisation, label=_("First key, handed over on approval")
     )
+    account = accounts.create_first_account(organisation=organisation, site_url=site_url)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.APPROVE_APPLICATION,
         reason=reason,
         organisation=organisation,
         ledger_index=entry.index,
-        details={"api_key_id": api_key.pk},
+        details={"api_key_id": api_key.pk, "account_id": account.pk if account else None},
     )
     return api_key, raw_key
 

@@ -21,11 +21,13 @@ from carhistory.moderation.forms import (
     SourceStatusForm,
 )
 from carhistory.moderation.models import Dispute
+from carhistory.rate_limits import rate_limited
 from carhistory.sources.models import Organisation, OrganisationStatus, Submission
-from carhistory.vin import normalise_vin
+from carhistory.vin import check_vin, normalise_vin
 from ledger.selectors import entries_by_index
 
 
+@rate_limited("application")
 def apply(request: HttpRequest) -> HttpResponse:
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -38,19 +40,28 @@ def apply_thanks(request: HttpRequest) -> HttpResponse:
     return render(request, "moderation/apply_thanks.html")
 
 
+# Every request reads a VIN's history, so it costs a report lookup; each sent dispute also counts
+# in its own, smaller limit.
+@rate_limited("vin_lookup", methods=("GET", "HEAD", "POST"))
+@rate_limited("dispute")
 def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
-    entry = entries_by_index([index]).get(index)
-    if entry is None or entry.vin != normalise_vin(vin):
+    check = check_vin(vin)
+    if not check.is_valid:
         raise Http404(_("There is no such entry in this vehicle's history."))
+    # The page answers alike whether or not entry `index` is this VIN's, so it cannot be asked
+    # which VINs have records; a dispute about an entry that is not the VIN's is dropped.
+    entry = entries_by_index([index]).get(index)
+    context = {"vin": check.vin, "index": index}
     form = DisputeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        services.open_dispute(
-            entry=entry,
-            reason=form.cleaned_data["reason"],
-            reporter_contact=form.cleaned_data["reporter_contact"],
-        )
-        return render(request, "moderation/dispute_thanks.html", {"entry": entry})
-    return render(request, "moderation/dispute_new.html", {"form": form, "entry": entry})
+        if entry is not None and entry.vin == check.vin:
+            services.open_dispute(
+                entry=entry,
+                reason=form.cleaned_data["reason"],
+                reporter_contact=form.cleaned_data["reporter_contact"],
+            )
+        return render(request, "moderation/dispute_thanks.html", context)
+    return render(request, "moderation/dispute_new.html", {"form": form, **context})
 
 
 QUEUE_PAGE_SIZE = 25
@@ -84,7 +95,10 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("moderation:queue")
     try:
         api_key, raw_key = services.approve_application(
-            moderator=request.user, organisation=organisation, reason=form.cleaned_data["reason"]
+            moderator=request.user,
+            organisation=organisation,
+            reason=form.cleaned_data["reason"],
+            site_url=request.build_absolute_uri("/"),
         )
     except services.REFUSALS as error:
         messages.error(request, " ".join(services.refusal_messages(error)))
@@ -93,7 +107,12 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "moderation/approved.html",
-        {"organisation": organisation, "api_key": api_key, "raw_key": raw_key},
+        {
+            "organisation": organisation,
+            "api_key": api_key,
+            "raw_key": raw_key,
+            "members": organisation.memberships.select_related("user"),
+        },
     )
 
 

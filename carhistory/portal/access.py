@@ -10,6 +10,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from carhistory.sources.models import Membership
 
@@ -26,7 +27,8 @@ def member_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         membership = membership_of(request.user)
         if membership is None:
-            raise PermissionDenied
+            # Signed in but acting for no source: say what to do rather than a bare 403.
+            return render(request, "portal/no_organisation.html", status=403)
         request.membership = membership
         return view(request, *args, **kwargs)
 

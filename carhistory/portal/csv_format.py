@@ -1,30 +1,27 @@
-"""The CSV format sources upload (docs/CSV.md): its columns, and how one row becomes a submission.
+"""The CSV format sources upload (docs/CSV.md): its columns, and what is wrong with a header.
 
 The event types, their facts and who may submit what are not repeated here: columns come from
 `sources.schemas` and `sources.roles`, and every row goes through the same `submit_events` as
-the API. This module only knows how a CSV cell spells a JSON value: lists joined with "|",
-booleans as true/false, whole numbers as digits.
+the API. How a CSV cell spells a JSON value (lists joined with "|", booleans as true/false,
+whole numbers as digits) and the id derived for a row lie in the verifier package
+(`carhistory_verifier.submit.records`), which `carhistory-submit` shares: one file gives the
+same submissions whether it is uploaded here or sent with the tool.
 """
 
-import hashlib
-import json
-import re
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
+from carhistory_verifier.submit import records
 from django.utils.translation import gettext as _
 
-from carhistory.sources import roles
-from carhistory.sources.schemas import EVENT_SCHEMAS, FactRule, Odometer
+from carhistory.sources import repair_records, roles
+from carhistory.sources.schemas import EVENT_SCHEMAS, Odometer
 
-REQUIRED_COLUMNS = ("vin", "type", "occurred_at")
-BASE_COLUMNS = (*REQUIRED_COLUMNS, "odometer_km", "external_id")
-PRIVATE_PREFIX = "private_"
-LIST_SEPARATOR = "|"
-_TRUE = frozenset({"true", "yes", "1", "y"})
-_FALSE = frozenset({"false", "no", "0", "n"})
-_INTEGER = re.compile(r"^[+-]?\d+$")
+REQUIRED_COLUMNS = records.REQUIRED_COLUMNS
+BASE_COLUMNS = records.BASE_COLUMNS
+PRIVATE_PREFIX = records.PRIVATE_PREFIX
+fact_kinds = records.fact_kinds
+normalise_header = records.normalise_header
 
 # Private columns each kind of source typically keeps; any other `private_*` column works too.
 PRIVATE_EXAMPLES = {
@@ -35,31 +32,6 @@ PRIVATE_EXAMPLES = {
     "inspection_station": ("private_report_number",),
     "oem": ("private_order_number",),
 }
-
-
-def _value_kind(rule: FactRule) -> str:
-    """Which JSON type a fact takes, learnt by asking its own check: "list", "boolean",
-    "integer" or "text". Asking keeps the schema the one place where facts are defined."""
-    if rule.choices:
-        return "text"
-    for kind, sample in (("list", ["x"]), ("boolean", True), ("integer", 2000)):
-        try:
-            rule.check(sample)
-        except (ValueError, TypeError):
-            continue
-        return kind
-    return "text"
-
-
-@cache
-def fact_kinds() -> dict[str, str]:
-    """Every fact column and its JSON type. Computed on first use, not at import: the checks
-    word their errors with gettext, which needs the app registry ready."""
-    return {
-        name: _value_kind(rule)
-        for schema in EVENT_SCHEMAS.values()
-        for name, rule in schema.facts.items()
-    }
 
 
 def template_columns(kind: str) -> list[str]:
@@ -77,13 +49,10 @@ def template_columns(kind: str) -> list[str]:
     return [*base, *facts, *PRIVATE_EXAMPLES.get(kind, ())]
 
 
-def normalise_header(cells: list[str]) -> list[str]:
-    """Column names as the importer reads them: spreadsheets add spaces and capitals ("VIN")."""
-    return [cell.strip().lower() for cell in cells]
-
-
 def header_problems(header: list[str]) -> list[str]:
     """What is wrong with a header row, in words a person can fix; empty when it is fine."""
+    if repair_records.is_csv_layout(header):
+        return _repair_header_problems(header)
     problems = []
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
@@ -107,51 +76,25 @@ def header_problems(header: list[str]) -> list[str]:
 
 
 def row_payload(row: Mapping[str, str], *, organisation_slug: str) -> dict[str, Any]:
-    """The submission body (SPEC §5) for one CSV row. Cells that do not parse are passed on as
-    text, so the schema, not this module, words the error."""
-    cells = {column: (value or "").strip() for column, value in row.items() if column}
-    payload: dict[str, Any] = {
-        "vin": cells.get("vin", ""),
-        "type": cells.get("type", ""),
-        "occurred_at": cells.get("occurred_at", ""),
-    }
-    if cells.get("odometer_km"):
-        payload["odometer_km"] = _decode(cells["odometer_km"], "integer")
-    applicable = EVENT_SCHEMAS.get(payload["type"])
-    facts = {}
-    kinds = fact_kinds()
-    for column, value in cells.items():
-        if column not in kinds:
-            continue
-        kind = kinds[column]
-        if value:
-            facts[column] = _decode(value, kind)
-        elif kind == "list" and applicable is not None and column in applicable.facts:
-            # An empty cell is the only way a CSV can say "an empty list" (no damage areas).
-            facts[column] = []
-    if facts:
-        payload["facts"] = facts
-    private = {
-        column.removeprefix(PRIVATE_PREFIX): value
-        for column, value in cells.items()
-        if column.startswith(PRIVATE_PREFIX) and value
-    }
-    if private:
-        payload["private"] = private
-    payload["external_id"] = cells.get("external_id") or derived_external_id(
-        organisation_slug=organisation_slug, cells=cells
-    )
-    return payload
+    """The submission body (SPEC §5) for one CSV row, with its given or derived external id."""
+    return records.row_payload(row, source=organisation_slug)
 
 
-def derived_external_id(*, organisation_slug: str, cells: Mapping[str, str]) -> str:
-    """A stable id for a row with no `external_id`: the same row uploaded again (by the same
-    source) gets the same id, so the submission idempotency appends nothing twice."""
-    content = json.dumps(
-        {column: value for column, value in cells.items() if value}, sort_keys=True
-    )
-    digest = hashlib.sha256(f"{organisation_slug}\n{content}".encode()).hexdigest()
-    return f"csv-{digest}"
+def _repair_header_problems(header: list[str]) -> list[str]:
+    problems = []
+    missing = [column for column in repair_records.CSV_REQUIRED_COLUMNS if column not in header]
+    if missing:
+        problems.append(_("Missing columns: %(columns)s.") % {"columns": ", ".join(missing)})
+    unknown = [column for column in header if column not in repair_records.CSV_COLUMNS]
+    if unknown:
+        problems.append(
+            _("Unknown columns for repair records: %(columns)s. See docs/REPAIR_RECORDS.md.")
+            % {"columns": ", ".join(unknown)}
+        )
+    repeated = sorted({column for column in header if header.count(column) > 1})
+    if repeated:
+        problems.append(_("Repeated columns: %(columns)s.") % {"columns": ", ".join(repeated)})
+    return problems
 
 
 def error_column(field: str) -> str:
@@ -163,18 +106,3 @@ def error_column(field: str) -> str:
     if field == "non_field_errors":
         return ""
     return field
-
-
-def _decode(value: str, kind: str) -> Any:
-    if kind == "list":
-        return [item.strip() for item in value.split(LIST_SEPARATOR) if item.strip()]
-    if kind == "boolean":
-        lowered = value.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        return value
-    if kind == "integer" and _INTEGER.match(value):
-        return int(value)
-    return value

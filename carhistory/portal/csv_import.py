@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from carhistory.portal import csv_format
 from carhistory.portal.models import CsvUpload
+from carhistory.sources import repair_records
 from carhistory.sources.models import Channel, Organisation
 from carhistory.sources.services import Outcome, submit_events
 
@@ -82,6 +83,8 @@ def process_csv_upload(*, upload_id: int) -> CsvUpload:
 
 def _submit_rows(upload: CsvUpload) -> None:
     errors: list[tuple[int, str, str]] = []
+    header = csv_format.normalise_header(next(csv.reader(io.StringIO(upload.content))))
+    repair_layout = repair_records.is_csv_layout(header)
     for chunk in _chunks(_rows(upload.content), CHUNK_SIZE):
         # A source suspended while its file is processed stops here, between chunks.
         upload.organisation.refresh_from_db(fields=["status"])
@@ -95,11 +98,18 @@ def _submit_rows(upload: CsvUpload) -> None:
             else:
                 lines.append(line)
                 payloads.append(
-                    csv_format.row_payload(row, organisation_slug=upload.organisation.slug)
+                    repair_records.record_from_csv_row(row)
+                    if repair_layout
+                    else csv_format.row_payload(row, organisation_slug=upload.organisation.slug)
                 )
-        results = submit_events(
-            organisation=upload.organisation, payloads=payloads, channel=Channel.CSV
-        )
+        if repair_layout:
+            results = repair_records.import_repair_records(
+                organisation=upload.organisation, records=payloads, channel=Channel.CSV
+            )
+        else:
+            results = submit_events(
+                organisation=upload.organisation, payloads=payloads, channel=Channel.CSV
+            )
         for line, result in zip(lines, results, strict=True):
             if result.outcome == Outcome.ACCEPTED:
                 upload.accepted += 1
@@ -107,7 +117,7 @@ def _submit_rows(upload: CsvUpload) -> None:
                 upload.duplicates += 1
             else:
                 upload.rejected += 1
-                errors.extend(_error_lines(line, result.errors))
+                errors.extend(_error_lines(line, result.errors, repair_layout=repair_layout))
         upload.processed_rows += len(chunk)
         upload.save(update_fields=["processed_rows", "accepted", "rejected", "duplicates"])
     upload.error_report = _error_report(errors) if errors else ""
@@ -215,10 +225,13 @@ def _start(upload: CsvUpload) -> None:
     )
 
 
-def _error_lines(line: int, errors: dict[str, list[str]]) -> Iterator[tuple[int, str, str]]:
+def _error_lines(
+    line: int, errors: dict[str, list[str]], *, repair_layout: bool
+) -> Iterator[tuple[int, str, str]]:
+    column_of = repair_records.csv_column if repair_layout else csv_format.error_column
     for field, messages in errors.items():
         for message in messages:
-            yield line, csv_format.error_column(field), str(message)
+            yield line, column_of(field), str(message)
 
 
 def _error_report(errors: list[tuple[int, str, str]]) -> str:

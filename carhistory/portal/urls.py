@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from carhistory.portal import views
+from carhistory.rate_limits import rate_limited
 
 portal_patterns = [
     path("accounts/start", views.start, name="start"),
@@ -24,6 +25,12 @@ urlpatterns = [
         "accounts/login/",
         auth_views.LoginView.as_view(next_page="portal:start"),
         name="login",
+    ),
+    # Each reset request sends an e-mail: limited per client address (carhistory/rate_limits.py).
+    path(
+        "accounts/password_reset/",
+        rate_limited("password_reset")(auth_views.PasswordResetView.as_view()),
+        name="password_reset",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include((portal_patterns, "portal"))),

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from carhistory.moderation.access import is_moderator
 from carhistory.portal import csv_format, csv_import
 from carhistory.portal import selectors as upload_selectors
-from carhistory.portal.access import member_required, membership_of, source_admin_required
+from carhistory.portal.access import member_required, source_admin_required
 from carhistory.portal.forms import ApiKeyForm, CsvUploadForm, QuickEventForm, SigningKeyForm
 from carhistory.portal.models import CsvUpload
 from carhistory.portal.tasks import process_csv_upload_task
@@ -35,9 +35,7 @@ def start(request: HttpRequest) -> HttpResponse:
     """Where signing in lands: moderators on their queue, source staff on their dashboard."""
     if is_moderator(request.user):
         return redirect("moderation:queue")
-    if membership_of(request.user) is not None:
-        return redirect("portal:dashboard")
-    return redirect("/")
+    return redirect("portal:dashboard")  # which explains what to do to one with no source
 
 
 @member_required

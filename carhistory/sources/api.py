@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -13,16 +13,28 @@ from rest_framework.views import APIView
 from carhistory.rest import PayloadTooLarge
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
+from carhistory.sources.repair_records import import_repair_records, unwrap
 from carhistory.sources.selectors import State, submission_states, submission_status
 from carhistory.sources.serializers import (
     MAX_BATCH,
     BatchResultSerializer,
+    ConflictSerializer,
     DetailSerializer,
     EventBatchSerializer,
     EventSubmissionSerializer,
+    RepairRecordSerializer,
+    SigningKeyRequestSerializer,
+    SigningKeySerializer,
     SubmissionStateSerializer,
 )
-from carhistory.sources.services import Outcome, SubmissionResult, submit_event, submit_events
+from carhistory.sources.services import (
+    Outcome,
+    SourceError,
+    SubmissionResult,
+    register_signing_key,
+    submit_event,
+    submit_events,
+)
 from carhistory.sources.throttling import SourceRateThrottle
 
 FIELD_ERRORS = OpenApiResponse(
@@ -53,9 +65,19 @@ class SourceApiView(APIView):
 
 
 def _result_body(result: SubmissionResult, state: dict | None) -> dict:
+    if result.outcome == Outcome.CONFLICT:
+        return _conflict_body(result)
     if state is not None:
         return state
     return {"status": State.REJECTED, "errors": result.errors}
+
+
+def _conflict_body(result: SubmissionResult) -> dict:
+    return {
+        "status": Outcome.CONFLICT,
+        "first_submission": str(result.submission.public_id),
+        "errors": result.errors,
+    }
 
 
 class EventView(SourceApiView):
@@ -65,6 +87,10 @@ class EventView(SourceApiView):
         responses={
             202: SubmissionStateSerializer,
             400: FIELD_ERRORS,
+            409: OpenApiResponse(
+                ConflictSerializer,
+                description="This external_id was sent before with another body.",
+            ),
             413: DetailSerializer,
             **COMMON_ERRORS,
         },
@@ -81,6 +107,10 @@ class EventView(SourceApiView):
             )
         if result.outcome == Outcome.INVALID:
             return Response(result.errors, status=status.HTTP_400_BAD_REQUEST)
+        if result.outcome == Outcome.CONFLICT:
+            body = _conflict_body(result)
+            body["detail"] = result.errors["external_id"][0]
+            return Response(body, status=status.HTTP_409_CONFLICT)
         state = submission_states([result.submission])[0]
         return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
 
@@ -108,9 +138,10 @@ class EventBatchView(SourceApiView):
         results = submit_events(
             organisation=request.auth.organisation, payloads=events, channel=Channel.API
         )
-        states = iter(submission_states([r.submission for r in results if r.submission]))
+        with_state = [r for r in results if r.submission and r.outcome != Outcome.CONFLICT]
+        states = iter(submission_states([result.submission for result in with_state]))
         body = [
-            _result_body(result, next(states).as_dict() if result.submission else None)
+            _result_body(result, next(states).as_dict() if result in with_state else None)
             for result in results
         ]
         return Response({"results": body}, status=status.HTTP_202_ACCEPTED)
@@ -151,3 +182,109 @@ class EventStatusView(SourceApiView):
         if state is None:
             raise exceptions.NotFound(_("You have no submission with this id."))
         return Response(state.as_dict())
+
+
+class SigningKeyView(SourceApiView):
+    @extend_schema(
+        operation_id="register_signing_key",
+        request=SigningKeyRequestSerializer,
+        responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        description=(
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
+            "as a `source_key` entry before this answers, so every event it signs comes after "
+            "it in the log; your previous key stops being accepted."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        key, errors = _verifier_key_line(request.data)
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            signing_key = register_signing_key(
+                organisation=request.auth.organisation, verifier_key=key
+            )
+        except SourceError as error:
+            return Response({"key": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {
+                "source": request.auth.organisation.slug,
+                "key": signing_key.verifier_key,
+                "index": signing_key.ledger_index,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _verifier_key_line(data: object) -> tuple[str, dict]:
+    if not isinstance(data, dict):
+        return "", {"non_field_errors": [_('Send {"key": "NAME+KEYID+BASE64"}.')]}
+    errors = {str(name): [_("Unknown field.")] for name in data.keys() - {"key"}}
+    key = data.get("key")
+    if not isinstance(key, str) or not key.strip():
+        errors["key"] = [_("Send your verifier key line as text.")]
+    return key, errors
+
+
+REPAIR_RECORD_EXAMPLE = {
+    "basicInfo": {
+        "companyname": "北京朝阳汽车修理有限公司",
+        "vin": "LSVAU218XN2183294",
+        "vehicleplatenumber": "京A12345",
+        "repairdate": "20240503",
+        "repairmileage": 45210,
+        "faultdescription": "前保险杠破损",
+        "settledate": "20240504",
+        "costlistcode": "JS2024050300017",
+    },
+    "vehiclepartslist": [
+        {"partsname": "前保险杠", "partscode": "5G0807221", "partsquantity": 1},
+    ],
+    "repairprojectlist": [{"repairproject": "更换前保险杠", "workinghours": 2.5}],
+}
+
+
+class RepairRecordsView(SourceApiView):
+    @extend_schema(
+        operation_id="import_repair_records",
+        request=RepairRecordSerializer(many=True),
+        responses={202: BatchResultSerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
+        tags=["sources"],
+        examples=[
+            OpenApiExample("One record", value=REPAIR_RECORD_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "In the platforms' envelope",
+                value={"transaction": {"header": {}, "body": {"reqInfo": [REPAIR_RECORD_EXAMPLE]}}},
+                request_only=True,
+            ),
+        ],
+        description=(
+            "Repair records as the 汽车维修电子健康档案 platforms send them (JT/T 1132.2): one "
+            "record, a list of up to 1,000, or either inside the `transaction`/`header`/`body`/"
+            "`reqInfo` envelope. Each becomes a `service` or `repair` event "
+            "(docs/REPAIR_RECORDS.md); `results` follow the input order, errors named by the "
+            "platform's field."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        records, errors = unwrap(request.data)
+        if not errors and len(records) > MAX_BATCH:
+            errors = {
+                "non_field_errors": [
+                    _("Send at most %(max)d records per request; this one has %(count)d.")
+                    % {"max": MAX_BATCH, "count": len(records)}
+                ]
+            }
+        if errors:
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        results = import_repair_records(
+            organisation=request.auth.organisation, records=records, channel=Channel.API
+        )
+        states = iter(submission_states([r.submission for r in results if r.submission]))
+        body = []
+        for result in results:
+            state = next(states).as_dict() if result.submission else None
+            if state is not None and not result.is_accepted:
+                state["errors"] = result.errors  # named by platform field, not as stored
+            body.append(_result_body(result, state))
+        return Response({"results": body}, status=status.HTTP_202_ACCEPTED)

@@ -210,6 +210,9 @@ class Submission(models.Model):
     # Copies for the source's own lists; the log entry is the record.
     event_type = models.CharField(_("type"), max_length=32, blank=True, choices=EventType.choices)
     vin = models.CharField(_("VIN"), max_length=17, blank=True)
+    # SHA-256 of the accepted event's public fields: a repeated external_id with another body is
+    # a conflict, not a retry (the private details are compared with their record instead).
+    body_fingerprint = models.CharField(_("body fingerprint"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

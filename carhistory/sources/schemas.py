@@ -21,6 +21,7 @@ from django.db import models
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from carhistory.plain_text import quoted, unstorable_reason
 from carhistory.vin import check_vin
 
 
@@ -60,6 +61,9 @@ TIME_TOLERANCE = datetime.timedelta(minutes=5)  # clock skew between a source an
 EARLIEST_YEAR = 1900
 PRIVATE_MAX_BYTES = 16 * 1024
 PRIVATE_MAX_DEPTH = 8
+# Unknown field names are named back to the sender up to this many; the rest are counted, so a
+# body of 45,000 made-up names costs a few hundred bytes of errors, not megabytes.
+UNKNOWN_NAMES_SHOWN = 5
 _RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z", re.ASCII)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
@@ -102,7 +106,7 @@ class CleanEvent:
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(_("Enter some text."))
-    _refuse_nul(value)
+    _refuse_unstorable(value)
     if len(value) > TEXT_MAX_LENGTH:
         raise ValueError(_("Keep this under %(max)d characters.") % {"max": TEXT_MAX_LENGTH})
     return value.strip()
@@ -169,10 +173,11 @@ def _refuse_implausible_day(day: datetime.date) -> None:
         raise ValueError(_("This date is before %(year)d.") % {"year": EARLIEST_YEAR})
 
 
-def _refuse_nul(text: str) -> None:
-    # PostgreSQL text and jsonb cannot hold U+0000; no real record needs it.
-    if "\x00" in text:
-        raise ValueError(_("Remove the NUL character (U+0000)."))
+def _refuse_unstorable(text: str) -> None:
+    # PostgreSQL cannot hold U+0000, nor UTF-8 a lone surrogate; no real record needs either.
+    reason = unstorable_reason(text)
+    if reason:
+        raise ValueError(reason)
 
 
 TEXT = FactRule(check=_text)
@@ -240,8 +245,7 @@ def validate_submission(payload: Any) -> tuple[CleanEvent | None, Errors]:
     if not isinstance(payload, Mapping):
         return None, {"non_field_errors": [_("Send one event as a JSON object.")]}
     errors: Errors = {}
-    for name in payload.keys() - SUBMISSION_FIELDS:
-        errors[str(name)] = [_("Unknown field.")]
+    _refuse_unknown(errors, payload.keys() - SUBMISSION_FIELDS, prefix="")
 
     event_type = payload.get("type")
     schema = EVENT_SCHEMAS.get(event_type) if isinstance(event_type, str) else None
@@ -270,6 +274,21 @@ def validate_submission(payload: Any) -> tuple[CleanEvent | None, Errors]:
         external_id=external_id,
         source_sig=source_sig,
     ), {}
+
+
+def _refuse_unknown(errors: Errors, names: set, *, prefix: str) -> None:
+    """An error for each unknown field name, quoted safely; past a few, one that counts them."""
+    if not names:
+        return
+    ordered = sorted(str(name) for name in names)
+    message = _("Unknown field.") if not prefix else _("Unknown fact for this event type.")
+    for name in ordered[:UNKNOWN_NAMES_SHOWN]:
+        errors[prefix + quoted(name)] = [message]
+    if len(ordered) > UNKNOWN_NAMES_SHOWN:
+        errors[prefix.rstrip(".") or "non_field_errors"] = [
+            _("%(count)d more unknown fields: send only the fields SPEC §5 names.")
+            % {"count": len(ordered) - UNKNOWN_NAMES_SHOWN}
+        ]
 
 
 def _collect(errors: Errors, name: str, value: Any, check: Callable[[Any], Any]) -> Any:
@@ -337,8 +356,7 @@ def _facts(errors: Errors, facts: Any, schema: EventSchema | None) -> dict[str, 
     if schema is None:
         return {}
     cleaned: dict[str, Any] = {}
-    for name in facts.keys() - schema.facts.keys():
-        errors[f"facts.{name}"] = [_("Unknown fact for this event type.")]
+    _refuse_unknown(errors, facts.keys() - schema.facts.keys(), prefix="facts.")
     for name, rule in schema.facts.items():
         if name not in facts:
             if rule.required:
@@ -378,7 +396,7 @@ def _nesting(value: Any) -> int:
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            _refuse_nul(item)
+            _refuse_unstorable(item)
             continue
         if isinstance(item, Mapping):
             children = [*item.keys(), *item.values()]
@@ -397,7 +415,7 @@ def _external_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise ValueError(_("Enter your own reference for this event as text."))
-    _refuse_nul(value)
+    _refuse_unstorable(value)
     if len(value) > EXTERNAL_ID_MAX_LENGTH:
         raise ValueError(_("Keep this under %(max)d characters.") % {"max": EXTERNAL_ID_MAX_LENGTH})
     return value
@@ -408,4 +426,5 @@ def _source_sig(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > TEXT_MAX_LENGTH:
         raise ValueError(_("Send the signature as base64 text."))
+    _refuse_unstorable(value)
     return value

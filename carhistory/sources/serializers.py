@@ -42,8 +42,12 @@ class EventBatchSerializer(serializers.Serializer):
 
 
 class SubmissionStateSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    status = serializers.ChoiceField(choices=["pending", "integrated", "rejected"])
+    id = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=["pending", "integrated", "rejected", "conflict"])
+    first_submission = serializers.UUIDField(
+        required=False,
+        help_text=_("For a conflict: the submission this external_id was first accepted as."),
+    )
     index = serializers.IntegerField(required=False, help_text=_("The log index, once integrated."))
     errors = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField()), required=False
@@ -57,5 +61,54 @@ class BatchResultSerializer(serializers.Serializer):
     results = SubmissionStateSerializer(many=True)
 
 
+class ConflictSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["conflict"])
+    first_submission = serializers.UUIDField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
 class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
+
+
+class SigningKeyRequestSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text=_("Your verifier key line, name+keyid+base64, named after your source.")
+    )
+
+
+class SigningKeySerializer(serializers.Serializer):
+    source = serializers.CharField()
+    key = serializers.CharField()
+    index = serializers.IntegerField(help_text=_("The log index of its `source_key` entry."))
+
+
+class RepairBasicInfoSerializer(serializers.Serializer):
+    companyname = serializers.CharField(required=False, help_text=_("Private."))
+    vin = serializers.CharField()
+    vehicleplatenumber = serializers.CharField(required=False, help_text=_("Private."))
+    repairdate = serializers.CharField(help_text=_("yyyyMMdd"))
+    repairmileage = serializers.IntegerField(required=False, help_text=_("Whole km."))
+    faultdescription = serializers.CharField(required=False, help_text=_("Private."))
+    settledate = serializers.CharField(required=False, help_text=_("yyyyMMdd; private."))
+    costlistcode = serializers.CharField(
+        required=False, help_text=_("Settlement number; private. Makes a resend safe.")
+    )
+
+
+class RepairPartSerializer(serializers.Serializer):
+    partsname = serializers.CharField()
+    partscode = serializers.CharField(required=False, help_text=_("Private."))
+    partsquantity = serializers.FloatField(required=False, help_text=_("Private."))
+
+
+class RepairProjectSerializer(serializers.Serializer):
+    repairproject = serializers.CharField()
+    workinghours = serializers.FloatField(required=False, help_text=_("Private."))
+
+
+class RepairRecordSerializer(serializers.Serializer):
+    basicInfo = RepairBasicInfoSerializer()  # the platforms' own spelling
+    vehiclepartslist = RepairPartSerializer(many=True, required=False)
+    repairprojectlist = RepairProjectSerializer(many=True)

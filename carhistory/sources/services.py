@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
+from carhistory.plain_text import escaped, is_storable, quoted
 from carhistory.sources import roles, schemas
 from carhistory.sources.models import (
     ApiKey,
@@ -34,6 +35,7 @@ from carhistory.sources.models import (
 )
 from carhistory.sources.schemas import CleanEvent, Errors, EventType
 from carhistory.sources.selectors import current_signing_key
+from carhistory.vin import normalise_vin
 from ledger.models import Entry
 from ledger.services import append_platform_entry, enqueue_entries, sign_as_platform
 
@@ -270,6 +272,7 @@ def retire_signing_key(*, signing_key: SigningKey) -> None:
 class Outcome:
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"  # the same external_id was accepted before: its first result
+    CONFLICT = "conflict"  # the same external_id with another body: 409, naming the first
     INVALID = "invalid"  # bad input: field errors, 400
     FORBIDDEN = "forbidden"  # the source's role may not submit this: 403
 
@@ -368,6 +371,7 @@ def _store(
     verifier = note.Verifier.from_key_string(signing_key.verifier_key) if signing_key else None
     submitted_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    earlier_private = _private_details(earlier.values())
     results: list[SubmissionResult | None] = [None] * len(checked)
     new: list[_NewEntry] = []
     first_in_batch: dict[str, int] = {}
@@ -378,7 +382,10 @@ def _store(
             results[position] = SubmissionResult(item.outcome, errors=item.errors)
             continue
         if event.external_id in earlier:
-            results[position] = SubmissionResult(Outcome.DUPLICATE, earlier[event.external_id])
+            first = earlier[event.external_id]
+            results[position] = _repeat(
+                first, event, _same_as_stored(first, event, earlier_private)
+            )
             continue
         if event.external_id is not None and event.external_id in first_in_batch:
             repeats.append((position, first_in_batch[event.external_id]))
@@ -401,6 +408,7 @@ def _store(
             channel=channel,
             event_type=item.event.type,
             vin=item.event.vin,
+            body_fingerprint=_fingerprint(item.event),
         )
         for item, pending in zip(new, pendings, strict=True)
     ]
@@ -413,10 +421,49 @@ def _store(
     for item, submission in zip(new, submissions, strict=True):
         results[item.position] = SubmissionResult(Outcome.ACCEPTED, submission)
     for position, first in repeats:
-        results[position] = SubmissionResult(Outcome.DUPLICATE, results[first].submission)
+        same = checked[position].event == checked[first].event
+        results[position] = _repeat(results[first].submission, checked[position].event, same)
     if keep_rejections:
         _keep_rejections(organisation, checked, results, channel)
     return results
+
+
+def _fingerprint(event: CleanEvent) -> str:
+    public = {
+        "type": event.type,
+        "vin": event.vin,
+        "occurred_at": event.occurred_at,
+        "odometer_km": event.odometer_km,
+        "facts": event.facts,
+        "source_sig": event.source_sig,
+    }
+    return hashlib.sha256(entry_format.canonical_json(public)).hexdigest()
+
+
+def _private_details(submissions: Iterable[Submission]) -> dict[int, Any]:
+    """The private details of these submissions, by submission id; erased ones are left out."""
+    records = PrivateRecord.objects.filter(
+        submission__in=list(submissions), erased_at__isnull=True
+    ).values_list("submission_id", "details")
+    return dict(records)
+
+
+def _same_as_stored(first: Submission, event: CleanEvent, private: dict[int, Any]) -> bool:
+    # Rows from before fingerprints, and erased details, cannot be compared: they count as same.
+    if first.body_fingerprint and first.body_fingerprint != _fingerprint(event):
+        return False
+    return first.pk not in private or private[first.pk] == event.private
+
+
+def _repeat(first: Submission, event: CleanEvent, same: bool) -> SubmissionResult:
+    """A retry answers the first result; another body under the same external_id conflicts."""
+    if same:
+        return SubmissionResult(Outcome.DUPLICATE, first)
+    message = _(
+        "You sent external_id %(external_id)s before with another body, as submission "
+        "%(first)s. Send a new external_id for a new event, or a correction for that one."
+    ) % {"external_id": quoted(event.external_id or ""), "first": first.public_id}
+    return SubmissionResult(Outcome.CONFLICT, first, {"external_id": [message]})
 
 
 def _accepted_by_external_id(
@@ -506,13 +553,14 @@ def _keep_rejections(
     rejected_positions = [
         position
         for position, result in enumerate(results)
-        if result is not None and not result.is_accepted
+        if result is not None and result.outcome in (Outcome.INVALID, Outcome.FORBIDDEN)
     ]
     rejected = []
     for position in rejected_positions:
         payload = checked[position].payload
         sent = payload if isinstance(payload, Mapping) else {}
         event_type = sent.get("type")
+        vin = sent.get("vin")
         rejected.append(
             Submission(
                 organisation=organisation,
@@ -521,7 +569,7 @@ def _keep_rejections(
                 errors=_storable_errors(results[position].errors),
                 channel=channel,
                 event_type=event_type if event_type in EventType.values else "",
-                vin=_storable(sent.get("vin"), 17).upper(),
+                vin=_storable(normalise_vin(vin) if isinstance(vin, str) else None, 17),
             )
         )
     Submission.objects.bulk_create(rejected)
@@ -531,17 +579,17 @@ def _keep_rejections(
 
 
 def _storable(value: Any, length: int) -> str:
-    """What was sent, as the rejected submission can keep it: text that fits, without NUL
-    (which PostgreSQL cannot store), or nothing."""
-    if not isinstance(value, str) or len(value) > length:
+    """What was sent, as the rejected submission can keep it: text that fits and that the
+    database can hold (no NUL, no lone surrogate), or nothing."""
+    if not isinstance(value, str) or len(value) > length or not is_storable(value):
         return ""
-    return value.replace("\x00", "")
+    return value
 
 
 def _storable_errors(errors: Errors) -> Errors:
     # Unknown field names, and messages that quote a bad character, come from the sender.
     return {
-        name.replace("\x00", ""): [message.replace("\x00", "") for message in messages]
+        escaped(name): [escaped(message) for message in messages]
         for name, messages in errors.items()
     }
 

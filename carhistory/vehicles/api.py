@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carhistory.vehicles.cache import evidence_json, report_json
-from carhistory.vehicles.throttling import VinLookupThrottle
+from carhistory.vehicles.throttling import EvidenceLookupThrottle, VinLookupThrottle
 from carhistory.vin import VinCheck, check_vin, decode_vin
 
 JSON = "application/json"
@@ -86,7 +86,7 @@ class VehicleReportView(APIView):
 
 
 class VehicleEvidenceView(APIView):
-    throttle_classes = [VinLookupThrottle]
+    throttle_classes = [EvidenceLookupThrottle]
 
     @extend_schema(
         operation_id="vehicle_evidence",

@@ -23,7 +23,7 @@ from django.utils import translation
 from carhistory.vehicles.evidence import build_evidence_bundle
 from carhistory.vehicles.report import build_report
 from ledger.models import Checkpoint
-from ledger.selectors import latest_checkpoint
+from ledger.selectors import cosigned_marker, latest_checkpoint
 from ledger.services import PUBLISHED_TREE_SIZE_KEY, PUBLISHED_TREE_SIZE_SECONDS
 
 # A backstop only: keys of a grown log are never asked for again and expire on their own.
@@ -83,9 +83,12 @@ def count_and_find_report(
 
 
 def evidence_json(*, vin: str) -> bytes:
-    """The evidence bundle of a valid, normalised `vin` as UTF-8 JSON, built once per log size."""
+    """The evidence bundle of a valid, normalised `vin` as UTF-8 JSON, built once per log size
+    and cosignature."""
     checkpoint = latest_checkpoint()
-    key = f"vehicle-evidence:{vin}:{_known_size(checkpoint)}"
+    # The bundle carries the checkpoint's cosignatures, which arrive after it is signed.
+    cosigned = cosigned_marker(checkpoint)
+    key = f"vehicle-evidence:{vin}:{_known_size(checkpoint)}:{cosigned}"
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -9,6 +9,9 @@ from collections.abc import Callable
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from carhistory.vehicles import formats, names
+from carhistory.vehicles.service_items import item_code, item_label
+
 VALUE_LABELS = {
     "minor": gettext_lazy("minor"),
     "moderate": gettext_lazy("moderate"),
@@ -36,10 +39,11 @@ VALUE_LABELS = {
 
 
 def label(value: object) -> str:
-    """The translated label of a closed-set value, or the value as sent."""
+    """The translated label of a closed-set value, a known name (place, plant, model) in the
+    reader's language, or the value as sent."""
     if isinstance(value, str) and value in VALUE_LABELS:
         return str(VALUE_LABELS[value])
-    return "" if value is None else str(value)
+    return names.localised(value)
 
 
 def describe_event(entry: dict) -> str:
@@ -51,13 +55,18 @@ def describe_event(entry: dict) -> str:
 
 def _km(entry: dict) -> str:
     km = entry.get("odometer_km")
-    return f"{km:,}" if isinstance(km, int) else "?"
+    return formats.number(km) if isinstance(km, int) else "?"
 
 
-def _listed(value: object) -> str:
+def listed(value: object) -> str:
+    """A list of items or parts as one phrase in the reader's language."""
     if isinstance(value, list):
-        return ", ".join(label(item) for item in value)
-    return label(value)
+        return formats.joined(_item(item) for item in value)
+    return _item(value)
+
+
+def _item(value: object) -> str:
+    return label(value) if item_code(value) is None else item_label(value)
 
 
 def _odometer(entry: dict, facts: dict) -> str:
@@ -68,7 +77,7 @@ def _service(entry: dict, facts: dict) -> str:
     if facts.get("items"):
         return _("Service at %(km)s km: %(items)s.") % {
             "km": _km(entry),
-            "items": _listed(facts["items"]),
+            "items": listed(facts["items"]),
         }
     return _("Service at %(km)s km.") % {"km": _km(entry)}
 
@@ -76,7 +85,7 @@ def _service(entry: dict, facts: dict) -> str:
 def _repair(entry: dict, facts: dict) -> str:
     return _("Repair (%(area)s): %(parts)s.") % {
         "area": label(facts.get("area")) or _("area not given"),
-        "parts": _listed(facts.get("parts")) or _("parts not given"),
+        "parts": listed(facts.get("parts")) or _("parts not given"),
     }
 
 
@@ -85,7 +94,7 @@ def _accident(entry: dict, facts: dict) -> str:
     if facts.get("damage_areas"):
         line = _("Accident, %(severity)s damage to %(areas)s.") % {
             "severity": severity,
-            "areas": _listed(facts["damage_areas"]),
+            "areas": listed(facts["damage_areas"]),
         }
     else:
         line = _("Accident, %(severity)s damage.") % {"severity": severity}

@@ -2,10 +2,11 @@
 trust in carhistory and no network, using `carhistory-verify`.
 
 It holds the latest signed checkpoint, the log's key, each of the VIN's entries with its
-inclusion proof against that checkpoint, the `source_key` entries (with proofs) that
-introduced every source key that signed one of them, so the verifier can tell that the key
-was in the log before the entries it signed, and the VIN index proof (SPEC §7) that these are
-all of the VIN's entries.
+inclusion proof against that checkpoint, in `source_keys` every `source_key` and
+`source_status` entry (with proofs) about the sources behind those entries, so the verifier
+can tell that a key was in the log before the entries it signed, was still the source's key
+then (not rotated out), and that the source had not been revoked, and the VIN index proof
+(SPEC §7) that these are all of the VIN's entries.
 
 The map's stored nodes are the latest map's only, so the checkpoint, the entries and the map
 proof are read in one REPEATABLE READ snapshot: a batch the sequencer commits meanwhile is
@@ -23,11 +24,17 @@ from django.db import connection, transaction
 from ledger import vin_index
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint, Entry
-from ledger.selectors import entries_for_vin, inclusion_proof, latest_checkpoint
+from ledger.selectors import (
+    entries_for_vin,
+    inclusion_proof,
+    latest_checkpoint,
+    served_checkpoint_text,
+)
 from ledger.services import ensure_checkpoint
 
 FORMAT = protocol.BUNDLE_FORMAT
 SOURCE_KEY = protocol.SOURCE_KEY
+SOURCE_STATUS = protocol.SOURCE_STATUS
 PLATFORM = protocol.PLATFORM_SOURCE
 
 
@@ -66,17 +73,17 @@ def _build(vin: str, checkpoint: Checkpoint) -> dict:
         if row.index < tree_size
     }
     log_key = log_verifier_key()
-    # The log key needs no source_key entry (SPEC §2): the bundle carries it as `log_key`.
-    keys = {entry.get("source_key") for entry in entries.values()} - {log_key, None}
+    sources = {entry.get("source") for entry in entries.values()} - {PLATFORM, None}
     return {
         "format": FORMAT,
         "vin": vin,
-        "checkpoint": checkpoint.note,
+        # With the cosignatures the log holds for it now (SPEC §8), for a buyer's quorum.
+        "checkpoint": served_checkpoint_text(checkpoint),
         "log_key": log_key,
         "entries": [_proven(index, entry, tree_size) for index, entry in entries.items()],
         "source_keys": [
             _proven(index, entry, tree_size)
-            for index, entry in _source_key_entries(keys, tree_size).items()
+            for index, entry in _source_history_entries(sources, tree_size).items()
         ],
         "vin_index": _vin_index_proof(vin, tree_size),
     }
@@ -105,16 +112,19 @@ def _proven(index: int, entry: dict, tree_size: int) -> dict:
     return {"index": index, "entry": entry, "inclusion_proof": [b64encode(h) for h in proof]}
 
 
-def _source_key_entries(keys: set[str], tree_size: int) -> dict[int, dict]:
-    """The first `source_key` entry that logged each of `keys`, by index."""
-    if not keys:
+def _source_history_entries(sources: set[str], tree_size: int) -> dict[int, dict]:
+    """Every `source_key` and `source_status` entry about `sources`, by index: the keys each
+    source had and when, and whether it was revoked. The log key needs no source_key entry
+    (SPEC §2): the bundle carries it as `log_key`."""
+    if not sources:
         return {}
-    found: dict[str, tuple[int, dict]] = {}
-    # `source` is indexed and only the platform writes source_key entries.
-    rows = Entry.objects.filter(source=PLATFORM, type=SOURCE_KEY, index__lt=tree_size)
+    found: dict[int, dict] = {}
+    # `source` is indexed and only the platform writes these entries.
+    rows = Entry.objects.filter(
+        source=PLATFORM, type__in=(SOURCE_KEY, SOURCE_STATUS), index__lt=tree_size
+    )
     for index, data in rows.order_by("index").values_list("index", "data").iterator():
         entry = json.loads(bytes(data))
-        key = entry.get("facts", {}).get("key")
-        if key in keys and key not in found:
-            found[key] = (index, entry)
-    return dict(sorted(found.values(), key=lambda pair: pair[0]))
+        if entry.get("facts", {}).get("source") in sources:
+            found[index] = entry
+    return found

@@ -16,6 +16,7 @@ language always goes down the stack.
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
@@ -40,6 +41,8 @@ class CachedReportMiddleware:
         if (
             match is None
             or request.method != "GET"
+            # HTTPS=1: plain HTTP goes down the stack to be redirected.
+            or (settings.SECURE_SSL_REDIRECT and not request.is_secure())
             or request.META.get("HTTP_ACCEPT") not in PLAIN_ACCEPT
         ):
             return self.get_response(request)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 
 from django.utils.translation import gettext as _
 
+from carhistory.vehicles import formats
+
 # A drop is a rollback only beyond the larger of these: small drops are typos and rounding.
 ROLLBACK_TOLERANCE_KM = 500
 ROLLBACK_TOLERANCE_RATIO = 0.01
@@ -273,4 +275,4 @@ def _marks(findings: list[Finding]) -> dict[int, ReadingMark]:
 
 
 def _km(km: int) -> str:
-    return f"{km:,}"
+    return formats.number(km)

@@ -17,10 +17,16 @@ from django.utils.translation import gettext as _
 from carhistory.moderation.selectors import disputes_by_index
 from carhistory.sources.models import Organisation
 from carhistory.vehicles.describe import describe_event
-from carhistory.vehicles.flags import report_flags
+from carhistory.vehicles.flags import report_flags, risk_level
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
-from carhistory.vin import VinCheck, check_vin, decode_vin
+from carhistory.vin import (
+    ModelYearBasis,
+    VinCheck,
+    check_vin,
+    decode_vin,
+    settle_model_year,
+)
 from ledger.keys import log_verifier_key
 from ledger.models import Checkpoint
 from ledger.selectors import entries_for_vin, latest_checkpoint
@@ -45,10 +51,11 @@ def build_report(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
     return {
         "vin": vin_check.vin,
         "vin_check": _vin_check(vin_check),
-        "vehicle": _vehicle(vin_check, manufacture),
+        "vehicle": _vehicle(vin_check, manufacture, events),
         "checkpoint": _checkpoint(checkpoint),
         "summary": _summary(events, odometer),
         "flags": [flag.as_dict() for flag in flags],
+        "risk_level": str(risk_level(flags)),
         "odometer": odometer.as_dict(),
         "events": [_event(event) for event in events],
         "empty": not events,
@@ -127,15 +134,38 @@ def _manufacture(events: list[LoggedEvent]) -> dict | None:
     return None
 
 
-def _vehicle(vin_check: VinCheck, manufacture: dict | None) -> dict:
+def _vehicle(vin_check: VinCheck, manufacture: dict | None, events: list[LoggedEvent]) -> dict:
     decoded = decode_vin(vin_check.vin) if vin_check.is_valid else None
+    candidates = decoded.model_years if decoded else []
     return {
         "manufacturer": decoded.manufacturer if decoded else None,
         "country": decoded.country if decoded else None,
         "region": decoded.region if decoded else None,
-        "model_years": decoded.model_years if decoded else [],
+        "model_years": candidates,
+        "model_year": _model_year(candidates, manufacture, events),
         "manufacture": manufacture,
     }
+
+
+def _model_year(candidates: list[int], manufacture: dict | None, events: list[LoggedEvent]) -> dict:
+    """The model year and what settled it: the maker's record, else the log's dates."""
+    if manufacture and isinstance(manufacture.get("model_year"), int):
+        return {"year": manufacture["model_year"], "basis": ModelYearBasis.MANUFACTURE}
+    counted = [event for event in events if event.counted and event.occurred_on]
+    first_registered = min(
+        (
+            event.occurred_on
+            for event in counted
+            if event.type == "registration"
+            and event.effective["facts"].get("event") == "first_registration"
+        ),
+        default=None,
+    )
+    earliest = min((event.occurred_on for event in counted), default=None)
+    settled = settle_model_year(
+        candidates, first_registered=first_registered, earliest_record=earliest
+    )
+    return {"year": settled.year, "basis": settled.basis}
 
 
 def _checkpoint(checkpoint: Checkpoint | None) -> dict | None:

@@ -7,15 +7,12 @@ per window rather than DRF's list of every request: one `INCR`, and the cached r
 counts in the same round trip as it finds the report (`cache.count_and_find_report`).
 """
 
-import math
-import time
-
-from django.core.cache import cache
+from django.core import signing
 from django.http import HttpRequest
-from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from carhistory.vehicles.cache import COUNT_AND_FIND_SCRIPT
+from carhistory import rate_limits
+from carhistory.vin import normalise_vin
 
 # Where the short path for cached reports (api.py), having counted a request, leaves the count.
 COUNTED_ATTRIBUTE = "vin_lookup_counted"
@@ -25,15 +22,13 @@ class VinLookupThrottle(SimpleRateThrottle):
     scope = "vin_lookup"
 
     def counter_key(self, request: HttpRequest) -> str:
-        return f"throttle:{self.scope}:{self.get_ident(request)}"
+        # The same counter as every other page that reads a history (carhistory.rate_limits).
+        return rate_limits.counter_key(self.scope, request)
 
     def get_ident(self, request: HttpRequest) -> str:
-        # With no trusted proxy configured (REST_FRAMEWORK NUM_PROXIES), DRF would believe any
-        # X-Forwarded-For header, and a harvester could send a new one with every request to
-        # escape the limit. Then only the connection's own address counts.
-        if api_settings.NUM_PROXIES is None:
-            return request.META.get("REMOTE_ADDR", "")
-        return super().get_ident(request)
+        # With no trusted proxy configured (NUM_PROXIES), DRF would believe any X-Forwarded-For
+        # header, and a harvester could send a new one with every request to escape the limit.
+        return rate_limits.client_address(request)
 
     def allow_request(self, request, view) -> bool:
         counted = getattr(request, COUNTED_ATTRIBUTE, None)
@@ -55,14 +50,37 @@ class VinLookupThrottle(SimpleRateThrottle):
 def count_lookup(*, counter_key: str, window_seconds: int) -> tuple[int, int]:
     """Count one lookup against `counter_key`: (lookups in its window, seconds until the window
     closes). The window opens with the key's first lookup."""
-    if hasattr(cache, "script"):
-        count, seconds_left = cache.script(COUNT_AND_FIND_SCRIPT)(
-            keys=[cache.make_key(counter_key)], args=[window_seconds]
-        )
-        return count, seconds_left
-    # Any other cache (the embedded development default): the same rule in plain calls.
-    closes_key = f"{counter_key}:closes"
-    cache.add(closes_key, time.time() + window_seconds, window_seconds)
-    cache.add(counter_key, 0, window_seconds)
-    count = cache.incr(counter_key)
-    return count, max(math.ceil(cache.get(closes_key, 0) - time.time()), 1)
+    return rate_limits.count(counter_key=counter_key, window_seconds=window_seconds)
+
+
+# The report page fetches its own evidence bundle; the page view has counted the lookup
+# already, so it hands the page a token that lets that one fetch (and its retries) through.
+PAGE_TOKEN_SALT = "carhistory.vehicles.report-page"  # noqa: S105 (a signing namespace)
+PAGE_TOKEN_SECONDS = 15 * 60
+
+
+def page_token(*, request: HttpRequest, vin: str) -> str:
+    """A token for the evidence of `vin`, good for this client for `PAGE_TOKEN_SECONDS`."""
+    ident = VinLookupThrottle().get_ident(request)
+    return signing.TimestampSigner(salt=PAGE_TOKEN_SALT).sign(f"{vin}|{ident}")
+
+
+def is_page_token(*, request: HttpRequest, vin: str, token: str) -> bool:
+    ident = VinLookupThrottle().get_ident(request)
+    signer = signing.TimestampSigner(salt=PAGE_TOKEN_SALT)
+    try:
+        value = signer.unsign(token, max_age=PAGE_TOKEN_SECONDS)
+    except signing.BadSignature:
+        return False
+    return value == f"{vin}|{ident}"
+
+
+class EvidenceLookupThrottle(VinLookupThrottle):
+    """The `vin_lookup` limit, except for the fetch of the report page it was counted for."""
+
+    def allow_request(self, request, view) -> bool:
+        token = request.GET.get("page")
+        vin = normalise_vin(view.kwargs.get("vin", "")) if view is not None else ""
+        if token and vin and is_page_token(request=request, vin=vin, token=token):
+            return True
+        return super().allow_request(request, view)

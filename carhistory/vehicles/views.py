@@ -12,20 +12,25 @@ import json
 from collections.abc import Callable
 from itertools import groupby
 
+from carhistory_verifier import note
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
 from carhistory.sources.schemas import EventType
+from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
 from carhistory.vehicles.describe import label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
-from carhistory.vehicles.throttling import VinLookupThrottle
+from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
+from ledger.keys import log_verifier_key
 from ledger.selectors import vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
@@ -78,12 +83,25 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
         return redirect("vehicles:report", vin=check.vin, permanent=True)
     data = json.loads(report_json(vin=check.vin))
     if data["empty"]:
-        return render(request, "vehicles/no_records.html", {"report": data, "check": check})
-    context = _report_context(data) | {
-        "evidence_api_url": reverse("vehicles:api-evidence", kwargs={"vin": check.vin}),
-        "verify_messages": _verify_messages(),
-        "chart_messages": _chart_messages(),
-    }
+        context = {
+            "report": data,
+            "check": check,
+            "vin": check.vin,
+            "vehicle": _presentable_vehicle(data["vehicle"]),
+        } | _share(request, data)
+        return render(request, "vehicles/no_records.html", context)
+    evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
+    token = page_token(request=request, vin=check.vin)
+    context = (
+        _report_context(data)
+        | _share(request, data)
+        | {
+            "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
+            "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
+            "verify_config": {"log_key": log_verifier_key()},
+            "chart_messages": _chart_messages(),
+        }
+    )
     return render(request, "vehicles/report.html", context)
 
 
@@ -101,6 +119,7 @@ def print_report(request: HttpRequest, vin: str) -> HttpResponse:
         "report_url": _report_url(request, check.vin),
         "qr_svg": qr_svg_inline(url=_report_url(request, check.vin)),
         "printed_at": timezone.now(),
+        "chart_messages": _chart_messages(),
     }
     return render(request, "vehicles/print.html", context)
 
@@ -158,20 +177,72 @@ def _demo_vehicles_present() -> list[dict]:
 def _report_context(data: dict) -> dict:
     events = [_presentable_event(event) for event in data["events"]]
     summary = data["summary"]
+    flags = [
+        flag | {"css_class": SEVERITY_CLASSES.get(flag["severity"], "info")}
+        for flag in data["flags"]
+    ]
     return {
         "report": data,
         "vin": data["vin"],
-        "vehicle": data["vehicle"],
+        "vehicle": _presentable_vehicle(data["vehicle"]),
         "summary": summary,
-        "title_brands": [label(brand) for brand in summary["title_brands"]],
-        "uses": [label(use) for use in summary["uses"]],
-        "flags": [
-            flag | {"css_class": SEVERITY_CLASSES.get(flag["severity"], "info")}
-            for flag in data["flags"]
-        ],
+        "title_brands": formats.joined(label(brand) for brand in summary["title_brands"]),
+        "uses": formats.joined(label(use) for use in summary["uses"]),
+        "flags": flags,
+        "risks": [flag for flag in flags if flag["severity"] != "info"],
+        "notes": [flag for flag in flags if flag["severity"] == "info"],
+        "risk_level": data.get("risk_level"),
+        "cards": verdict.card_states(data["flags"]),
         "years": _group_by_year(events),
         "checkpoint": data["checkpoint"],
         "odometer": data["odometer"],
+        "completeness_proven": _completeness_proven(data),
+        "checked": verdict.what_was_checked(data),
+        # The key this site signs with, from its settings: the browser verifies against it (not
+        # against the key a bundle carries), and the fingerprint lets a buyer compare it with
+        # the printed report or a witness's list.
+        "log_key_fingerprint": note.Verifier.from_key_string(log_verifier_key()).fingerprint(),
+    }
+
+
+def _completeness_proven(data: dict) -> bool:
+    """Whether the report proves no entry of this VIN was left out (the VIN index, SPEC §7).
+    Until a report carries that proof, a clean history says records may be missing."""
+    return bool(data.get("completeness", {}).get("proven"))
+
+
+def _presentable_vehicle(vehicle: dict) -> dict:
+    manufacture = vehicle.get("manufacture") or None
+    return vehicle | {
+        "manufacturer_name": names.localised(vehicle.get("manufacturer")),
+        "country_name": names.localised(vehicle.get("country")),
+        "region_name": names.localised(vehicle.get("region")),
+        "model_name": names.model_name(manufacture["model"])
+        if manufacture and isinstance(manufacture.get("model"), str) and formats.is_chinese()
+        else (manufacture or {}).get("model"),
+        "plant_name": names.localised((manufacture or {}).get("plant")),
+    }
+
+
+def _share(request: HttpRequest, data: dict) -> dict:
+    """Preview tags for links shared in chat apps: the car, never who owned it or where."""
+    vehicle = _presentable_vehicle(data["vehicle"])
+    year = (data["vehicle"].get("model_year") or {}).get("year")
+    car = " ".join(
+        str(part) for part in (year, vehicle["manufacturer_name"], vehicle["model_name"]) if part
+    )
+    records = data["summary"]["records"] if not data["empty"] else 0
+    return {
+        "share": {
+            "title": _("%(car)s · VIN %(vin)s") % {"car": car or _("Vehicle"), "vin": data["vin"]},
+            "description": ngettext(
+                "%(count)d record in the carhistory log, each with its own proof.",
+                "%(count)d records in the carhistory log, each with its own proof.",
+                records,
+            )
+            % {"count": records},
+            "url": _report_url(request, data["vin"]),
+        }
     }
 
 
@@ -192,7 +263,7 @@ def _event_type_label(event_type: str) -> str:
 
 def _fact_text(value: object) -> str:
     if isinstance(value, list):
-        return ", ".join(_fact_text(item) for item in value)
+        return formats.joined(_fact_text(item) for item in value)
     if isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -224,18 +295,28 @@ def _group_by_year(events: list[dict]) -> list[dict]:
     return years
 
 
-def _verify_messages() -> dict[str, str]:
+def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
+    if completeness_proven:
+        summary_ok = _(
+            "%(verified)s of %(total)s records are authentic and signed by their sources; none "
+            "can have been left out (checkpoint of size %(size)s)."
+        )
+    else:
+        summary_ok = _(
+            "%(verified)s of %(total)s records are authentic and signed by their sources "
+            "(checkpoint of size %(size)s). Authentic means the records are genuine, not that "
+            "the car is sound: read the risks above."
+        )
     return {
         "checking": _("checking…"),
+        "retrying": _("The evidence could not be loaded yet (%(status)s); trying again…"),
         "verified": _("verified"),
         "platform_signed": _("verified · signed by the platform on the source's behalf"),
         "platform_entry": _("verified · written and signed by the platform"),
         "failed": _("failed"),
         "not_checked": _("not checked"),
-        "summary_ok": _(
-            "%(verified)s of %(total)s lines verified against checkpoint of size %(size)s."
-        ),
+        "summary_ok": summary_ok,
         "summary_failed": _(
             "%(verified)s of %(total)s lines verified against checkpoint of size %(size)s; "
             "%(failed)s failed. Do not rely on the lines marked failed."
@@ -261,6 +342,20 @@ def _verify_messages() -> dict[str, str]:
             "inclusion_proof": _("the inclusion proof does not lead to the checkpoint's root hash"),
             "source_key_unproven": _("the source's key is not proven in the log before this entry"),
             "source_signature": _("the source's signature does not match the entry"),
+            "log_key_not_pinned": _("the bundle's log key is not the key this site publishes"),
+            "duplicate_index": _("the bundle holds two entries under this index"),
+            "source_key_entry": _(
+                "a source key entry in the bundle is not the platform's or does not verify"
+            ),
+            "key_name_mismatch": _("the key that signed this entry is named for another party"),
+            "key_rotated_out": _(
+                "the key that signed this entry had been replaced by the source's newer key"
+            ),
+            "source_revoked": _("the source had been revoked before this entry"),
+            "platform_only_type": _("only the platform may write this kind of entry"),
+            "duplicate_statement": _(
+                "the same signed statement is logged again: it is one fact, counted once"
+            ),
         },
     }
 

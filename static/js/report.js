@@ -1,5 +1,6 @@
 // The report page's drawing: the odometer chart (Chart.js, served from /static/vendor/) with
-// rollback readings marked, and the print button. The proofs are verify.js's business.
+// rollback readings marked, the print button, the share button and the list of cars being
+// considered. The proofs are verify.js's business.
 (function () {
   "use strict";
 
@@ -86,6 +87,90 @@
       },
     });
     canvas.setAttribute("data-chart-points", String(chart.data.datasets[0].data.length));
+    // The canvas is sized for the screen; paper is narrower, so redraw for it and back.
+    window.addEventListener("beforeprint", function () { chart.resize(); });
+    window.addEventListener("afterprint", function () { chart.resize(); });
+  }
+
+  // Web Share where the phone has it (WeChat, messages), else the link copied to the clipboard.
+  function setUpShare(button) {
+    var url = button.getAttribute("data-share-url");
+    var title = button.getAttribute("data-share-title");
+    button.hidden = false;
+    button.addEventListener("click", async function () {
+      if (navigator.share) {
+        try {
+          await navigator.share({ title: title, url: url });
+          return;
+        } catch (error) {
+          if (error.name === "AbortError") return;
+        }
+      }
+      try {
+        await navigator.clipboard.writeText(url);
+      } catch (error) {
+        window.prompt(title, url);
+        return;
+      }
+      button.textContent = button.getAttribute("data-copied");
+    });
+  }
+
+  // The cars a buyer is considering, kept in this browser only (carhistory never sees it).
+  var LIST_KEY = "carhistory.considered";
+
+  function readList() {
+    try {
+      var list = JSON.parse(localStorage.getItem(LIST_KEY) || "[]");
+      return Array.isArray(list) ? list : [];
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function setUpConsider(button) {
+    var vin = button.getAttribute("data-vin");
+    var label = button.getAttribute("data-label").trim();
+    function listed() {
+      return readList().some(function (car) { return car.vin === vin; });
+    }
+    function show() {
+      if (listed()) button.textContent = button.getAttribute("data-added");
+    }
+    button.hidden = false;
+    show();
+    button.addEventListener("click", function () {
+      if (listed()) return;
+      var list = readList();
+      list.unshift({ vin: vin, label: label, added: new Date().toISOString().slice(0, 10) });
+      localStorage.setItem(LIST_KEY, JSON.stringify(list.slice(0, 50)));
+      show();
+    });
+  }
+
+  function showList(section) {
+    var list = readList();
+    var items = section.querySelector("[data-considered-items]");
+    if (!list.length) return;
+    list.forEach(function (car) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = "/vehicles/" + encodeURIComponent(car.vin) + "/";
+      link.textContent = car.label ? car.label + " · " + car.vin : car.vin;
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "secondary small";
+      remove.textContent = section.getAttribute("data-remove");
+      remove.addEventListener("click", function () {
+        var kept = readList().filter(function (other) { return other.vin !== car.vin; });
+        localStorage.setItem(LIST_KEY, JSON.stringify(kept));
+        item.remove();
+        if (!kept.length) section.hidden = true;
+      });
+      item.append(link, " ", remove);
+      items.append(item);
+    });
+    section.hidden = false;
   }
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -93,5 +178,8 @@
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });
+    document.querySelectorAll("[data-share]").forEach(setUpShare);
+    document.querySelectorAll("[data-consider]").forEach(setUpConsider);
+    document.querySelectorAll("[data-considered]").forEach(showList);
   });
 })();

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from ledger import services
-from ledger.models import Checkpoint, Cosignature, Entry, Subtree, Witness
+from ledger.models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 from tests.ledger.factories import EntryFactory
 
 ATTACKS = [
@@ -30,10 +30,10 @@ ATTACKS = [
 def small_log(log_key):
     services.enqueue_entries(entries=EntryFactory.build_batch(4))
     services.integrate_pending()
-    witness = Witness.objects.create(name="witness.example", verifier_key="w+00000000+BA==")
+    witness = Cosigner.objects.create(name="witness.example", verifier_key="w+00000000+BA==")
     Cosignature.objects.create(
         checkpoint=Checkpoint.objects.get(tree_size=5),
-        witness=witness,
+        cosigner=witness,
         signature_line="— witness.example AAAA",
         timestamp=1,
     )
@@ -63,8 +63,8 @@ def test_the_orm_cannot_rewrite_the_log_either(small_log):
 
 
 @pytest.mark.django_db
-def test_witnesses_and_pending_entries_stay_editable(small_log):
-    assert Witness.objects.update(active=False) == 1
+def test_cosigners_and_pending_entries_stay_editable(small_log):
+    assert Cosigner.objects.update(active=False) == 1
 
 
 def test_the_migration_makes_sqlite_refuse_updates_and_deletes(tmp_path: Path):
@@ -85,8 +85,9 @@ def test_the_migration_makes_sqlite_refuse_updates_and_deletes(tmp_path: Path):
             'INSERT INTO ledger_subtree (level, "index", hash) VALUES (1, 0, zeroblob(32))',
             "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) "
             "VALUES (1, zeroblob(32), 'n', '2024-01-01')",
-            "INSERT INTO ledger_witness (id, name, verifier_key, active) VALUES (1, 'w', 'k', 1)",
-            "INSERT INTO ledger_cosignature (checkpoint_id, witness_id, signature_line, "
+            "INSERT INTO ledger_cosigner (id, name, verifier_key, kind, active, url, failures, "
+            "last_error) VALUES (1, 'w', 'k', 'witness', 1, '', 0, '')",
+            "INSERT INTO ledger_cosignature (checkpoint_id, cosigner_id, signature_line, "
             "timestamp, created_at) VALUES (1, 1, 'line', 1, '2024-01-01')",
         ]:
             raw.execute(row)
@@ -104,4 +105,4 @@ def test_the_migration_makes_sqlite_refuse_updates_and_deletes(tmp_path: Path):
                 raw.execute(attack)
         assert raw.execute("SELECT count(*) FROM ledger_entry").fetchone() == (1,)
         assert raw.execute("SELECT note FROM ledger_checkpoint").fetchone() == ("n",)
-        assert raw.execute("UPDATE ledger_witness SET active = 0").rowcount == 1
+        assert raw.execute("UPDATE ledger_cosigner SET active = 0").rowcount == 1

@@ -190,4 +190,3 @@ def test_the_openapi_schema_documents_the_proof_endpoints(client, db):
         parameter["name"] for parameter in paths["/api/v1/log/proof/inclusion"]["get"]["parameters"]
     }
     assert "/api/v1/log/proof/consistency" in paths
-    assert "/api/v1/log/cosignatures" in paths

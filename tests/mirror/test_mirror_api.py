@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from ledger import mirrors, selectors
-from ledger.models import Cosignature, Entry, Mirror, Witness
+from ledger.models import Cosignature, Cosigner, Entry, Mirror
 from tests.mirror.conftest import MIRROR_NAME, grow_log
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_add_mirror_prints_the_token_once_and_stores_only_its_hash(mirror_key):
 def test_add_mirror_refuses_a_key_named_otherwise(mirror_key):
     with pytest.raises(CommandError, match=r"is named 'registry\.example/mirror'"):
         add_mirror("insurer.example/mirror", mirror_key.verifier().key_string())
-    assert not Witness.objects.exists()
+    assert not Cosigner.objects.exists()
 
 
 def test_add_mirror_refuses_a_log_key_or_garbage(log_key):
@@ -85,7 +85,7 @@ def test_a_source_api_key_is_not_a_mirror_token(registered_mirror):
 
 def test_an_inactive_mirror_is_forbidden(registered_mirror):
     grow_log(3)
-    Witness.objects.filter(name=MIRROR_NAME).update(active=False)
+    Cosigner.objects.filter(name=MIRROR_NAME).update(active=False)
     response = client_with(registered_mirror.token).get("/api/v1/mirror/tile/entries/000.p/3")
     assert response.status_code == 403
 
@@ -143,7 +143,7 @@ def test_the_mirror_cosignature_is_served_with_the_checkpoint(registered_mirror,
         "/api/v1/mirror/cosignatures", {"note": checkpoint.note + line}, format="json"
     )
     assert response.status_code == 201, response.content
-    assert Cosignature.objects.get().witness.name == MIRROR_NAME
+    assert Cosignature.objects.get().cosigner.name == MIRROR_NAME
     served = APIClient().get("/log/checkpoint").content.decode()
     assert note.verify_cosignature(served, registered_mirror.key.verifier()) == 1_700_000_000
 

@@ -44,16 +44,18 @@ def test_a_lower_case_vin_in_the_address_still_finds_the_entry(client, entry):
     assert client.get(_dispute_url(VIN.lower(), entry.index)).status_code == 200
 
 
-def test_flagging_an_entry_that_does_not_exist_is_404(client, entry):
-    assert client.get(_dispute_url(VIN, entry.index + 1)).status_code == 404
-    assert client.post(_dispute_url(VIN, 999), {"reason": "wrong"}).status_code == 404
+# The page answers alike for entries that are not the VIN's (tests/moderation/test_abuse.py),
+# so it is no oracle for which VINs have records; such a dispute is dropped.
+def test_flagging_an_entry_that_does_not_exist_opens_nothing(client, entry):
+    assert client.get(_dispute_url(VIN, entry.index + 1)).status_code == 200
+    assert client.post(_dispute_url(VIN, 999), {"reason": "wrong"}).status_code == 200
     assert not Dispute.objects.exists()
 
 
-def test_flagging_another_vehicles_entry_is_404(client, entry):
+def test_flagging_another_vehicles_entry_opens_nothing(client, entry):
     other_vin = make_vin(8)
     response = client.post(_dispute_url(other_vin, entry.index), {"reason": "wrong"})
-    assert response.status_code == 404
+    assert response.status_code == 200
     assert not Dispute.objects.exists()
 
 

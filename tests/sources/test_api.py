@@ -188,6 +188,15 @@ def test_forged_source_signature_is_400(dealer, dealer_client):
     assert not PendingEntry.objects.exists()
 
 
+def test_a_deeply_nested_body_is_400_not_500(dealer_client):
+    # DRF's plain JSONParser once let `[[[[…` escape as a RecursionError (a 500).
+    body = b'{"vin": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    response = dealer_client.post(EVENTS, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
+    assert not Submission.objects.exists()
+
+
 def test_oversize_body_is_413_json(dealer_client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
     body = {"events": [event_payload(external_id=f"x-{n}") for n in range(200)]}
@@ -227,8 +236,8 @@ def test_a_batch_answers_item_by_item_in_input_order(dealer_client):
     response = dealer_client.post(BATCH, {"events": events}, format="json")
     assert response.status_code == 202
     results = response.json()["results"]
-    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "pending"]
-    assert results[3]["id"] == results[0]["id"]
+    assert [r["status"] for r in results] == ["pending", "rejected", "rejected", "conflict"]
+    assert results[3]["first_submission"] == results[0]["id"]
     assert "vin" in results[1]["errors"]
     assert "type" in results[2]["errors"]
     rejected = dealer_client.get(f"{EVENTS}/{results[1]['id']}")
@@ -277,3 +286,29 @@ def test_concurrent_retries_of_one_external_id_append_once(log_key):
     assert len({answer["id"] for answer in answers}) == 1
     assert len(answers) == 6
     assert Submission.objects.filter(organisation=source).count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [[], {"key": 7}, {"key": ""}, {"key": "not a key"}, {"key": "x", "extra": 1}],
+)
+def test_registering_a_bad_signing_key_is_a_field_error(dealer_client, body):
+    from carhistory.sources.models import SigningKey
+
+    response = dealer_client.post("/api/v1/signing-keys", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()) & {"key", "extra", "non_field_errors"}
+    assert not SigningKey.objects.exists()
+
+
+def test_registering_a_signing_key_through_the_api_logs_it_first(dealer_client, dealer):
+    from carhistory_verifier import note
+
+    from ledger.models import Entry
+
+    signer = note.Signer.generate(dealer.slug)
+    response = dealer_client.post(
+        "/api/v1/signing-keys", {"key": signer.verifier().key_string()}, format="json"
+    )
+    assert response.status_code == 201
+    assert Entry.objects.get(index=response.json()["index"]).type == "source_key"

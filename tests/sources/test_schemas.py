@@ -160,3 +160,28 @@ def test_any_json_body_gets_errors_or_an_event_never_an_exception(body):
     event, errors = validate_submission(body)
     assert (event is None) == bool(errors)
     assert all(isinstance(messages, list) and messages for messages in errors.values())
+
+
+def test_the_protocol_fact_kinds_match_the_schemas():
+    """The verifier package reads CSV cells by `protocol.FACT_KINDS`; the schemas hold the
+    rules. A fact added to one and not the other fails here."""
+    from carhistory_verifier import protocol
+
+    from carhistory.sources.schemas import EVENT_SCHEMAS
+
+    def kind(rule):
+        if rule.choices:
+            return "text"
+        for name, sample in (("list", ["x"]), ("boolean", True), ("integer", 2000)):
+            try:
+                rule.check(sample)
+            except (ValueError, TypeError):
+                continue
+            return name
+        return "text"
+
+    from_schemas = {
+        event_type: {name: kind(rule) for name, rule in schema.facts.items()}
+        for event_type, schema in EVENT_SCHEMAS.items()
+    }
+    assert from_schemas == protocol.FACT_KINDS

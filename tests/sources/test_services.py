@@ -282,11 +282,20 @@ def test_a_signature_without_a_registered_key_is_refused(dealer):
 
 def test_same_external_id_returns_the_first_result_and_appends_nothing(dealer):
     first = submit_event(organisation=dealer, payload=event_payload(external_id="RO-7"))
-    again = submit_event(
-        organisation=dealer, payload=event_payload(external_id="RO-7", odometer_km=50000)
-    )
+    again = submit_event(organisation=dealer, payload=event_payload(external_id="RO-7"))
     assert again.outcome == Outcome.DUPLICATE
     assert again.submission.public_id == first.submission.public_id
+    assert PendingEntry.objects.count() == 1
+
+
+def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer):
+    first = submit_event(organisation=dealer, payload=event_payload(external_id="RO-7"))
+    changed = submit_event(
+        organisation=dealer, payload=event_payload(external_id="RO-7", odometer_km=50000)
+    )
+    assert changed.outcome == Outcome.CONFLICT
+    assert changed.submission.public_id == first.submission.public_id
+    assert "external_id" in changed.errors
     assert PendingEntry.objects.count() == 1
 
 

@@ -16,7 +16,7 @@ TYPES = [
     ("entry", "expected"),
     [
         ({"type": "service", "odometer_km": 45210, "facts": {"items": ["oil", "filter"]}},
-         "Service at 45,210 km: oil, filter."),
+         "Service at 45,210 km: engine oil, filter."),
         ({"type": "accident", "facts": {"severity": "severe", "airbags_deployed": True,
                                         "damage_areas": ["front", "left"]}},
          "Accident, severe damage to front, left. Airbags deployed."),

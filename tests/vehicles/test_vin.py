@@ -1,15 +1,19 @@
 """The VIN rules (SPEC.md §5): alphabet, length, check digit, decoding."""
 
+import datetime
 import string
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from carhistory.vin import (
     CheckDigit,
+    ModelYearBasis,
     check_vin,
     decode_vin,
     expected_check_digit,
+    settle_model_year,
 )
 
 ALLOWED = sorted(set(string.digits + string.ascii_uppercase) - set("IOQ"))
@@ -72,8 +76,28 @@ def test_wrong_length_says_how_many_characters_there_are():
 
 
 def test_punctuation_is_an_invalid_character():
-    result = check_vin("1HGCM82633A00435-")
+    result = check_vin("1HGCM82633A00435.")
     assert [problem.code for problem in result.errors] == ["invalid_character"]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "lfv2a21k3j 3041877",
+        "LFV2A-21K3J-3041877",
+        "  LFV2A21K3J\t3041877 ",
+        "LFV2A21K3J\u20133041877",  # an en dash pasted from a document
+        "ＬＦＶ２Ａ２１Ｋ３Ｊ３０４１８７７",  # full-width, from a Chinese input method
+    ],
+)
+def test_inner_spaces_dashes_and_full_width_are_normalised(typed):
+    result = check_vin(typed)
+    assert result.is_valid
+    assert result.vin == "LFV2A21K3J3041877"
+
+
+def test_normalising_never_hides_a_wrong_character():
+    assert check_vin("LFV2A 21K3J 304187O").errors[0].code == "forbidden_letter"
 
 
 def test_empty_input_is_refused():
@@ -107,3 +131,24 @@ def test_a_mistyped_character_of_a_north_american_vin_is_caught(chars, position,
     # which 11 (a prime above every weight and difference) never divides.
     same_value = ISO_VALUES[typo] == ISO_VALUES[vin[position]]
     assert check_vin(mistyped).is_valid == same_value
+
+
+def test_first_registration_settles_the_thirty_year_cycle():
+    settled = settle_model_year([2017, 1987], first_registered=datetime.date(2017, 6, 12))
+    assert (settled.year, settled.basis) == (2017, ModelYearBasis.FIRST_REGISTRATION)
+
+
+def test_earliest_record_rules_out_model_years_after_it():
+    settled = settle_model_year([2017, 1987], earliest_record=datetime.date(2010, 3, 1))
+    assert (settled.year, settled.basis) == (1987, ModelYearBasis.EARLIEST_RECORD)
+
+
+def test_a_late_first_record_cannot_tell_an_old_car_from_a_new_one():
+    settled = settle_model_year([2017, 1987], earliest_record=datetime.date(2024, 3, 1))
+    assert settled.year is None
+    assert settled.candidates == [2017, 1987]
+
+
+def test_a_car_registered_the_year_before_its_model_year_fits():
+    settled = settle_model_year([2020, 1990], first_registered=datetime.date(2019, 9, 1))
+    assert settled.year == 2020

@@ -191,7 +191,7 @@ def test_an_ordinary_entry_posing_as_a_source_key_is_refused(log, bundle):
     bundle["source_keys"].append(bundle["entries"][0])
     error = failure(bundle, log_key=log.key)
     assert error.where == "source_keys[1] (index 1)"
-    assert "is not a source_key entry" in error.reason
+    assert "is not a source_key or source_status entry" in error.reason
 
 
 def test_a_correction_signed_by_a_source_is_refused(log, dealer):

@@ -1,4 +1,4 @@
-"""verify.js's building blocks against the Python ledger core on many generated inputs: the
+"""verify-core.js's building blocks against the Python ledger core on many generated inputs: the
 browser must hash exactly the bytes the log hashed, and walk proofs exactly as RFC 9162 says."""
 
 import base64
@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.browser
 
 BLANK_PAGE = "https://verify.test/"
-VERIFY_JS = Path(settings.BASE_DIR) / "static" / "js" / "verify.js"
+STATIC = Path(settings.BASE_DIR) / "static"
+# The verifier's scripts in the order the report page loads them.
+VERIFIER_SCRIPTS = [
+    STATIC / "vendor" / "noble.js",
+    STATIC / "js" / "protocol.js",
+    STATIC / "js" / "verify-core.js",
+]
 # Lone surrogates cannot be sent to the browser (or encoded as UTF-8), so none are generated.
 TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=12)
 JSON_VALUES = st.recursive(
@@ -37,12 +43,12 @@ EXAMPLES = hypothesis_settings(
 def verifier_page(browser):
     context = browser.new_context()
     page = context.new_page()
-    # WebCrypto needs a secure context: an https page served by Playwright itself will do.
     page.route(
         BLANK_PAGE, lambda route: route.fulfill(body="<!doctype html>", content_type="text/html")
     )
     page.goto(BLANK_PAGE)
-    page.add_script_tag(path=str(VERIFY_JS))
+    for script in VERIFIER_SCRIPTS:
+        page.add_script_tag(path=str(script))
     yield page
     context.close()
 
@@ -57,14 +63,14 @@ def test_rfc8785_examples(verifier_page):
         '"\\u0080": 6, "\\u00f6": 7}'
     )
     expected = rfc8785.dumps(value).decode()
-    assert verifier_page.evaluate("v => carhistoryVerify.canonicalJson(v)", value) == expected
+    assert verifier_page.evaluate("v => carhistoryVerifyCore.canonicalJson(v)", value) == expected
     assert '"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27,0]' in expected
 
 
 def test_a_key_named_proto_is_kept_like_any_other(verifier_page):
     text = '{"__proto__": {"b": 1}, "a": [{"__proto__": null}]}'
     browser_bytes = verifier_page.evaluate(
-        "text => carhistoryVerify.canonicalJson(JSON.parse(text))", text
+        "text => carhistoryVerifyCore.canonicalJson(JSON.parse(text))", text
     )
     assert browser_bytes == rfc8785.dumps(json.loads(text)).decode()
     assert browser_bytes.startswith('{"__proto__":{"b":1}')
@@ -76,7 +82,7 @@ def test_canonical_json_matches_the_ledger(verifier_page, value):
     # Sent as JSON text and parsed there, as the bundle is: JSON.parse keeps a "__proto__" key as
     # an ordinary property, which a structured copy of an object would not.
     browser_bytes = verifier_page.evaluate(
-        "text => carhistoryVerify.canonicalJson(JSON.parse(text))", json.dumps(value)
+        "text => carhistoryVerifyCore.canonicalJson(JSON.parse(text))", json.dumps(value)
     )
     assert browser_bytes == rfc8785.dumps(value).decode()
 
@@ -88,9 +94,9 @@ def test_inclusion_proofs_from_the_ledger_verify_in_the_browser(verifier_page, d
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(tree_size)]
     proof = merkle.inclusion_proof(index, leaves)
     root = verifier_page.evaluate(
-        """async ([index, size, leaf, proof]) => {
+        """([index, size, leaf, proof]) => {
           const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-          const root = await carhistoryVerify.rootFromInclusionProof(
+          const root = carhistoryVerifyCore.rootFromInclusionProof(
             index, size, bytes(leaf), proof.map(bytes));
           return btoa(String.fromCharCode(...root));
         }""",
@@ -103,10 +109,10 @@ def test_a_proof_for_the_wrong_index_does_not_verify(verifier_page):
     leaves = [merkle.leaf_hash(str(i).encode()) for i in range(11)]
     proof = merkle.inclusion_proof(4, leaves)
     root = verifier_page.evaluate(
-        """async ([leaf, proof]) => {
+        """([leaf, proof]) => {
           const bytes = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
           try {
-            const root = await carhistoryVerify.rootFromInclusionProof(
+            const root = carhistoryVerifyCore.rootFromInclusionProof(
               5, 11, bytes(leaf), proof.map(bytes));
             return btoa(String.fromCharCode(...root));
           } catch (error) { return error.code; }

@@ -11,10 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import rfc8785
-
-# The fields a source cannot know or must not sign: its own signature, the commitment and
-# nonce the server fills in, and the server's clock (SPEC §2).
-STATEMENT_EXCLUDED_FIELDS = ("source_sig", "private_commitment", "submitted_at", "nonce")
+from carhistory_verifier.protocol import STATEMENT_EXCLUDED_FIELDS
 
 SALT_SIZE = 32
 NONCE_SIZE = 16

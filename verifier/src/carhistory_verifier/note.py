@@ -47,6 +47,14 @@ class NoteError(ValueError):
     """A key string, note, checkpoint or cosignature is malformed or does not verify."""
 
 
+class NoteUnsignedError(NoteError):
+    """The note is well formed but carries no signature line by any of the keys asked for."""
+
+
+class NoteSignatureError(NoteError):
+    """A signature line by a key asked for does not verify: the note is forged or altered."""
+
+
 def key_id(name: str, key_type: int, public_key: bytes) -> bytes:
     """Return the 4-byte key ID: SHA-256(name || 0x0A || type || public key)[:4]."""
     material = name.encode("utf-8") + b"\n" + bytes([key_type]) + public_key
@@ -133,6 +141,16 @@ class _PublicKey:
         """Return the verifier key string `name+hex8+base64(type || public key)`."""
         material = bytes([self.key_type]) + self.public_key
         return f"{self.name}+{self.key_id.hex()}+{b64encode(material)}"
+
+    def fingerprint(self) -> str:
+        """Return a short name a person can compare on paper: the first 128 bits of SHA-256
+        over the key string, as eight groups of four hex digits.
+
+        Not the 4-byte key id, which anyone can match by trying 2**32 keys; the browser shows
+        the same fingerprint (verify-core.js).
+        """
+        digest = hashlib.sha256(self.key_string().encode("utf-8")).hexdigest()[:32]
+        return " ".join(digest[start : start + 4] for start in range(0, 32, 4))
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Return whether `signature` is this key's raw Ed25519 signature over `message`."""
@@ -307,11 +325,11 @@ def open_note(note: str, verifiers: Sequence[Verifier]) -> tuple[str, list[Verif
         if verifier is None:
             continue
         if not verifier.verify(message, signature.signature):
-            raise NoteError(f"signature by {verifier.name} does not verify")
+            raise NoteSignatureError(f"signature by {verifier.name} does not verify")
         if verifier not in verified:
             verified.append(verifier)
     if not verified:
-        raise NoteError("note is not signed by any known key")
+        raise NoteUnsignedError("note is not signed by any known key")
     return text, verified
 
 

@@ -10,7 +10,15 @@ from carhistory.demo.data import DEMO_VINS, load_demo
 class Command(BaseCommand):
     help = "Load demo sources, their API keys and five cars' histories. Safe to run twice."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--site",
+            default="http://127.0.0.1:8000",
+            help="the address the site will be served on, for the examples printed",
+        )
+
     def handle(self, *args, **options) -> None:
+        site = options["site"].rstrip("/")
         if not settings.DEBUG:
             # The demo registers a dealer signing key derived from a phrase published in the
             # code: on a production log anyone could sign as that dealer.
@@ -31,9 +39,11 @@ class Command(BaseCommand):
             "\nTry: curl -H 'Authorization: Bearer demo-repair-shop.local-trials-only' "
             "-H 'Content-Type: application/json' -d "
             f'\'{{"vin": "{DEMO_VINS[4][0]}", "type": "odometer", "occurred_at": "2024-03-01", '
-            '"odometer_km": 52000}\' http://127.0.0.1:8000/api/v1/events'
+            f'"odometer_km": 52000}}\' {site}/api/v1/events'
         )
         self.stdout.write(
-            "A moderator account is not part of the demo: create one with "
-            "`manage.py createsuperuser`."
+            f"\nDemo logins at {site}/accounts/login/ (they work only while DEBUG is on):"
         )
+        for login in summary.logins:
+            self.stdout.write(f"  {login.username:<26} {login.password:<24} {login.opens}")
+        self.stdout.write(f"\nThe site: {site}/")

@@ -1,0 +1,200 @@
+"""Mirror benchmark: catch-up from empty, an incremental sync, a run with nothing new, and the
+restore of the whole log from the mirror's store.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory .venv/bin/python bench/mirror.py \
+        [--entries 1000000] [--incremental 1000]
+
+It creates two throw-away databases on the server DATABASE_URL names (`carhistory_mirror_bench`
+for the log, `carhistory_mirror_bench_restore` for the restore) and drops them at the end. The
+log is grown with the real sequencer, served by gunicorn (2 workers), and mirrored by
+`carhistory-mirror sync` in its own process; the restore is `manage.py restore_from_mirror`.
+Each figure is printed with the load average at its start and end.
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchdb import create_database, drop_database
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PYTHON = sys.executable
+LOG_DATABASE = "carhistory_mirror_bench"
+RESTORE_DATABASE = "carhistory_mirror_bench_restore"
+CHUNK = 5_000
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_entry(number: int) -> dict:
+    """A SPEC §2 `service` entry of the usual size, with 100,000 distinct VINs."""
+    from carhistory_verifier.entry import new_nonce
+
+    return {
+        "v": 1,
+        "type": "service",
+        "vin": f"LSVAU2180N{number % 100_000:07d}",
+        "occurred_at": "2024-05-03",
+        "odometer_km": number % 300_000,
+        "facts": {"items": ["oil", "filter"]},
+        "source": f"shop-{number % 500}",
+        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
+        "source_sig": "c2lnbmF0dXJl" * 7,
+        "private_commitment": None,
+        "submitted_at": "2024-05-03T09:12:44Z",
+        "nonce": new_nonce(),
+    }
+
+
+def grow(first: int, count: int) -> None:
+    from ledger import services
+
+    for start in range(first, first + count, CHUNK):
+        end = min(first + count, start + CHUNK)
+        services.enqueue_entries(entries=[make_entry(number) for number in range(start, end)])
+        services.integrate_pending(wait=True)
+
+
+def run(command: list[str], env: dict) -> tuple[str, float]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=3600
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{command[2:4]} failed: {result.stderr}")
+    return result.stdout, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--incremental", type=int, default=1_000)
+    arguments = parser.parse_args()
+    server = os.environ["DATABASE_URL"]
+    work = Path(tempfile.mkdtemp(prefix="mirror-bench-"))
+    log_url = create_database(server, LOG_DATABASE)
+    restore_url = create_database(server, RESTORE_DATABASE)
+    from carhistory_verifier import note
+
+    signer = note.Signer.generate("carhistory.localhost/log")
+    (work / "log.key").write_text(signer.key_string(), encoding="ascii")
+    (work / "log.pub").write_text(signer.verifier().key_string(), encoding="ascii")
+    env = {
+        **os.environ,
+        "DATABASE_URL": log_url,
+        "REDIS_URL": "",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "LEDGER_SIGNING_KEY": "",
+        "LEDGER_SIGNING_KEY_FILE": str(work / "log.key"),
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    gunicorn = None
+    try:
+        call_command("migrate", verbosity=0)
+        print(f"growing the log to {arguments.entries} entries (load {load()})", flush=True)
+        started = time.perf_counter()
+        grow(0, arguments.entries)
+        print(f"  grown in {time.perf_counter() - started:.0f}s (load {load()})", flush=True)
+
+        mirror_keys = subprocess.run(
+            [PYTHON, "-m", "carhistory_verifier.mirror.cli", "generate", "bench.example/mirror"],
+            capture_output=True, text=True, check=True,
+        ).stdout.splitlines()  # fmt: skip
+        (work / "mirror.key").write_text(mirror_keys[0], encoding="ascii")
+        token, _ = run([PYTHON, "manage.py", "add_mirror", "bench.example/mirror", "--key",
+                        mirror_keys[1]], env)  # fmt: skip
+        (work / "token").write_text(token.splitlines()[-1], encoding="ascii")
+        port = free_port()
+        gunicorn = subprocess.Popen(
+            [PYTHON, "-m", "gunicorn", "carhistory.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/log/key", timeout=5).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        store = work / "mirror.sqlite3"
+        sync = [
+            PYTHON, "-m", "carhistory_verifier.mirror.cli", "sync",
+            "--log", f"http://127.0.0.1:{port}", "--token", f"@{work / 'token'}",
+            "--key", f"@{work / 'mirror.key'}", "--log-key", f"@{work / 'log.pub'}",
+            "--store", str(store),
+        ]  # fmt: skip
+
+        before = load()
+        output, elapsed = run(sync, env)
+        transferred = int(re.search(r", (\d+) bytes\)", output)[1])
+        print(
+            f"catch-up from empty: {arguments.entries} entries in {elapsed:.1f}s = "
+            f"{arguments.entries / elapsed:,.0f} entries/s verified and stored; "
+            f"{transferred / arguments.entries:.0f} bytes/entry transferred (gzip); store "
+            f"{store.stat().st_size / arguments.entries:.0f} bytes/entry (load {before} -> "
+            f"{load()})",
+            flush=True,
+        )
+        grow(arguments.entries, arguments.incremental)
+        before = load()
+        output, elapsed = run(sync, env)
+        print(
+            f"incremental sync of {arguments.incremental} entries: {elapsed:.2f}s, process "
+            f"start included (load {before} -> {load()})",
+            flush=True,
+        )
+        before = load()
+        output, elapsed = run(sync, env)
+        print(f"sync with nothing new: {elapsed:.2f}s (load {before} -> {load()})", flush=True)
+        gunicorn.terminate()
+        gunicorn.wait()
+        gunicorn = None
+
+        restore_env = {**env, "DATABASE_URL": restore_url}
+        run([PYTHON, "manage.py", "migrate", "-v", "0"], restore_env)
+        before = load()
+        total = arguments.entries + arguments.incremental
+        output, elapsed = run([PYTHON, "manage.py", "restore_from_mirror", str(store)], restore_env)
+        print(
+            f"restore_from_mirror of {total} entries: {elapsed:.1f}s = {total / elapsed:,.0f} "
+            f"entries/s, process start included (load {before} -> {load()})",
+            flush=True,
+        )
+        before = load()
+        output, elapsed = run([PYTHON, "manage.py", "verify_ledger"], restore_env)
+        print(f"verify_ledger after restore: {elapsed:.1f}s, {output.strip()} (load {before})")
+    finally:
+        if gunicorn is not None:
+            gunicorn.terminate()
+            gunicorn.wait()
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(server, LOG_DATABASE)
+        drop_database(server, RESTORE_DATABASE)
+
+
+if __name__ == "__main__":
+    main()

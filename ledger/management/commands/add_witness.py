@@ -1,0 +1,26 @@
+"""Register a witness the log pushes its checkpoints to (C2SP tlog-witness), or change its URL."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger import witnessing
+
+
+class Command(BaseCommand):
+    help = (
+        "Register a witness by its cosignature verifier key (the second line of "
+        "`carhistory-witness generate`) and its submission URL; run again to change the URL."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("verifier_key", help="the witness's verifier key line (type 0x04)")
+        parser.add_argument(
+            "--url", required=True, help="its submission prefix, e.g. https://witness.example"
+        )
+
+    def handle(self, *args, verifier_key: str, url: str, **options):
+        try:
+            witness, created = witnessing.add_witness(verifier_key=verifier_key, url=url)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        verb = "Registered" if created else "Updated"
+        self.stdout.write(f"{verb} witness {witness.name} at {witness.url}")

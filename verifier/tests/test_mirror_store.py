@@ -1,0 +1,67 @@
+"""The mirror's SQLite store: entries kept as bundles of 256, the tree's right edge beside
+them, and a file changed behind the mirror's back refused."""
+
+import sqlite3
+
+import pytest
+from carhistory_verifier import merkle, note
+from carhistory_verifier.mirror.store import MirrorStore, StoreError
+
+
+@pytest.fixture
+def log_key():
+    return note.Signer.generate("carhistory.localhost/log").verifier()
+
+
+def entries(start: int, end: int) -> list[bytes]:
+    return [f'{{"n":{number}}}'.encode() for number in range(start, end)]
+
+
+def append(store: MirrorStore, new: list[bytes]) -> None:
+    frontier = store.frontier()
+    first = frontier.size
+    for data in new:
+        frontier.append(merkle.leaf_hash(data))
+    store.append(first, new, frontier)
+
+
+def test_entries_grow_across_partial_bundles_and_survive_reopening(tmp_path, log_key):
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    append(store, entries(0, 100))
+    append(store, entries(100, 600))
+    append(store, entries(600, 601))
+    store.close()
+    reopened = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    assert reopened.size == 601
+    assert [data for _, data in reopened.iter_entries()] == entries(0, 601)
+    assert reopened.entries(250, 520) == entries(250, 520)
+    assert reopened.frontier().root() == merkle.root_from_leaf_hashes(
+        [merkle.leaf_hash(data) for data in entries(0, 601)]
+    )
+    rows = sqlite3.connect(tmp_path / "m.sqlite3").execute("SELECT COUNT(*) FROM bundles")
+    assert rows.fetchone()[0] == 3
+
+
+def test_truncating_keeps_the_partial_bundle_it_ends_in(tmp_path, log_key):
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    append(store, entries(0, 300))
+    store.truncate_to(None)
+    assert store.size == 0
+    assert list(store.iter_entries()) == []
+
+
+def test_a_store_for_another_log_is_refused(tmp_path, log_key):
+    MirrorStore(tmp_path / "m.sqlite3", log_key).close()
+    other = note.Signer.generate("carhistory.localhost/log").verifier()
+    with pytest.raises(StoreError, match="mirrors the log with key"):
+        MirrorStore(tmp_path / "m.sqlite3", other)
+
+
+def test_a_bundle_removed_behind_the_mirrors_back_is_noticed(tmp_path, log_key):
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    append(store, entries(0, 600))
+    store.close()
+    with sqlite3.connect(tmp_path / "m.sqlite3") as database:
+        database.execute("DELETE FROM bundles WHERE tile = 1")
+    with pytest.raises(StoreError, match="changed by something other than carhistory-mirror"):
+        MirrorStore(tmp_path / "m.sqlite3", log_key)
