@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ledger", "0003_mirror"),
+        ("ledger", "0004_cosigner"),
     ]
 
     operations = [
