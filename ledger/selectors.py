@@ -9,7 +9,7 @@ tree size up to the current one, not only sizes that have a checkpoint.
 
 from collections.abc import Iterable
 
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
     TILE_WIDTH,
     TileAddress,
@@ -21,7 +21,7 @@ from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -204,3 +204,27 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
+
+
+def commits_to_vin_index(tree_size: int) -> bool:
+    """Whether the checkpoint of `tree_size` ends with a `vin_index` entry (SPEC §7), so its
+    evidence bundles can prove that no entry of a VIN was left out."""
+    if tree_size < 1:
+        return False
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", flat=True).first()
+    return last == protocol.VIN_INDEX
+
+
+def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
+    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
+    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
+    the VIN index."""
+    first = address.index * TILE_WIDTH
+    last = first + address.width  # exclusive
+    if last > _current_size():
+        return None
+    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
+    return {
+        vin: bytes(proof)
+        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
+    }

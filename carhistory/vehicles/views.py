@@ -82,25 +82,31 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     if check.vin != vin:
         return redirect("vehicles:report", vin=check.vin, permanent=True)
     data = json.loads(report_json(vin=check.vin))
-    if data["empty"]:
-        context = {
-            "report": data,
-            "check": check,
-            "vin": check.vin,
-            "vehicle": _presentable_vehicle(data["vehicle"]),
-        } | _share(request, data)
-        return render(request, "vehicles/no_records.html", context)
     evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
     token = page_token(request=request, vin=check.vin)
+    verifying = {
+        "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
+        "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
+        "verify_config": {"log_key": log_verifier_key()},
+    }
+    if data["empty"]:
+        # The page still checks the evidence: its VIN index proof shows the absence is real.
+        context = (
+            {
+                "report": data,
+                "check": check,
+                "vin": check.vin,
+                "vehicle": _presentable_vehicle(data["vehicle"]),
+            }
+            | _share(request, data)
+            | verifying
+        )
+        return render(request, "vehicles/no_records.html", context)
     context = (
         _report_context(data)
         | _share(request, data)
-        | {
-            "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
-            "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
-            "verify_config": {"log_key": log_verifier_key()},
-            "chart_messages": _chart_messages(),
-        }
+        | verifying
+        | {"chart_messages": _chart_messages()}
     )
     return render(request, "vehicles/report.html", context)
 
@@ -327,6 +333,19 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "Download the evidence bundle and check it with carhistory-verify."
         ),
         "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        # SPEC §7, shown only once the browser has checked the VIN index proof itself.
+        "complete": _(
+            "All %(records)s records logged for this car are shown; none can have been left out "
+            "(as of log size %(size)s)."
+        ),
+        "complete_none": _(
+            "No records are logged for this car, and the log proves it: none can have been left "
+            "out (as of log size %(size)s)."
+        ),
+        "incomplete": _(
+            "The log's index does not confirm that these are all the records for this car: "
+            "some may have been left out."
+        ),
         "reasons": {
             "bundle_malformed": _("the evidence bundle is not in the expected format"),
             "log_key_malformed": _("the log key is not a valid Ed25519 verifier key"),
@@ -356,6 +375,7 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "duplicate_statement": _(
                 "the same signed statement is logged again: it is one fact, counted once"
             ),
+            "vin_index": _("the log's index does not confirm that these are all the car's records"),
         },
     }
 
