@@ -25,6 +25,8 @@ from carhistory.errors import DomainError
 from . import keys, selectors, vin_index
 from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
 
+EMPTY_MAP_ROOT = bytes(32)
+
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
 SEQUENCER_LOCK_KEY = 0x636C6F67
 
@@ -249,14 +251,21 @@ def _integrate_batch(
 
 
 def _bring_map_up_to_date(size: int) -> None:
-    """Build the VIN index from every entry when the log's last entry is not a `vin_index`
-    one: a log created before the VIN index existed (README, "Logs from before the VIN
-    index"). Every batch since ends with one, so this runs once."""
+    """Build the VIN index again from every entry when the stored map is not the one the log's
+    last entry commits to: a log created before the VIN index existed (its last entry is no
+    `vin_index` entry; README, "Logs from before this version"), or a log restored from a
+    mirror without its map. Otherwise the stored map is current and nothing is read."""
+    stored_root = vin_index.map_root()
     if size == 0:
+        if stored_root != EMPTY_MAP_ROOT:
+            # An empty log has an empty map, whatever an earlier history left behind.
+            vin_index.rebuild_map([])
         return
-    last_type = Entry.objects.filter(index=size - 1).values_list("type", flat=True).first()
-    if last_type == protocol.VIN_INDEX:
-        return
+    last = Entry.objects.filter(index=size - 1).values_list("type", "data").first()
+    if last is not None and last[0] == protocol.VIN_INDEX:
+        committed = json.loads(bytes(last[1])).get("facts", {}).get("root")
+        if committed == entry_format.b64encode(stored_root):
+            return
     vin_index.rebuild_map(
         Entry.objects.filter(vin__isnull=False)
         .order_by("index")

@@ -301,7 +301,7 @@ def _group_by_year(events: list[dict]) -> list[dict]:
     return years
 
 
-def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
+def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
     if completeness_proven:
         summary_ok = _(
