@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carhistory
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger bench-ingest bench-report
+.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger bench-ingest bench-report bench-reliability
 
 help:
 	@echo "make run    install, migrate, create the log key, load demo data, serve on :$(PORT)"
@@ -55,7 +55,7 @@ run: install
 	$(PY) manage.py migrate --no-input -v 0
 	$(PY) manage.py create_log_key --if-missing
 	$(PY) manage.py load_demo --site http://127.0.0.1:$(PORT)
-	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py run_demo 127.0.0.1:$(PORT)
 
 worker: install
 	$(VENV)/bin/celery -A carhistory worker --loglevel=INFO
@@ -80,6 +80,7 @@ lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	node_modules/.bin/eslint --max-warnings=0 static/js browser tests/js eslint.config.js
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .
@@ -100,3 +101,7 @@ bench-ingest: install check-services
 
 bench-report: install check-services /usr/bin/wrk
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/report.py
+
+# Its own database and its own redis-server on port 18810; never stops the shared ones.
+bench-reliability: install check-services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/reliability.py

@@ -36,7 +36,8 @@ import requests
 from benchdb import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "carhistory_bench_ingest"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench_ingest")
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 

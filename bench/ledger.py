@@ -30,7 +30,8 @@ from pathlib import Path
 
 from benchdb import create_database, drop_database
 
-BENCH_DATABASE = "carhistory_bench"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench")
 REPORT_EVERY = 100_000
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))

@@ -15,6 +15,8 @@ import argparse
 import base64
 import os
 import re
+import resource
+import shutil
 import socket
 import subprocess
 import sys
@@ -41,6 +43,29 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds of a running process and its children (gunicorn's master and workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, ..., utime (14th field) and stime (15th).
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def make_entry(number: int) -> dict:
@@ -149,14 +174,19 @@ def main() -> None:
         ]  # fmt: skip
 
         before = load()
+        client_before, server_before = children_cpu(), process_tree_cpu(gunicorn.pid)
         output, elapsed = run(sync, env)
+        client_cpu = children_cpu() - client_before
+        server_cpu = process_tree_cpu(gunicorn.pid) - server_before
         transferred = int(re.search(r", (\d+) bytes\)", output)[1])
         print(
             f"catch-up from empty: {arguments.entries} entries in {elapsed:.1f}s = "
             f"{arguments.entries / elapsed:,.0f} entries/s verified and stored; "
             f"{transferred / arguments.entries:.0f} bytes/entry transferred (gzip); store "
             f"{store.stat().st_size / arguments.entries:.0f} bytes/entry (load {before} -> "
-            f"{load()})",
+            f"{load()})\n  CPU: mirror {client_cpu:.1f}s "
+            f"({client_cpu / arguments.entries * 1e6:.1f} us/entry), gunicorn "
+            f"{server_cpu:.1f}s ({server_cpu / arguments.entries * 1e6:.1f} us/entry)",
             flush=True,
         )
         grow(arguments.entries, arguments.incremental)
@@ -178,10 +208,12 @@ def main() -> None:
         run([PYTHON, "manage.py", "migrate", "-v", "0"], restore_env)
         before = load()
         total = arguments.entries + arguments.incremental
+        cpu_before = children_cpu()
         output, elapsed = run([PYTHON, "manage.py", "restore_from_mirror", str(store)], restore_env)
         print(
             f"restore_from_mirror of {total} entries: {elapsed:.1f}s = {total / elapsed:,.0f} "
-            f"entries/s, process start included (load {before} -> {load()})",
+            f"entries/s, process start included, {children_cpu() - cpu_before:.1f} CPU-seconds "
+            f"in the command (load {before} -> {load()})",
             flush=True,
         )
         before = load()
@@ -196,6 +228,7 @@ def main() -> None:
         connections.close_all()
         drop_database(server, LOG_DATABASE)
         drop_database(server, RESTORE_DATABASE)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ the stored VRF outputs to check every `vin_index` entry and the stored map (SPEC
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from carhistory_verifier import merkle, note, protocol, vrf
 from carhistory_verifier.entry import b64encode
@@ -235,3 +237,60 @@ def verify_ledger(*, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
         "checkpoints": checkpoints.checked,
         "vin_index_entries": vin_index.checked,
     }
+
+
+# --- what the audit saw last time ------------------------------------------------------------
+# An attacker who can rewrite the tables can also empty them, and an empty log verifies. So the
+# audit remembers the largest checkpoint it has verified, outside the ledger's tables (a file on
+# the auditor's side), and a log that has since shrunk or changed its root fails loudly.
+
+
+@dataclass(frozen=True)
+class VerifiedCheckpoint:
+    tree_size: int
+    root_hash: bytes
+
+
+def remembered_checkpoint(state_file: Path) -> VerifiedCheckpoint | None:
+    """The largest checkpoint an earlier audit verified, or None before the first audit."""
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as error:
+        raise LedgerDamage(f"{state_file} cannot be read ({error}); restore it") from error
+    return VerifiedCheckpoint(int(state["tree_size"]), bytes.fromhex(state["root_hash"]))
+
+
+def verify_ledger_against(*, state_file: Path, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
+    """`verify_ledger`, plus: the log still holds the checkpoint verified last time, with the same
+    root; then remember the newest checkpoint for next time. LedgerDamage otherwise."""
+    remembered = remembered_checkpoint(state_file)
+    counts = verify_ledger(chunk_size=chunk_size)
+    if remembered is not None:
+        _check_remembered(remembered, counts["entries"])
+    latest = selectors.latest_checkpoint()
+    if latest is not None and (remembered is None or latest.tree_size > remembered.tree_size):
+        state = {"tree_size": latest.tree_size, "root_hash": bytes(latest.root_hash).hex()}
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        temporary = state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state), encoding="utf-8")
+        temporary.replace(state_file)  # atomic: a crash leaves the old state, never half a file
+    return counts
+
+
+def _check_remembered(remembered: VerifiedCheckpoint, size: int) -> None:
+    if size < remembered.tree_size:
+        raise LedgerDamage(
+            f"the log has {size} entries, but checkpoint {remembered.tree_size} was verified "
+            "before: entries were removed (TRUNCATE, or a restore from an old backup)"
+        )
+    stored = selectors.checkpoint_at(remembered.tree_size)
+    if stored is None:
+        raise LedgerDamage(f"checkpoint {remembered.tree_size}, verified before, is gone")
+    # verify_ledger has checked this checkpoint's root against the entries themselves.
+    if bytes(stored.root_hash) != remembered.root_hash:
+        raise LedgerDamage(
+            f"checkpoint {remembered.tree_size} has another root than when it was verified "
+            "before: the log was rewritten"
+        )

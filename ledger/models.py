@@ -125,6 +125,8 @@ class Cosigner(models.Model):
         MIRROR = "mirror", _("mirror")
 
     name = models.CharField(_("name"), max_length=200, unique=True)
+    # What buyers read on the report ("Shanghai Vehicle Registry"); the name is the key's.
+    title = models.CharField(_("title"), max_length=200, blank=True)
     verifier_key = models.TextField(_("verifier key"), unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.WITNESS)
     active = models.BooleanField(_("active"), default=True)
@@ -150,6 +152,10 @@ class Cosigner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     def clean(self) -> None:
         # The key decides which signature lines are this cosigner's: a key of the wrong type,

@@ -7,7 +7,8 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -16,11 +17,14 @@ from carhistory_verifier.tiles import (
     encode_entry_bundle,
     tile_subtree_level,
 )
+from carhistory_verifier.vin_index import VinIndexProof
 from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
+from . import vin_index
+from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
 from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
@@ -87,6 +91,15 @@ def cosigned_marker(checkpoint: Checkpoint | None) -> int:
     return newest or 0
 
 
+def trusted_cosigners() -> list[dict[str, str]]:
+    """The active cosigners a report page checks cosignatures against: name, title, key."""
+    cosigners = Cosigner.objects.filter(active=True).order_by("id")
+    return [
+        {"name": c.name, "title": c.display_name, "key": c.verifier_key, "kind": c.kind}
+        for c in cosigners
+    ]
+
+
 def witnesses() -> list[Cosigner]:
     """Every registered witness, with the log's view of it (last cosigned size and time)."""
     return list(Cosigner.objects.filter(kind=Cosigner.Kind.WITNESS).order_by("name"))
@@ -96,6 +109,25 @@ def entry_for_pending(pending_id: int) -> Entry | None:
     return Entry.objects.filter(pending_id=pending_id).first()
 
 
+def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
+    """The log index of each of `pending_ids` already integrated, in one query."""
+    pending_ids = list(pending_ids)
+    if not pending_ids:
+        return {}
+    rows = Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
+    return dict(rows)
+
+
+def platform_entries(*, types: Iterable[str], below: int) -> Iterator[tuple[int, bytes]]:
+    """(index, bytes) of the platform's own entries of the given `types` below index `below`,
+    in index order, streamed: `source` is indexed, and only the platform writes these types."""
+    rows = Entry.objects.filter(
+        source=protocol.PLATFORM_SOURCE, type__in=list(types), index__lt=below
+    )
+    for index, data in rows.order_by("index").values_list("index", "data").iterator():
+        yield index, bytes(data)
+
+
 def entries_for_vin(vin: str) -> list[Entry]:
     return list(Entry.objects.filter(vin=vin).order_by("index"))
 
@@ -103,6 +135,16 @@ def entries_for_vin(vin: str) -> list[Entry]:
 def vins_with_entries(vins: Iterable[str]) -> set[str]:
     """Those of `vins` that have at least one entry in the log."""
     return set(Entry.objects.filter(vin__in=list(vins)).values_list("vin", flat=True).distinct())
+
+
+def entries_of_vins_in_range(*, vins: Iterable[str], start: int, end: int) -> list[Entry]:
+    """The entries about any of `vins` with `start <= index < end`, in log order (indexed
+    fields only: what a watcher is told needs no entry bytes)."""
+    return list(
+        Entry.objects.filter(vin__in=list(vins), index__gte=start, index__lt=end)
+        .order_by("index")
+        .only("index", "vin", "type")
+    )
 
 
 def entries_by_index(indexes: Iterable[int]) -> dict[int, Entry]:
@@ -228,3 +270,21 @@ def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
         vin: bytes(proof)
         for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
     }
+
+
+def vin_index_entry(tree_size: int) -> dict | None:
+    """The `vin_index` entry that ends the checkpoint of `tree_size` (SPEC §7), parsed; None
+    for a checkpoint from before the VIN index."""
+    if tree_size < 1:
+        return None
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", "data").first()
+    if last is None or last[0] != protocol.VIN_INDEX:
+        return None
+    return json.loads(bytes(last[1]))
+
+
+def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:
+    """A VIN's VRF proof and its proof in the latest stored map (SPEC §7). Read it in the same
+    transaction as the checkpoint it is proven against: the stored map is the latest one."""
+    place, proof = vin_index.proof_for(vin)
+    return place.vrf_proof, proof

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg2
-from carhistory_verifier import vrf
+from carhistory_verifier import protocol, vrf
+from carhistory_verifier.entry import b64encode, new_nonce, statement_bytes
 from carhistory_verifier.vin_index import (
     EMPTY_HASH,
     ROOT,
@@ -25,6 +26,7 @@ from carhistory_verifier.vin_index import (
     prove,
 )
 from django.db import connection
+from django.utils import timezone
 from psycopg2.extras import execute_values
 
 from . import keys
@@ -222,3 +224,22 @@ def rebuild_map(entries: Iterable[tuple[int, str]]) -> bytes:
     for index, vin in entries:
         collected.setdefault(vin, []).append(index)
     return update_map(collected)
+
+
+def commitment_entry(*, size: int, root: bytes) -> dict:
+    """The `vin_index` entry that ends a checkpoint of size `size + 1` (SPEC §7): a platform
+    entry signed by the log key, committing to `root`, the map over entries 0 … size − 1."""
+    now = timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry = {
+        "v": protocol.ENTRY_VERSION,
+        "type": protocol.VIN_INDEX,
+        "occurred_at": now,
+        "facts": {"size": size, "root": b64encode(root), "vrf_key": keys.vrf_public_key()},
+        "source": protocol.PLATFORM_SOURCE,
+        "source_key": keys.log_verifier_key(),
+        "private_commitment": None,
+        "submitted_at": now,
+        "nonce": new_nonce(),
+    }
+    entry["source_sig"] = b64encode(keys.log_signer().sign(statement_bytes(entry)))
+    return entry

@@ -166,9 +166,10 @@ def _record_failure(witness: Cosigner, error: str, now: datetime) -> None:
     witness.save(update_fields=_PUSH_FIELDS)
 
 
-def add_witness(*, verifier_key: str, url: str) -> tuple[Cosigner, bool]:
+def add_witness(*, verifier_key: str, url: str, title: str = "") -> tuple[Cosigner, bool]:
     """Register a witness by its cosignature verifier key (type 0x04) and submission URL, or
-    update the URL of the one with that key; returns it and whether it was created.
+    update the URL (and title, if given) of the one with that key; returns it and whether it
+    was created. `title` is what buyers read on the report.
 
     ValueError naming the problem for a key that is not a cosignature verifier key, a URL
     that is not http(s), or a name already taken by another key.
@@ -184,10 +185,15 @@ def add_witness(*, verifier_key: str, url: str) -> tuple[Cosigner, bool]:
         raise ValueError(f"verifier key: the name {key.name!r} is registered with another key")
     if existing is not None:
         existing.url = url
+        existing.title = title or existing.title
         existing.kind = Cosigner.Kind.WITNESS
-        existing.save(update_fields=["url", "kind"])
+        existing.save(update_fields=["url", "title", "kind"])
         return existing, False
     witness = Cosigner.objects.create(
-        name=key.name, verifier_key=key.key_string(), kind=Cosigner.Kind.WITNESS, url=url
+        name=key.name,
+        title=title,
+        verifier_key=key.key_string(),
+        kind=Cosigner.Kind.WITNESS,
+        url=url,
     )
     return witness, True

@@ -33,6 +33,12 @@ def _every_test_has_a_vrf_key(vrf_key):
 
 
 @pytest.fixture(autouse=True)
+def _own_audit_state(settings, tmp_path):
+    # verify_ledger remembers what it verified; each test starts with no memory.
+    settings.LEDGER_AUDIT_STATE_FILE = tmp_path / "verified-checkpoint.json"
+
+
+@pytest.fixture(autouse=True)
 def _default_language():
     # A request in Chinese leaves Chinese active in the thread; the next test starts in English.
     translation.activate(settings.LANGUAGE_CODE)

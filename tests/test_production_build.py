@@ -40,6 +40,7 @@ def production_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("LEDGER_SIGNING_KEY", "LEDGER_VRF_KEY"))
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
     }
     env.update(
         DEBUG="0",

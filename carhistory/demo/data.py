@@ -21,6 +21,7 @@ from carhistory.sources.models import (
     OrganisationKind,
     OrganisationStatus,
     SigningKey,
+    Submission,
 )
 from carhistory.sources.services import (
     Outcome,
@@ -31,6 +32,7 @@ from carhistory.sources.services import (
     submit_event,
 )
 from carhistory.vin import expected_check_digit
+from ledger.selectors import vins_with_entries
 from ledger.services import integrate_pending
 
 
@@ -417,7 +419,11 @@ def load_demo() -> DemoSummary:
     _demo_signing_key(organisations[SIGNING_SOURCE], signer)
 
     accepted = already_there = 0
+    restored = _restored_demo_vins()
     for position, (slug, vin, payload) in enumerate(_histories()):
+        if vin in restored:
+            already_there += 1
+            continue
         organisation = organisations[slug]
         payload = {**payload, "external_id": f"demo-{vin}-{position}"}
         if slug == SIGNING_SOURCE:
@@ -433,6 +439,20 @@ def load_demo() -> DemoSummary:
     integrate_pending(wait=True)
     logins = install_demo_logins(organisations.values())
     return DemoSummary(DEMO_SOURCES, accepted, already_there, logins)
+
+
+def _restored_demo_vins() -> set[str]:
+    """Demo VINs the log holds entries for although no demo submission of them is recorded:
+    the log was rebuilt from a mirror (`restore_from_mirror`), which holds entries but not
+    submissions. Their histories are in the log already; submitting them again would log
+    every event twice."""
+    demo_vins = {vin for vin, _description in DEMO_VINS}
+    submitted = set(
+        Submission.objects.filter(vin__in=demo_vins, external_id__startswith="demo-")
+        .values_list("vin", flat=True)
+        .distinct()
+    )
+    return vins_with_entries(demo_vins - submitted)
 
 
 def _demo_source(source: DemoSource) -> Organisation:

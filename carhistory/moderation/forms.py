@@ -1,47 +1,9 @@
-import json
-
+from carhistory_verifier.submit.records import fact_kinds
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from carhistory.moderation.models import Dispute
-from carhistory.moderation.services import CORRECTION_RESERVED_FIELDS
-from carhistory.sources.models import Organisation
-
-
-class ApplicationForm(forms.ModelForm):
-    """What an organisation tells us when it asks to become a source."""
-
-    class Meta:
-        model = Organisation
-        fields = [
-            "name",
-            "kind",
-            "licence_number",
-            "region",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-        ]
-
-    # Optional on the model (sources created by other means may lack them), but a moderator
-    # cannot check an applicant without its licence and a way to reach it.
-    REQUIRED = ("licence_number", "region", "contact_name", "contact_email")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.REQUIRED:
-            self.fields[name].required = True
-
-
-class DisputeForm(forms.ModelForm):
-    class Meta:
-        model = Dispute
-        fields = ["reason", "reporter_contact"]
-        widgets = {"reason": forms.Textarea(attrs={"rows": 4})}
-        help_texts = {
-            "reason": _("Say what is wrong with this line and, if you can, what is right."),
-            "reporter_contact": _("An e-mail or phone number, if you want to hear the outcome."),
-        }
+from carhistory.sources import schemas
+from carhistory.sources.models import OrganisationKind
 
 
 class ReasonForm(forms.Form):
@@ -54,6 +16,12 @@ class ReasonForm(forms.Form):
 
 
 class ApprovalForm(forms.Form):
+    slug = forms.SlugField(
+        label=_("Public id"),
+        max_length=64,
+        required=False,
+        help_text=_("Made from the name (pinyin for Chinese); change it before approving."),
+    )
     reason = forms.CharField(
         label=_("Note (optional)"),
         max_length=2000,
@@ -73,34 +41,83 @@ class SourceStatusForm(ReasonForm):
     )
 
 
-class CorrectionForm(ReasonForm):
-    corrected_fields = forms.CharField(
-        label=_("Corrected fields (JSON object)"),
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=_(
-            'The fields that were wrong, with their right values, e.g. {"odometer_km": 45210}.'
-        ),
+class SourceProfileForm(ReasonForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=200)
+
+
+class CorrectionForm(forms.Form):
+    """A correction edited field by field: each field of the entry's type, filled with what the
+    log says now; only the fields the moderator changes go into the correction, and the same
+    schema as a submission of that type checks them (`schemas.validate_correction`)."""
+
+    LIST_SEPARATOR = "|"
+
+    void = forms.BooleanField(
+        label=_("Void the whole entry"),
+        required=False,
+        help_text=_("Withdraws the entry from the report; change no field then."),
+    )
+    reason = forms.CharField(
+        label=_("Public reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Written into the public log and shown on the report beside the change."),
+    )
+    note = forms.CharField(
+        label=_("Private note for the moderators"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept in the audit trail only: evidence seen, who was contacted."),
     )
 
-    def clean_corrected_fields(self) -> dict:
-        raw = self.cleaned_data["corrected_fields"]
-        try:
-            fields = json.loads(raw)
-        except ValueError as error:
-            raise forms.ValidationError(
-                _("This is not valid JSON: %(error)s") % {"error": error}
-            ) from None
-        if not isinstance(fields, dict) or not fields:
-            raise forms.ValidationError(
-                _('Enter a JSON object with at least one field, e.g. {"odometer_km": 45210}.')
+    def __init__(self, *args, entry: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entry = entry
+        self.kinds = fact_kinds()
+        facts = entry.get("facts") or {}
+        for name in schemas.correctable_fields(entry.get("type", "")):
+            current = entry.get(name) if name in ("occurred_at", "odometer_km") else facts.get(name)
+            self.fields[name] = forms.CharField(
+                label=name, required=False, initial=self._shown(name, current)
             )
-        clashing = CORRECTION_RESERVED_FIELDS & set(fields)
-        if clashing:
-            raise forms.ValidationError(
-                _("These names are reserved for the correction itself: %(fields)s.")
-                % {"fields": ", ".join(sorted(clashing))}
-            )
-        return fields
+
+    def _shown(self, name: str, value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return f" {self.LIST_SEPARATOR} ".join(map(str, value))
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def _parsed(self, name: str, text: str):
+        kind = "integer" if name == "odometer_km" else self.kinds.get(name, "text")
+        if kind == "list":
+            return [item.strip() for item in text.split(self.LIST_SEPARATOR) if item.strip()]
+        if kind == "boolean":
+            return {"true": True, "false": False}.get(text.strip().lower(), text)
+        if kind == "integer" and text.strip().isdigit():
+            return int(text.strip())
+        return text  # as typed: the schema words the error ("36,100" is not a reading)
+
+    def clean(self):
+        cleaned = super().clean()
+        self.corrected_fields = {
+            name: self._parsed(name, cleaned.get(name) or "")
+            for name in schemas.correctable_fields(self.entry.get("type", ""))
+            # A field left blank is left as logged: no fact of the schema may be emptied.
+            if name in self.changed_data and (cleaned.get(name) or "").strip()
+        }
+        if cleaned.get("void"):
+            self.corrected_fields[schemas.VOID] = True
+        _fields, errors = schemas.validate_correction(
+            entry=self.entry, corrected_fields=self.corrected_fields
+        )
+        for name, messages in errors.items():
+            self.add_error(name if name in self.fields else None, messages)
+        return cleaned
 
 
 class ErasureForm(ReasonForm):

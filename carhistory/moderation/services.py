@@ -1,37 +1,41 @@
 """Moderator actions. Each one does its work and writes its audit row in one transaction."""
 
+import json
 import secrets
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
-from django.utils.text import slugify
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
-from carhistory.sources import accounts
+from carhistory.moderation.signals import dispute_changed
+from carhistory.moderation.tasks import notify_disputed_source_task
+from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
     RESERVED_SLUGS,
     ApiKey,
     Organisation,
+    OrganisationStatus,
     PrivateRecord,
     Submission,
 )
 from carhistory.sources.services import SourceError
-from carhistory.vehicles.cache import forget_vehicle
+from carhistory.sources.slugs import slug_from_name
+from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
-from ledger.models import Entry
+from ledger.selectors import Entry
 
 # Written into the public log when a moderator approves without a note of their own; the log is
 # read in every language, so this stays English.
 DEFAULT_APPROVAL_REASON = "application approved"
 
 # Fields a correction may not set: they say what the correction is, not what was wrong.
-CORRECTION_RESERVED_FIELDS = frozenset({"corrects", "reason"})
+CORRECTION_RESERVED_FIELDS = schemas.CORRECTION_META_FIELDS
 
 # What a refused moderator action raises: our own checks, or the sources app's rules.
 REFUSALS = (ValidationError, DomainError)
@@ -61,10 +65,10 @@ def submit_application(
 ) -> Organisation:
     """Record an application from the public form, choosing its public slug from its name.
 
-    A name with no Latin letters (most Chinese names) gets a slug made from its kind; a
-    moderator can change it in the admin before approving.
+    A Chinese name is spelt in pinyin; a name with nothing readable left gets a slug made
+    from its kind. A moderator can change it before approving.
     """
-    base = slugify(name).replace("_", "-")[:48].strip("-") or kind.replace("_", "-")
+    base = slug_from_name(name) or kind.replace("_", "-")
     slug = base
     while slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
         slug = f"{base}-{secrets.token_hex(3)}"
@@ -82,14 +86,71 @@ def submit_application(
 
 def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Dispute:
     """Anyone reading a report flags one of its entries; a moderator takes it from there."""
-    dispute = Dispute.objects.create(
+    # Not public yet: one anonymous click must not put "disputed" on a report. A moderator
+    # accepts it for review first (accept_dispute), so no cached report changes here.
+    return Dispute.objects.create(
         entry_index=entry.index,
         vin=entry.vin,
+        source=entry.source or "",
         reason=reason,
         reporter_contact=reporter_contact,
     )
-    _forget_cached_reports(dispute)
+
+
+@transaction.atomic
+def accept_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, site_url: str) -> Dispute:
+    """Accept a new dispute for review: from now on the report marks the line as disputed,
+    and the source that logged the entry is told and may answer in its portal."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.status != Dispute.Status.OPEN:
+        raise ValidationError(_("Only a new dispute can be accepted for review."))
+    dispute.status = Dispute.Status.UNDER_REVIEW
+    dispute.accepted_at = timezone.now()
+    dispute.save(update_fields=["status", "accepted_at"])
+    _announce(dispute)
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.ACCEPT_DISPUTE,
+        reason="accepted for review",  # the audit needs a reason; the dispute's own says why
+        dispute=dispute,
+        entry_index=dispute.entry_index,
+    )
+    language = translation.get_language()
+    transaction.on_commit(lambda: notify_disputed_source_task.delay(dispute.pk, site_url, language))
     return dispute
+
+
+@transaction.atomic
+def answer_dispute(*, organisation: Organisation, dispute: Dispute, answer: str) -> Dispute:
+    """The disputed source's side of the story, for the moderators to weigh."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.source != organisation.slug:
+        raise ValidationError(_("This dispute is not about one of your records."))
+    if dispute.status != Dispute.Status.UNDER_REVIEW:
+        raise ValidationError(_("Only a dispute under review can be answered."))
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError({"answer": _("Write your answer.")})
+    dispute.source_answer = answer
+    dispute.answered_at = timezone.now()
+    dispute.save(update_fields=["source_answer", "answered_at"])
+    return dispute
+
+
+def rename_applicant(*, organisation: Organisation, slug: str) -> Organisation:
+    """Change an applicant's public id (slug) before it is approved; afterwards it names the
+    source in the log and can no longer change."""
+    slug = slug.strip().lower()
+    if organisation.status != OrganisationStatus.APPLIED:
+        raise ValidationError(_("Only an application's public id can be changed."))
+    if slug == organisation.slug:
+        return organisation
+    if slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": _("This public id is taken; choose another.")})
+    organisation.slug = slug
+    organisation.full_clean()
+    organisation.save(update_fields=["slug"])
+    return organisation
 
 
 @transaction.atomic
@@ -158,9 +219,71 @@ def change_source_status(
     return entry
 
 
+# A source's standing as the log states it (SPEC §5 `source_status`), by its status here.
+LOGGED_STANDING = {
+    OrganisationStatus.APPROVED: "approved",
+    OrganisationStatus.SUSPENDED: "suspended",
+}
+
+
+@transaction.atomic
+def change_source_profile(
+    *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
+) -> Entry | None:
+    """Change a source's kind (its role: what it may submit) or its name, in the open.
+
+    A source's kind decides which events it may log, so changing it must leave a public trace:
+    for a source in the log, a `source_status` entry restating its standing says what changed
+    and why, and the audit row names the moderator. Its slug never changes once the log names
+    it (its entries and its key carry it), and a revoked source stays as it was.
+    """
+    reason = _required(reason)
+    organisation = _locked(organisation)
+    changes = {
+        field: [getattr(organisation, field), value]
+        for field, value in (("kind", kind), ("name", name.strip()))
+        if getattr(organisation, field) != value
+    }
+    if not changes:
+        raise ValidationError(_("Nothing changes: pick another kind or name."))
+    if organisation.status == OrganisationStatus.REVOKED:
+        raise ValidationError(_("A revoked source is final and cannot be changed."))
+    entry = None
+    standing = LOGGED_STANDING.get(organisation.status)
+    if standing is not None:
+        # The log is read in every language: its reason stays English.
+        said = "; ".join(f"{field} {old} -> {new}" for field, (old, new) in changes.items())
+        entry = ledger_services.append_platform_entry(
+            type=schemas.EventType.SOURCE_STATUS,
+            facts={
+                "source": organisation.slug,
+                "status": standing,
+                "reason": f"profile changed ({said}): {reason}",
+            },
+        )
+    for field, (_old, new) in changes.items():
+        setattr(organisation, field, new)
+    organisation.full_clean()
+    organisation.save(update_fields=list(changes))
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.CHANGE_SOURCE_PROFILE,
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index if entry else None,
+        details=changes,
+    )
+    return entry
+
+
 @transaction.atomic
 def correct_dispute(
-    *, moderator: AbstractBaseUser, dispute: Dispute, reason: str, corrected_fields: dict[str, Any]
+    *,
+    moderator: AbstractBaseUser,
+    dispute: Dispute,
+    reason: str,
+    corrected_fields: dict[str, Any],
+    note: str = "",
 ) -> Entry:
     """Resolve a dispute by appending a `correction` entry that points at the disputed entry."""
     dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
@@ -173,13 +296,14 @@ def correct_dispute(
         reason=reason,
         corrected_fields=corrected_fields,
         dispute=dispute,
+        note=note,
     )
     dispute.status = Dispute.Status.CORRECTED
     dispute.correction_index = correction.index
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     return correction
 
 
@@ -192,26 +316,30 @@ def append_correction(
     reason: str,
     corrected_fields: dict[str, Any],
     dispute: Dispute | None = None,
+    note: str = "",
 ) -> Entry:
-    """Append a `correction` entry (SPEC §5): corrects, reason, and the corrected fields."""
+    """Append a `correction` entry (SPEC §5): corrects, the public reason, and the corrected
+    fields, each checked by the schema of the corrected entry's type, so a bad value never
+    reaches the permanent log. The moderator's private note stays in the audit trail."""
     reason = _required(reason)
-    clashing = CORRECTION_RESERVED_FIELDS & set(corrected_fields)
-    if clashing:
-        raise ValidationError(
-            _("A correction cannot set %(fields)s.") % {"fields": ", ".join(sorted(clashing))}
-        )
-    if not corrected_fields:
-        raise ValidationError(_("Say which fields are corrected and to what."))
-    facts = {**corrected_fields, "corrects": entry_index, "reason": reason}
+    entry = ledger_selectors.entries_by_index([entry_index]).get(entry_index)
+    if entry is None:
+        raise ValidationError(_("There is no entry %(index)d in the log.") % {"index": entry_index})
+    cleaned, errors = schemas.validate_correction(
+        entry=json.loads(bytes(entry.data)), corrected_fields=corrected_fields
+    )
+    if errors:
+        raise ValidationError(errors)
+    facts = {**cleaned, "corrects": entry_index, "reason": reason}
     correction = ledger_services.append_platform_entry(type="correction", facts=facts, vin=vin)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.CORRECT_ENTRY,
-        reason=reason,
+        reason=note.strip() or reason,
         dispute=dispute,
         entry_index=entry_index,
         ledger_index=correction.index,
-        details={"corrected_fields": corrected_fields},
+        details={"corrected_fields": cleaned, "public_reason": reason},
     )
     return correction
 
@@ -225,7 +353,7 @@ def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.REJECT_DISPUTE,
@@ -261,10 +389,10 @@ def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: 
     return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
 
 
-def _forget_cached_reports(dispute: Dispute) -> None:
+def _announce(dispute: Dispute) -> None:
     # Reports are cached by VIN and tree size; a dispute changes what a report shows without
-    # adding to the log, so its cached copies must go once the change is committed.
-    transaction.on_commit(lambda: forget_vehicle(vin=dispute.vin))
+    # adding to the log. Whoever keeps copies (the vehicles app) hears of it once committed.
+    transaction.on_commit(lambda: dispute_changed.send(sender=Dispute, dispute=dispute))
 
 
 def _locked(organisation: Organisation) -> Organisation:
@@ -273,7 +401,7 @@ def _locked(organisation: Organisation) -> Organisation:
 
 
 def _require_open(dispute: Dispute) -> None:
-    if dispute.status != Dispute.Status.OPEN:
+    if dispute.status not in Dispute.UNRESOLVED:
         raise ValidationError(_("This dispute is already closed."))
 
 

@@ -1,10 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from carhistory.portal import views
+from carhistory.portal import apply, views
 from carhistory.rate_limits import rate_limited
 
 portal_patterns = [
+    path("sources/apply", apply.apply, name="apply"),
+    path("sources/apply/thanks", apply.apply_thanks, name="apply-thanks"),
     path("accounts/start", views.start, name="start"),
     path("portal/", views.dashboard, name="dashboard"),
     path("portal/events/new", views.event_new, name="event-new"),
@@ -15,6 +17,7 @@ portal_patterns = [
     path("portal/csv/<int:pk>/errors.csv", views.csv_errors, name="csv-errors"),
     path("portal/csv/template/<str:kind>.csv", views.csv_template, name="csv-template"),
     path("portal/keys/", views.keys, name="keys"),
+    path("portal/disputes/", views.disputes, name="disputes"),
     path("portal/keys/api/<int:pk>/revoke", views.revoke_api_key, name="revoke-api-key"),
 ]
 

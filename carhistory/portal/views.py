@@ -17,14 +17,18 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from carhistory import confirmation
+from carhistory.moderation import selectors as moderation_selectors
+from carhistory.moderation import services as moderation_services
 from carhistory.moderation.access import is_moderator
+from carhistory.moderation.models import Dispute
 from carhistory.portal import csv_format, csv_import
 from carhistory.portal import selectors as upload_selectors
 from carhistory.portal.access import member_required, source_admin_required
 from carhistory.portal.forms import ApiKeyForm, CsvUploadForm, QuickEventForm, SigningKeyForm
 from carhistory.portal.models import CsvUpload
 from carhistory.portal.tasks import process_csv_upload_task
-from carhistory.sources import roles, selectors, services
+from carhistory.sources import credit, roles, selectors, services
 from carhistory.sources.models import ApiKey, Channel, OrganisationKind
 
 RECENT_SUBMISSIONS = 50
@@ -51,6 +55,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "membership": request.membership,
             "rows": list(zip(submissions, states, strict=True)),
             "uploads": upload_selectors.uploads_of(organisation=organisation)[:5],
+            "reports_shown": credit.reports_shown_this_month(organisation=organisation),
+            "submission_figures": credit.submission_figures(organisation=organisation),
+            "dispute_outcomes": moderation_selectors.dispute_outcomes(source=organisation.slug),
         },
     )
 
@@ -210,6 +217,17 @@ def keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_api_key(request: HttpRequest, pk: int) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=pk, organisation=request.membership.organisation)
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=_("Revoke the API key %(prefix)s?") % {"prefix": api_key.prefix},
+            consequence=_(
+                "Every system that sends with this key is refused from now on. A revoked key "
+                "cannot be brought back: create a new one and give it to those systems."
+            ),
+            cancel_url=reverse("portal:keys"),
+            action=request.path,
+        )
     services.revoke_api_key(api_key=api_key)
     messages.success(request, _("The key %(prefix)s is revoked.") % {"prefix": api_key.prefix})
     return redirect("portal:keys")
@@ -232,3 +250,37 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@member_required
+def disputes(request: HttpRequest) -> HttpResponse:
+    """Disputes about this source's records that moderators have accepted for review; the
+    source answers each before the moderators decide."""
+    organisation = request.membership.organisation
+    if request.method == "POST":
+        dispute = get_object_or_404(
+            Dispute, pk=_whole_number(request.POST.get("dispute")), source=organisation.slug
+        )
+        try:
+            moderation_services.answer_dispute(
+                organisation=organisation, dispute=dispute, answer=request.POST.get("answer", "")
+            )
+        except moderation_services.REFUSALS as error:
+            messages.error(request, " ".join(moderation_services.refusal_messages(error)))
+        else:
+            messages.success(request, _("Your answer is with the moderators."))
+        return redirect("portal:disputes")
+    return render(
+        request,
+        "portal/disputes.html",
+        {
+            "organisation": organisation,
+            "disputes": moderation_selectors.disputes_against(source=organisation.slug),
+        },
+    )
+
+
+def _whole_number(text: str | None) -> int:
+    if not (text or "").isdigit():
+        raise Http404
+    return int(text)

@@ -10,7 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from carhistory.plain_text import quoted
 from carhistory.rest import PayloadTooLarge
+from carhistory.service_items import vocabulary_markdown
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
 from carhistory.sources.repair_records import import_repair_records, unwrap
@@ -83,6 +85,11 @@ def _conflict_body(result: SubmissionResult) -> dict:
 class EventView(SourceApiView):
     @extend_schema(
         operation_id="submit_event",
+        description=(
+            "One event (SPEC §5). For a service's `items` and a repair's `parts`, send the code "
+            "of the shared vocabulary where one fits; anything else is kept as sent, and the "
+            "report shows codes in the reader's language:\n\n" + vocabulary_markdown()
+        ),
         request=EventSubmissionSerializer,
         responses={
             202: SubmissionStateSerializer,
@@ -150,7 +157,8 @@ class EventBatchView(SourceApiView):
 def _batch_events(data: object) -> tuple[list, dict]:
     if not isinstance(data, dict):
         return [], {"non_field_errors": [_('Send {"events": [...]}.')]}
-    unknown = {str(name): [_("Unknown field.")] for name in data.keys() - {"events"}}
+    # Names the sender made up are quoted safely: a lone surrogate would break the response.
+    unknown = {quoted(str(name)): [_("Unknown field.")] for name in data.keys() - {"events"}}
     events = data.get("events")
     if not isinstance(events, list) or not events:
         return [], {**unknown, "events": [_("Send a list of one or more events.")]}

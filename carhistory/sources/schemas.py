@@ -428,3 +428,103 @@ def _source_sig(value: Any) -> str | None:
         raise ValueError(_("Send the signature as base64 text."))
     _refuse_unstorable(value)
     return value
+
+
+# --- corrections ---------------------------------------------------------------------------
+
+# A correction (SPEC §5) names the entry it corrects and why; "void": true withdraws it.
+CORRECTION_META_FIELDS = frozenset({"corrects", "reason"})
+VOID = "void"
+
+
+def correctable_fields(event_type: str) -> list[str]:
+    """The fields a correction of an entry of this type may set, in the order a form shows
+    them: the date, the odometer reading when the type carries one, then its facts."""
+    schema = EVENT_SCHEMAS.get(event_type)
+    if schema is None:
+        return []
+    fields = ["occurred_at"]
+    if schema.odometer != Odometer.ABSENT:
+        fields.append("odometer_km")
+    return [*fields, *schema.facts]
+
+
+def validate_correction(
+    *, entry: Mapping[str, Any], corrected_fields: Mapping[str, Any]
+) -> tuple[dict[str, Any], Errors]:
+    """Check a correction of `entry` (a logged entry object) exactly as a submission of its
+    type would be checked, with the corrected fields laid over the logged ones.
+
+    Returns the cleaned corrected fields, or the errors by field name (facts by their own
+    name: a correction carries its fields flat). `{"void": true}` alone withdraws the entry.
+    """
+    event_type = entry.get("type")
+    if event_type not in EVENT_SCHEMAS:
+        return {}, {"non_field_errors": [_("Only a source's event can be corrected.")]}
+    if not corrected_fields:
+        return {}, {"non_field_errors": [_("Change at least one field, or void the entry.")]}
+    if VOID in corrected_fields:
+        if corrected_fields[VOID] is not True or len(corrected_fields) > 1:
+            return {}, {VOID: [_("Voiding withdraws the whole entry: change nothing else.")]}
+        return {VOID: True}, {}
+    allowed = correctable_fields(event_type)
+    errors: Errors = {
+        str(name): [_("This type of entry has no such field.")]
+        for name in corrected_fields
+        if name not in allowed
+    }
+    if errors:
+        return {}, errors
+    payload = _submission_from_entry(entry)
+    for name, value in corrected_fields.items():
+        if name in ("occurred_at", "odometer_km"):
+            payload[name] = value
+        else:
+            payload["facts"][name] = value
+    event, submission_errors = validate_submission(payload)
+    if event is None:
+        return {}, {
+            name.removeprefix("facts."): messages for name, messages in submission_errors.items()
+        }
+    cleaned = {"occurred_at": event.occurred_at, "odometer_km": event.odometer_km, **event.facts}
+    return {name: cleaned[name] for name in corrected_fields}, {}
+
+
+def _submission_from_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    payload = {
+        "vin": entry.get("vin"),
+        "type": entry.get("type"),
+        "occurred_at": entry.get("occurred_at"),
+        "facts": dict(entry.get("facts") or {}),
+    }
+    if entry.get("odometer_km") is not None:
+        payload["odometer_km"] = entry["odometer_km"]
+    return payload
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+# One plausible value of every fact, for the OpenAPI examples (carhistory/openapi.py); a test
+# fails when a fact has none, so a new fact cannot reach the API docs undocumented.
+FACT_EXAMPLES: dict[str, Any] = {
+    "items": ["oil", "oil filter"],
+    "parts": ["front bumper"],
+    "area": "front",
+    "severity": "moderate",
+    "airbags_deployed": False,
+    "damage_areas": ["front", "left door"],
+    "claim_kind": "collision",
+    "total_loss": False,
+    "event": "ownership_transfer",
+    "region": "Shanghai",
+    "use": "private",
+    "brand": "flood",
+    "result": "pass",
+    "campaign": "RC-2023-041",
+    "status": "open",
+    "component": "airbag inflator",
+    "plant": "Anting",
+    "built_on": "2019-03-02",
+    "model": "Lavida 1.5L",
+    "model_year": 2019,
+}

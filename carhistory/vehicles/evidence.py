@@ -21,14 +21,16 @@ from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
 from django.db import connection, transaction
 
-from ledger import vin_index
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint, Entry
 from ledger.selectors import (
+    Checkpoint,
     entries_for_vin,
     inclusion_proof,
     latest_checkpoint,
+    log_verifier_key,
+    platform_entries,
     served_checkpoint_text,
+    vin_index_entry,
+    vin_index_proof,
 )
 from ledger.services import ensure_checkpoint
 
@@ -92,14 +94,14 @@ def _build(vin: str, checkpoint: Checkpoint) -> dict:
 def _vin_index_proof(vin: str, tree_size: int) -> dict | None:
     """SPEC §7's proof for `vin` against the checkpoint of `tree_size`, whose last entry is the
     `vin_index` entry; None for a checkpoint from before the VIN index."""
-    last = Entry.objects.filter(index=tree_size - 1).values_list("type", "data").first()
-    if last is None or last[0] != protocol.VIN_INDEX:
+    entry = vin_index_entry(tree_size)
+    if entry is None:
         return None
-    place, proof = vin_index.proof_for(vin)
+    vrf_proof, proof = vin_index_proof(vin)
     leaf = proof.leaf
     return {
-        **_proven(tree_size - 1, json.loads(bytes(last[1])), tree_size),
-        "vrf_proof": b64encode(place.vrf_proof),
+        **_proven(tree_size - 1, entry, tree_size),
+        "vrf_proof": b64encode(vrf_proof),
         "siblings": [b64encode(sibling) for sibling in proof.siblings],
         "leaf": None
         if leaf is None
@@ -119,12 +121,8 @@ def _source_history_entries(sources: set[str], tree_size: int) -> dict[int, dict
     if not sources:
         return {}
     found: dict[int, dict] = {}
-    # `source` is indexed and only the platform writes these entries.
-    rows = Entry.objects.filter(
-        source=PLATFORM, type__in=(SOURCE_KEY, SOURCE_STATUS), index__lt=tree_size
-    )
-    for index, data in rows.order_by("index").values_list("index", "data").iterator():
-        entry = json.loads(bytes(data))
+    for index, data in platform_entries(types=(SOURCE_KEY, SOURCE_STATUS), below=tree_size):
+        entry = json.loads(data)
         if entry.get("facts", {}).get("source") in sources:
             found[index] = entry
     return found

@@ -68,6 +68,28 @@ class LoggedEvent:
         return entry
 
     @property
+    def changes(self) -> list[dict]:
+        """What each correction changed, in log order: the field, its value before and after,
+        the public reason and the correction's index, so a report can show old -> new."""
+        current = {**self.facts, **{name: self.entry.get(name) for name in _TOP_LEVEL_FIELDS}}
+        changes = []
+        for correction in self.corrections:
+            for name, value in correction.facts.items():
+                if name in _CORRECTION_META:
+                    continue
+                changes.append(
+                    {
+                        "field": name,
+                        "old": current.get(name),
+                        "new": value,
+                        "reason": correction.facts.get("reason"),
+                        "correction": correction.index,
+                    }
+                )
+                current[name] = value
+        return changes
+
+    @property
     def occurred_on(self) -> datetime.date | None:
         return parse_date(self.effective.get("occurred_at"))
 

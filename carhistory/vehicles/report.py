@@ -27,12 +27,17 @@ from carhistory.vin import (
     decode_vin,
     settle_model_year,
 )
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint
-from ledger.selectors import commits_to_vin_index, entries_for_vin, latest_checkpoint
+from ledger.selectors import (
+    Checkpoint,
+    commits_to_vin_index,
+    entries_for_vin,
+    latest_checkpoint,
+    log_verifier_key,
+)
 
 PLATFORM = protocol.PLATFORM_SOURCE
-OPEN = "open"
+OPEN = "open"  # a recall's status
+UNDER_REVIEW = "under_review"  # a dispute's status once a moderator accepts it (moderation)
 OWNER_EVENTS = ("first_registration", "ownership_transfer")
 
 
@@ -94,7 +99,8 @@ def _logged_events(vin: str, checkpoint: Checkpoint | None) -> list[LoggedEvent]
             entry=entry,
             source=sources[entry.get("source", "")],
             signed_by=PLATFORM if entry.get("source_key") == log_key else "source",
-            disputed=any(dispute.status == OPEN for dispute in disputes.get(index, ())),
+            # Only once a moderator has accepted it for review: one anonymous click is not enough.
+            disputed=any(dispute.status == UNDER_REVIEW for dispute in disputes.get(index, ())),
         )
         for index, entry in entries.items()
     ]
@@ -248,6 +254,7 @@ def _event(event: LoggedEvent) -> dict:
         "signed_by": event.signed_by,
         "disputed": event.disputed,
         "corrected_by": [correction.index for correction in event.corrections],
+        "changes": event.changes,
         "corrects": corrects,
         "voided": event.voided,
         "summary": describe_event(entry),

@@ -12,8 +12,9 @@ import json
 from collections.abc import Callable
 from itertools import groupby
 
-from carhistory_verifier import note
-from django.http import HttpRequest, HttpResponse
+from carhistory_verifier import note, protocol
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,16 +23,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
+from carhistory.sources.credit import note_report_shown
+from carhistory.sources.models import OrganisationKind
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
-from carhistory.vehicles.describe import label
+from carhistory.vehicles.describe import VALUE_LABELS, label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.keys import log_verifier_key
-from ledger.selectors import vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -87,7 +89,13 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     verifying = {
         "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
         "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
-        "verify_config": {"log_key": log_verifier_key()},
+        "verify_config": {
+            "log_key": log_verifier_key(),
+            "words_url": reverse("vehicles:verify-words"),
+            # The cosignatures the page checks, and how old the newest may be (SPEC §8).
+            "cosigners": trusted_cosigners(),
+            "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
+        },
     }
     if data["empty"]:
         # The page still checks the evidence: its VIN index proof shows the absence is real.
@@ -102,6 +110,14 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             | verifying
         )
         return render(request, "vehicles/no_records.html", context)
+    # Credit for the sources (their dashboard): which sources were shown, never which VIN.
+    note_report_shown(
+        source_slugs=[
+            event["source"]["slug"]
+            for event in data["events"]
+            if event["source"]["slug"] != protocol.PLATFORM_SOURCE
+        ]
+    )
     context = (
         _report_context(data)
         | _share(request, data)
@@ -258,6 +274,14 @@ def _presentable_event(event: dict) -> dict:
         "type_label": _event_type_label(event["type"]),
         "is_platform_source": event["source"]["slug"] == "platform",
         "fact_items": [(name, _fact_text(value)) for name, value in event["facts"].items()],
+        "change_items": [
+            change
+            | {
+                "old": "" if change["old"] is None else _fact_text(change["old"]),
+                "new": _fact_text(change["new"]),
+            }
+            for change in event.get("changes", [])
+        ],
     }
 
 
@@ -299,6 +323,32 @@ def _group_by_year(events: list[dict]) -> list[dict]:
     if undated:
         years.append({"year": None, "events": undated})
     return years
+
+
+@require_safe
+def verify_words(request: HttpRequest) -> JsonResponse:
+    """`GET /verify/words.json`: the words a report uses for logged values, in the reader's
+    language, so verify.js can hold each line's labels and summary to its verified entry.
+
+    Served apart from the page: text altered in a report's HTML cannot alter these too.
+    """
+    return JsonResponse(_verify_words())
+
+
+def _verify_words() -> dict:
+    return {
+        "type_labels": {str(value): str(name) for value, name in EventType.choices},
+        "kind_labels": {str(value): str(name) for value, name in OrganisationKind.choices},
+        "value_labels": {value: label(value) for value in VALUE_LABELS},
+        # The words a summary uses for a true yes/no fact (describe.py's sentences); the total
+        # loss is the part of its sentence after the claim kind.
+        "true_phrases": {
+            "airbags_deployed": _("Airbags deployed."),
+            "total_loss": _("Insurance claim (%(kind)s): declared a total loss.").split("%(kind)s")[
+                -1
+            ],
+        },
+    }
 
 
 def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
@@ -345,6 +395,26 @@ def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
         "incomplete": _(
             "The log's index does not confirm that these are all the records for this car: "
             "some may have been left out."
+        ),
+        "risks_added": _(
+            "Your browser found %(count)s risk(s) in the verified log that this page did not "
+            "list; they are added below."
+        ),
+        "risks": {
+            "title_brand": _("Title brand in the verified log:"),
+            "accident": _("Accident in the verified log:"),
+            "total_loss": _("Total loss in the verified log:"),
+            "odometer_decrease": _("Odometer reading lower than an earlier one:"),
+            "commercial_use": _("Commercial, rental or taxi use in the verified log:"),
+            "open_recall": _("Open recall in the verified log:"),
+        },
+        "witnesses_cosigned": _("Cosigned by %(names)s, %(age)s."),
+        "witnesses_none": _(
+            "No independent witness has cosigned this checkpoint: only the log vouches for it."
+        ),
+        "witnesses_stale": _(
+            "The newest witness cosignature was made %(age)s, but witnesses should cosign at "
+            "least every %(minutes)s minutes. This may be a view of the log others do not see."
         ),
         "reasons": {
             "bundle_malformed": _("the evidence bundle is not in the expected format"),

@@ -85,8 +85,8 @@ def test_the_migration_makes_sqlite_refuse_updates_and_deletes(tmp_path: Path):
             'INSERT INTO ledger_subtree (level, "index", hash) VALUES (1, 0, zeroblob(32))',
             "INSERT INTO ledger_checkpoint (tree_size, root_hash, note, created_at) "
             "VALUES (1, zeroblob(32), 'n', '2024-01-01')",
-            "INSERT INTO ledger_cosigner (id, name, verifier_key, kind, active, url, failures, "
-            "last_error) VALUES (1, 'w', 'k', 'witness', 1, '', 0, '')",
+            "INSERT INTO ledger_cosigner (id, name, title, verifier_key, kind, active, url, "
+            "failures, last_error) VALUES (1, 'w', '', 'k', 'witness', 1, '', 0, '')",
             "INSERT INTO ledger_cosignature (checkpoint_id, cosigner_id, signature_line, "
             "timestamp, created_at) VALUES (1, 1, 'line', 1, '2024-01-01')",
         ]:

@@ -87,3 +87,38 @@ def test_a_checkpoint_note_signed_by_another_key_is_caught(log_of_100):
     )
     with pytest.raises(CommandError, match="checkpoint 100"):
         call_command("verify_ledger")
+
+
+# --- the audit remembers what it verified -----------------------------------------------------
+
+
+def test_a_truncated_log_fails_once_a_checkpoint_was_verified(log_of_100, capsys):
+    call_command("verify_ledger")
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE ledger_entry, ledger_subtree, ledger_checkpoint CASCADE")
+
+    with pytest.raises(CommandError, match="the log has 0 entries, but checkpoint 100"):
+        call_command("verify_ledger")
+
+
+def test_a_log_rewritten_from_scratch_fails_on_its_root(log_of_100, settings):
+    call_command("verify_ledger")
+    # Empty the log and rebuild it, signed by the same key, from other entries: it verifies on
+    # its own, but it is not the log that was audited.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE ledger_entry, ledger_subtree, ledger_checkpoint CASCADE")
+    services.enqueue_entries(entries=EntryFactory.build_batch(100))
+    services.integrate_pending()
+
+    with pytest.raises(CommandError, match="checkpoint 100 has another root"):
+        call_command("verify_ledger")
+
+
+def test_the_remembered_checkpoint_moves_forward_with_the_log(log_of_100, settings):
+    call_command("verify_ledger")
+    services.enqueue_entries(entries=EntryFactory.build_batch(5))
+    services.integrate_pending()
+    call_command("verify_ledger")
+
+    remembered = audit.remembered_checkpoint(settings.LEDGER_AUDIT_STATE_FILE)
+    assert remembered.tree_size == 105

@@ -10,74 +10,19 @@ import time
 from pathlib import Path
 from urllib.request import urlopen
 
-import pytest
 from carhistory_verifier import note
-from carhistory_verifier.tiles import decode_entry_bundle
 from django.db import connection
 
-from ledger.models import Cosignature, Entry
-from tests.mirror.conftest import MIRROR_NAME, grow_log
+from ledger.models import Cosignature
+from tests.mirror.conftest import (
+    MIRROR_NAME,
+    grow_log,
+    logged_entries,
+    stored_entries,
+    sync_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def mirror_files(tmp_path, log_key, registered_mirror):
-    files = {
-        "log_key": tmp_path / "log.pub",
-        "key": tmp_path / "mirror.key",
-        "token": tmp_path / "mirror.token",
-        "store": tmp_path / "store" / "mirror.sqlite3",
-    }
-    files["log_key"].write_text(log_key.verifier().key_string() + "\n", encoding="utf-8")
-    files["key"].write_text(registered_mirror.key.key_string() + "\n", encoding="utf-8")
-    files["token"].write_text(registered_mirror.token + "\n", encoding="utf-8")
-    files["store"].parent.mkdir()
-    return files
-
-
-def sync_command(live_server, files) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "carhistory_verifier.mirror.cli",
-        "sync",
-        "--log",
-        live_server.url,
-        "--token",
-        f"@{files['token']}",
-        "--key",
-        f"@{files['key']}",
-        "--log-key",
-        f"@{files['log_key']}",
-        "--store",
-        str(files["store"]),
-    ]
-
-
-@pytest.fixture
-def run_mirror(live_server, mirror_files):
-    def run() -> subprocess.CompletedProcess:
-        return subprocess.run(
-            sync_command(live_server, mirror_files),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            cwd=ROOT,
-        )
-
-    return run
-
-
-def stored_entries(store: Path) -> list[bytes]:
-    with sqlite3.connect(store) as database:
-        rows = database.execute("SELECT data FROM bundles ORDER BY tile")
-        return [entry for (data,) in rows for entry in decode_entry_bundle(bytes(data))]
-
-
-def logged_entries() -> list[bytes]:
-    return [bytes(data) for data in Entry.objects.order_by("index").values_list("data", flat=True)]
 
 
 def served_checkpoint(live_server) -> str:

@@ -3,6 +3,7 @@ refused. The store is made the way a mirror makes it: `carhistory-mirror sync` o
 
 import shutil
 import sqlite3
+from io import StringIO
 
 import pytest
 from carhistory_verifier import merkle, note
@@ -17,15 +18,11 @@ from ledger.models import Checkpoint, Cosignature, Entry, Subtree
 from tests.mirror.conftest import grow_log
 
 
-@pytest.fixture
-def mirrored_store(live_server, registered_mirror, log_key, tmp_path):
-    """A store holding two checkpoints (500 and 1,200 entries) the mirror verified."""
-    files = {"log_key": log_key.verifier(), "key": registered_mirror.key}
-    (tmp_path / "log.pub").write_text(files["log_key"].key_string(), encoding="utf-8")
-    (tmp_path / "mirror.key").write_text(files["key"].key_string(), encoding="utf-8")
+def sync_arguments(live_server, registered_mirror, log_key, tmp_path) -> list[str]:
+    (tmp_path / "log.pub").write_text(log_key.verifier().key_string(), encoding="utf-8")
+    (tmp_path / "mirror.key").write_text(registered_mirror.key.key_string(), encoding="utf-8")
     (tmp_path / "token").write_text(registered_mirror.token, encoding="utf-8")
-    store = tmp_path / "mirror.sqlite3"
-    arguments = [
+    return [
         "sync",
         "--log",
         live_server.url,
@@ -36,13 +33,19 @@ def mirrored_store(live_server, registered_mirror, log_key, tmp_path):
         "--log-key",
         f"@{tmp_path / 'log.pub'}",
         "--store",
-        str(store),
+        str(tmp_path / "mirror.sqlite3"),
     ]
+
+
+@pytest.fixture
+def mirrored_store(live_server, registered_mirror, log_key, tmp_path):
+    """A store holding two checkpoints (500 and 1,200 entries) the mirror verified."""
+    arguments = sync_arguments(live_server, registered_mirror, log_key, tmp_path)
     grow_log(500)
     assert mirror_main(arguments) == 0
     grow_log(700)
     assert mirror_main(arguments) == 0
-    return store
+    return tmp_path / "mirror.sqlite3"
 
 
 def lose_the_log() -> None:
@@ -54,8 +57,6 @@ def lose_the_log() -> None:
 
 
 def restore(path) -> str:
-    from io import StringIO
-
     out = StringIO()
     call_command("restore_from_mirror", str(path), stdout=out)
     return out.getvalue()
@@ -139,3 +140,22 @@ def test_a_missing_store_is_named(transactional_db, tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         restore(tmp_path / "nowhere.sqlite3")
     assert not (tmp_path / "nowhere.sqlite3").exists()
+
+
+def test_demo_loading_after_a_restore_logs_no_history_twice(
+    live_server, registered_mirror, log_key, tmp_path, settings
+):
+    from carhistory.demo.data import DEMO_VINS
+
+    settings.DEBUG = True
+    call_command("load_demo", stdout=StringIO())
+    grow_log(3)
+    assert mirror_main(sync_arguments(live_server, registered_mirror, log_key, tmp_path)) == 0
+    histories = {vin: len(selectors.entries_for_vin(vin)) for vin, _ in DEMO_VINS}
+    # The whole database is lost, accounts and submissions included, and not restored.
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE sources_organisation CASCADE")
+    lose_the_log()
+    restore(tmp_path / "mirror.sqlite3")
+    call_command("load_demo", stdout=StringIO())
+    assert {vin: len(selectors.entries_for_vin(vin)) for vin, _ in DEMO_VINS} == histories

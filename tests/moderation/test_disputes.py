@@ -21,7 +21,7 @@ def entry():
 
 
 def _dispute_url(vin, index):
-    return reverse("moderation:dispute-new", kwargs={"vin": vin, "index": index})
+    return reverse("vehicles:dispute-new", kwargs={"vin": vin, "index": index})
 
 
 def test_anyone_can_flag_an_entry_of_a_report(client, entry):
@@ -84,7 +84,8 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
         reverse("moderation:dispute", args=[dispute.pk]),
         {
             "correct-reason": "Workshop confirmed a typing error",
-            "correct-corrected_fields": '{"odometer_km": 15200}',
+            "correct-note": "Called the workshop; invoice 88121 says 15,200 km",
+            "correct-odometer_km": "15200",
             "correct": "1",
         },
     )
@@ -111,20 +112,68 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
         entry.index,
         correction.index,
     )
+    # The private note stays in the audit trail, out of the public log.
+    assert audit.reason == "Called the workshop; invoice 88121 says 15,200 km"
+    assert "invoice 88121" not in bytes(correction.data).decode()
 
 
-def test_corrected_fields_must_be_a_json_object(client, entry):
+@pytest.mark.parametrize(
+    ("fields", "field_in_error"),
+    [
+        ({"correct-odometer_km": "36,100"}, "odometer_km"),
+        ({"correct-odometer_km": "-5"}, "odometer_km"),
+        ({"correct-occurred_at": "2099-01-01"}, "occurred_at"),
+        ({"correct-occurred_at": "03/05/2024"}, "occurred_at"),
+        ({"correct-void": "on", "correct-odometer_km": "1"}, "void"),
+        ({}, None),
+    ],
+)
+def test_a_correction_is_checked_by_the_schema_of_its_type(client, entry, fields, field_in_error):
     dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="typo")
     client.force_login(make_moderator())
-    for bad in ("not json", "[1, 2]", "{}", '{"corrects": 3}'):
-        response = client.post(
-            reverse("moderation:dispute", args=[dispute.pk]),
-            {"correct-reason": "r", "correct-corrected_fields": bad, "correct": "1"},
-        )
-        assert response.status_code == 200
-        assert "corrected_fields" in response.context["correction_form"].errors
+    response = client.post(
+        reverse("moderation:dispute", args=[dispute.pk]),
+        {"correct-reason": "r", "correct": "1", **fields},
+    )
+    assert response.status_code == 200
+    errors = response.context["correction_form"].errors
+    assert (field_in_error or "__all__") in errors
     assert not Entry.objects.filter(type="correction").exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_the_service_refuses_a_bad_correction_whoever_calls_it(entry):
+    from django.core.exceptions import ValidationError
+
+    from carhistory.moderation.services import append_correction
+
+    for fields in ({"odometer_km": "36,100"}, {"severity": "minor"}, {"corrects": 1}, {}):
+        with pytest.raises(ValidationError):
+            append_correction(
+                moderator=make_moderator(),
+                entry_index=entry.index,
+                vin=VIN,
+                reason="r",
+                corrected_fields=fields,
+            )
+    assert not Entry.objects.filter(type="correction").exists()
+
+
+def test_the_report_shows_old_and_new_on_the_corrected_line(client, entry):
+    from carhistory.moderation.services import append_correction
+
+    append_correction(
+        moderator=make_moderator(),
+        entry_index=entry.index,
+        vin=VIN,
+        reason="Typing error at the workshop",
+        corrected_fields={"odometer_km": 15200},
+    )
+    page = client.get(reverse("vehicles:report", args=[VIN])).content.decode()
+    assert "<del>152,000</del> → <ins>15200</ins>" in page or (
+        "152000</del>" in page and "<ins>15200</ins>" in page
+    )
+    assert "Typing error at the workshop" in page
 
 
 def test_rejecting_a_dispute_keeps_the_log_as_it_is(client, entry):
@@ -151,7 +200,7 @@ def test_a_closed_dispute_cannot_be_resolved_twice(client, entry):
     client.post(url, {"reject-reason": "no", "reject": "1"})
     client.post(
         url,
-        {"correct-reason": "yes", "correct-corrected_fields": '{"odometer_km": 1}', "correct": "1"},
+        {"correct-reason": "yes", "correct-odometer_km": "1", "correct": "1"},
     )
     dispute.refresh_from_db()
     assert dispute.status == "rejected"
@@ -166,6 +215,8 @@ def test_the_moderator_sees_the_disputed_entry_next_to_the_complaint(client, ent
     assert "152000 is a typo" in content
     assert "&quot;odometer_km&quot;: 152000" in content
     assert "Append the correction" in content
+    # The form starts from what the log says now, field by field.
+    assert 'name="correct-odometer_km" value="152000"' in content
 
 
 def _disputed(client, index):
@@ -173,21 +224,28 @@ def _disputed(client, index):
     return [event["disputed"] for event in report["events"] if event["index"] == index]
 
 
-def test_a_new_dispute_shows_at_once_in_a_cached_report(
+def test_an_accepted_dispute_shows_at_once_in_a_cached_report(
     client, entry, django_capture_on_commit_callbacks
 ):
     assert _disputed(client, entry.index) == [False]  # now cached for this tree size
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_dispute_url(VIN, entry.index), {"reason": "The reading is ten times too high"})
+    # One anonymous click changes nothing public.
+    assert _disputed(client, entry.index) == [False]
 
+    client.force_login(make_moderator())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("moderation:dispute-accept", args=[Dispute.objects.get().pk]))
     assert _disputed(client, entry.index) == [True]
 
 
 def test_a_rejected_dispute_leaves_a_cached_report_at_once(
     client, entry, django_capture_on_commit_callbacks
 ):
-    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="I disagree")
+    dispute = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, reason="I disagree", status="under_review"
+    )
     assert _disputed(client, entry.index) == [True]
     client.force_login(make_moderator())
 
@@ -198,3 +256,70 @@ def test_a_rejected_dispute_leaves_a_cached_report_at_once(
         )
 
     assert _disputed(client, entry.index) == [False]
+
+
+def test_an_anonymous_dispute_marks_the_report_only_once_accepted_for_review(
+    client, entry, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.sources.factories import MembershipFactory
+
+    organisation = OrganisationFactory._meta.model.objects.get(slug=entry.source)
+    organisation.contact_email = "service@dealer.example.cn"
+    organisation.save()
+    member = MembershipFactory(organisation=organisation)
+    client.post(_dispute_url(VIN, entry.index), {"reason": "The odometer read 15,200 km."})
+    dispute = Dispute.objects.get()
+    assert _disputed(Client(), entry.index) == [False]
+
+    moderator = Client()
+    moderator.force_login(make_moderator())
+    with django_capture_on_commit_callbacks(execute=True):
+        moderator.post(reverse("moderation:dispute-accept", args=[dispute.pk]))
+
+    dispute.refresh_from_db()
+    assert dispute.status == "under_review"
+    assert _disputed(Client(), entry.index) == [True]
+    [notice] = mailoutbox
+    assert sorted(notice.to) == sorted(["service@dealer.example.cn", member.user.email])
+    assert f"#{entry.index}" in notice.subject
+    assert "/portal/disputes/" in notice.body
+
+    # The source answers in its portal; the moderators see the answer.
+    source = Client()
+    source.force_login(member.user)
+    assert "The odometer read 15,200 km." in source.get(reverse("portal:disputes")).content.decode()
+    source.post(
+        reverse("portal:disputes"),
+        {"dispute": dispute.pk, "answer": "Our invoice 88121 says 152,000 km."},
+    )
+    dispute.refresh_from_db()
+    assert dispute.source_answer == "Our invoice 88121 says 152,000 km."
+    page = moderator.get(reverse("moderation:dispute", args=[dispute.pk])).content.decode()
+    assert "Our invoice 88121" in page
+
+
+def test_a_source_cannot_see_or_answer_disputes_about_others_records(client, entry):
+    from tests.sources.factories import MembershipFactory
+
+    dispute = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, source=entry.source, reason="typo"
+    )
+    new_only = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, source=entry.source, reason="not yet accepted"
+    )
+    Dispute.objects.filter(pk=dispute.pk).update(
+        status="under_review", accepted_at="2024-01-01T00:00Z"
+    )
+    outsider = MembershipFactory()
+    client.force_login(outsider.user)
+    assert "typo" not in client.get(reverse("portal:disputes")).content.decode()
+    client.post(reverse("portal:disputes"), {"dispute": dispute.pk, "answer": "mine now"})
+    dispute.refresh_from_db()
+    assert dispute.source_answer == ""
+    # Its own source does not see a dispute no moderator has accepted.
+    insider = MembershipFactory(
+        organisation=OrganisationFactory._meta.model.objects.get(slug=entry.source)
+    )
+    client.force_login(insider.user)
+    page = client.get(reverse("portal:disputes")).content.decode()
+    assert "typo" in page and new_only.reason not in page

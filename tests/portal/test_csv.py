@@ -2,14 +2,18 @@
 
 import csv
 import io
+import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 
 from carhistory.portal import csv_import
 from carhistory.portal.models import CsvUpload
+from carhistory.sources import schemas
 from carhistory.sources.models import PrivateRecord, Submission
+from carhistory.sources.services import set_source_status
 from ledger.models import Entry, PendingEntry
 from tests.sources.factories import MembershipFactory, UserFactory, make_vin
 
@@ -357,3 +361,40 @@ def test_uploads_are_listed_read_only_in_the_admin(client, insurer_staff):
     assert "claims-march.csv" in client.get("/admin/portal/csvupload/").content.decode()
     assert client.get(f"/admin/portal/csvupload/{upload.pk}/change/").status_code == 200
     assert client.get("/admin/portal/csvupload/add/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_suspension_during_a_chunk_stops_the_upload_at_the_next_row(insurer_staff, monkeypatch):
+    organisation = insurer_staff.organisation
+    lines = [f"{make_vin(n)},title_brand,2024-05-03,flood" for n in range(20)]
+    upload = csv_import.create_csv_upload(
+        organisation=organisation,
+        uploaded_by=insurer_staff.user,
+        filename="twenty.csv",
+        content=("vin,type,occurred_at,brand\n" + "\n".join(lines)).encode(),
+    )
+    real_validate = schemas.validate_submission
+    seen = []
+
+    def suspend_at_the_third_row(payload):
+        seen.append(payload)
+        if len(seen) == 3:
+            # A moderator suspends the source from another connection, mid-chunk.
+            moderator = threading.Thread(
+                target=lambda: (
+                    set_source_status(organisation=organisation, status="suspended", reason="x"),
+                    connection.close(),
+                )
+            )
+            moderator.start()
+            moderator.join()
+        return real_validate(payload)
+
+    monkeypatch.setattr(schemas, "validate_submission", suspend_at_the_third_row)
+
+    upload = csv_import.process_csv_upload(upload_id=upload.pk)
+
+    assert upload.status == "failed"
+    assert "Suspended" in upload.failure
+    assert upload.accepted == 0
+    assert not Submission.objects.filter(organisation=organisation).exists()

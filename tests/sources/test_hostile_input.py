@@ -159,3 +159,10 @@ def test_a_batch_answers_409_for_each_changed_repeat(dealer_client):
     assert results[3]["id"] == results[2]["id"]
     assert results[4]["first_submission"] == results[2]["id"]
     assert "external_id" in results[4]["errors"]
+
+
+def test_a_lone_surrogate_in_a_batch_envelope_name_is_refused(dealer_client):
+    response = post_json(dealer_client, BATCH, {"events": [event_payload()], LONE_SURROGATE: 1})
+
+    assert response.status_code == 400
+    assert "U+D800" in response.json()

@@ -16,10 +16,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--url", required=True, help="its submission prefix, e.g. https://witness.example"
         )
+        parser.add_argument(
+            "--title", default="", help="what buyers read, e.g. 'Shanghai Vehicle Registry'"
+        )
 
-    def handle(self, *args, verifier_key: str, url: str, **options):
+    def handle(self, *args, verifier_key: str, url: str, title: str, **options):
+        if len(title) > 200:
+            raise CommandError("--title: at most 200 characters")
         try:
-            witness, created = witnessing.add_witness(verifier_key=verifier_key, url=url)
+            witness, created = witnessing.add_witness(
+                verifier_key=verifier_key, url=url, title=title
+            )
         except ValueError as error:
             raise CommandError(str(error)) from None
         verb = "Registered" if created else "Updated"

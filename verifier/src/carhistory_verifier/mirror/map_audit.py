@@ -11,11 +11,14 @@ the map (to hide an accident from buyers) or adds one that is not there is caugh
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from carhistory_verifier import protocol, vrf
 from carhistory_verifier.entry import b64decode, b64encode
 from carhistory_verifier.vin_index import VinIndex
+
+# A VIN as the store keeps it: its map key, its VRF proof, its entry indexes.
+KnownVin = tuple[bytes, bytes, list[int]]
 
 
 class MapRefused(Exception):
@@ -26,14 +29,16 @@ class MapRefused(Exception):
 class MapAudit:
     """The map as of some tree size, grown entry by entry."""
 
-    def __init__(self, *, vrf_key: bytes, known: Mapping[str, tuple[bytes, Iterable[int]]]) -> None:
-        """`known` is what the store holds: each VIN's map key and entry indexes so far."""
+    def __init__(self, *, vrf_key: bytes, known: Mapping[str, KnownVin]) -> None:
+        """`known` is what the store holds: each VIN's map key, VRF proof and entry indexes."""
         self.vrf_key = vrf_key
         self.keys: dict[str, bytes] = {}
+        self.proofs: dict[str, bytes] = {}
         self.index = VinIndex()
         self.changed: dict[str, list[int]] = {}
-        for vin, (key, indexes) in known.items():
+        for vin, (key, proof, indexes) in known.items():
             self.keys[vin] = key
+            self.proofs[vin] = proof
             for entry_index in indexes:
                 self.index.add(key, entry_index)
 
@@ -49,6 +54,7 @@ class MapAudit:
                     f"the VRF proof the log sent for a VIN does not verify: {error}"
                 ) from None
             self.keys[vin] = beta[:32]
+            self.proofs[vin] = proof
 
     def observe(self, entry_index: int, data: bytes) -> None:
         """Account for entry `entry_index`; MapRefused if it is a `vin_index` entry that does
@@ -84,9 +90,13 @@ class MapAudit:
                 f"VIN index of entries 0-{entry_index - 1} has root {b64encode(root)}"
             )
 
-    def take_changes(self) -> dict[str, tuple[bytes, list[int]]]:
-        """The VINs that gained entries since the last call, with their keys and new indexes,
-        for the store to record in the same transaction as the entries."""
-        changes = {vin: (self.keys[vin], added) for vin, added in self.changed.items()}
+    def take_changes(self) -> dict[str, KnownVin]:
+        """The VINs that gained entries since the last call, with their keys, VRF proofs and
+        new indexes, for the store to record in the same transaction as the entries. The
+        proofs are kept so that a log restored from the store needs no VRF secret to rebuild
+        its map."""
+        changes = {
+            vin: (self.keys[vin], self.proofs[vin], added) for vin, added in self.changed.items()
+        }
         self.changed = {}
         return changes

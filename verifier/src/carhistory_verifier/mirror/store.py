@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS bundles (
 CREATE TABLE IF NOT EXISTS vins (
     vin TEXT PRIMARY KEY,
     map_key BLOB NOT NULL,
+    vrf_proof BLOB NOT NULL,
     indexes BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -71,6 +72,10 @@ def _decode_frontier(blob: bytes) -> merkle.Frontier:
     rest = blob[8:]
     hashes = [rest[start : start + merkle.HASH_SIZE] for start in range(0, len(rest), 32)]
     return merkle.Frontier.from_hashes(size, hashes)
+
+
+def _decode_indexes(raw: bytes) -> list[int]:
+    return [int.from_bytes(raw[start : start + 8], "big") for start in range(0, len(raw), 8)]
 
 
 class MirrorStore:
@@ -147,7 +152,7 @@ class MirrorStore:
         first_index: int,
         entries: list[bytes],
         frontier: merkle.Frontier,
-        vin_changes: dict[str, tuple[bytes, list[int]]] | None = None,
+        vin_changes: dict[str, tuple[bytes, bytes, list[int]]] | None = None,
     ) -> None:
         """Store `entries` from `first_index` on, `frontier` (which must already include
         them) and the VIN index's new entry indexes per VIN, in one transaction."""
@@ -168,11 +173,11 @@ class MirrorStore:
             )
             position += len(taken)
         self._db.executemany(
-            "INSERT INTO vins (vin, map_key, indexes) VALUES (?, ?, ?) "
+            "INSERT INTO vins (vin, map_key, vrf_proof, indexes) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (vin) DO UPDATE SET indexes = indexes || excluded.indexes",
             [
-                (vin, key, b"".join(index.to_bytes(8, "big") for index in added))
-                for vin, (key, added) in (vin_changes or {}).items()
+                (vin, key, proof, b"".join(index.to_bytes(8, "big") for index in added))
+                for vin, (key, proof, added) in (vin_changes or {}).items()
             ],
         )
         self._set_meta("frontier", _encode_frontier(frontier))
@@ -278,7 +283,7 @@ class MirrorStore:
 
     def _forget_vin_indexes_from(self, size: int) -> None:
         # Only after a refusal: the VIN index goes back to the entries that verified.
-        for vin, (_key, indexes) in self.known_vins().items():
+        for vin, (_key, _proof, indexes) in self.known_vins().items():
             kept = [index for index in indexes if index < size]
             if len(kept) == len(indexes):
                 continue

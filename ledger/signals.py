@@ -1,0 +1,10 @@
+"""What the log tells the rest of the site, without knowing who listens (STYLE.md: cross-app
+writes by signals). Receivers must not hold up the sequencer: they are sent after the batch
+commits, robustly, and should only enqueue work."""
+
+from django.dispatch import Signal
+
+# Sent by the sequencer (`ledger.sequencer`) after a batch of entries commits, with `tree_size`:
+# the log's new size. `ledger.receivers` schedules the witnesses on it; the watch app looks for
+# watched cars.
+entries_integrated = Signal()

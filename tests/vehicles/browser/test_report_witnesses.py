@@ -1,0 +1,99 @@
+"""The report page names the witnesses that cosigned the checkpoint it verified against, and how
+long ago, checked in the browser; it warns when no witness has cosigned recently. Witnesses are
+real `carhistory-witness serve` processes the log pushes to."""
+
+import json
+import time
+
+import pytest
+from carhistory_verifier import note
+from playwright.sync_api import Page, expect
+
+from ledger import witnessing
+from tests.vehicles.browser.histories import (
+    ROLLBACK_VIN,
+    approved_sources,
+    record_rollback_history,
+)
+from tests.witness.processes import WitnessProcess, free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+EVIDENCE = "**/api/v1/vehicles/*/evidence*"
+
+
+@pytest.fixture
+def witnesses(tmp_path, log_key):
+    processes = [
+        WitnessProcess(
+            tmp_path / "registry", "registry.example/w", log_key.verifier(), free_port()
+        ),
+        WitnessProcess(
+            tmp_path / "insurers", "insurers.example/w", log_key.verifier(), free_port()
+        ),
+    ]
+    titles = ["Shanghai Vehicle Registry", "Insurers' Association"]
+    for process, title in zip(processes, titles, strict=True):
+        process.start()
+        witnessing.add_witness(
+            verifier_key=process.verifier.key_string(), url=process.url, title=title
+        )
+    yield processes
+    for process in processes:
+        process.stop()
+
+
+def witness_status(page: Page, live_server):
+    page.goto(f"{live_server.url}/vehicles/{ROLLBACK_VIN}/")
+    expect(page.locator("[data-verify-summary]")).to_have_attribute("data-verify-state", "verified")
+    status = page.locator("[data-witness-status]")
+    expect(status).to_be_visible()
+    return status
+
+
+def test_the_report_names_the_witnesses_that_cosigned_and_when(page, live_server, witnesses):
+    record_rollback_history(approved_sources())
+    status = witness_status(page, live_server)
+    expect(status).to_have_attribute("data-witness-state", "fresh")
+    expect(status).to_have_attribute("data-witness-count", "2")
+    expect(status).to_contain_text("Shanghai Vehicle Registry and Insurers' Association")
+    expect(status).to_contain_text("ago")
+
+
+def test_a_forged_cosignature_is_not_counted(page, live_server, witnesses):
+    record_rollback_history(approved_sources())
+    impostor = note.CosignatureSigner.generate("registry.example/w")
+
+    def forge(route):
+        response = route.fetch()
+        bundle = response.json()
+        # Keep only a line by an impostor holding the registry witness's name.
+        body = bundle["checkpoint"].split("\n\n")[0] + "\n\n"
+        log_line = bundle["checkpoint"].split("\n\n")[1].split("\n")[0] + "\n"
+        bundle["checkpoint"] = body + log_line
+        bundle["checkpoint"] += note.cosign_checkpoint(
+            bundle["checkpoint"], impostor, timestamp=int(time.time())
+        )
+        route.fulfill(response=response, body=json.dumps(bundle))
+
+    page.route(EVIDENCE, forge)
+    status = witness_status(page, live_server)
+    expect(status).to_have_attribute("data-witness-state", "none")
+    expect(status).to_contain_text("No independent witness has cosigned")
+
+
+def test_the_page_warns_when_the_newest_cosignature_is_too_old(page, live_server, witnesses):
+    record_rollback_history(approved_sources())
+    # The buyer's clock two hours ahead: the cosignatures are now older than the 10 minutes
+    # the site promises, as they would be if the log had frozen this view.
+    page.clock.install(time=time.time() + 2 * 3600)
+    status = witness_status(page, live_server)
+    expect(status).to_have_attribute("data-witness-state", "stale")
+    expect(status).to_contain_text("2 hours ago")
+    expect(status).to_contain_text("every 10 minutes")
+
+
+def test_without_witnesses_the_page_says_only_the_log_vouches(page, live_server, log_key):
+    record_rollback_history(approved_sources())
+    status = witness_status(page, live_server)
+    expect(status).to_have_attribute("data-witness-state", "none")
