@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ledger", "0004_cosigner"),
+        ("ledger", "0005_cosigner_title"),
     ]
 
     operations = [
