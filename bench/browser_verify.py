@@ -50,6 +50,11 @@ def demo_bundles() -> tuple[str, list[tuple[str, str]]]:
     os.environ["DATABASE_URL"] = create_database(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+    # A throw-away log key for the throw-away log.
+    from carhistory_verifier.note import Signer
+
+    origin = os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
+    os.environ["LEDGER_SIGNING_KEY"] = Signer.generate(origin).key_string()
     django.setup()
     from django.core.management import call_command
 
