@@ -112,3 +112,24 @@ def test_bundles_built_while_the_sequencer_runs_always_verify(log_key):
     indexes = [row.index for row in selectors.entries_for_vin(VIN)]
     for covered, shown in seen.items():
         assert shown == len([index for index in indexes if index < covered])
+
+
+@pytest.mark.django_db
+def test_a_stale_vin_index_is_refused(client, history):
+    stale = client.get(EVIDENCE).json()["vin_index"]
+    dealer = history.sources["sh-anting-vw-4s"]
+    history.event(dealer, "odometer", "2021-05-01", odometer_km=60000)
+    bundle = client.get(EVIDENCE).json()
+    # The earlier map proof, which lists one entry fewer, against the newer checkpoint.
+    bundle["vin_index"] = stale
+    with pytest.raises(VerificationFailure, match="vin_index"):
+        verify_bundle(bundle, log_key=log_verifier_key())
+
+
+@pytest.mark.django_db
+def test_an_entry_of_another_vin_is_refused(client, history):
+    bundle = client.get(EVIDENCE).json()
+    other = client.get(f"/api/v1/vehicles/{OTHER_VIN}/evidence").json()
+    bundle["entries"].append(other["entries"][0])
+    with pytest.raises(VerificationFailure):
+        verify_bundle(bundle, log_key=log_verifier_key())
