@@ -18,4 +18,5 @@ urlpatterns = [
         dispute.dispute_new,
         name="dispute-new",
     ),
+    path("verify/words.json", views.verify_words, name="verify-words"),
 ]

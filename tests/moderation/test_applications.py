@@ -86,6 +86,8 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
         "source": applicant.slug,
         "status": "approved",
         "reason": "application approved",
+        "name": applicant.name,
+        "kind": applicant.kind,
     }
     audit = AuditEntry.objects.get()
     assert audit.action == "approve_application"

@@ -38,10 +38,13 @@ def test_suspension_is_logged_and_the_sources_api_key_is_refused_afterwards(clie
     source.refresh_from_db()
     assert source.status == "suspended"
     entry = Entry.objects.get(type="source_status")
+    # The name and kind are logged too, so a buyer's browser can check the report's "Source:".
     assert entry_object(entry)["facts"] == {
         "source": source.slug,
         "status": "suspended",
         "reason": "Odometer readings rolled back on 40 cars",
+        "name": source.name,
+        "kind": "dealer_4s",
     }
     assert entry_object(entry)["source"] == "platform"
     assert _submit(raw_key).status_code in (401, 403)

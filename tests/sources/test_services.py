@@ -151,6 +151,8 @@ def test_each_status_decision_is_a_log_entry():
         "source": organisation.slug,
         "status": "approved",
         "reason": "licence ok",
+        "name": organisation.name,
+        "kind": organisation.kind,
     }
     organisation.refresh_from_db()
     assert organisation.status == "approved"

@@ -82,9 +82,17 @@ def set_source_status(*, organisation: Organisation, status: str, reason: str) -
                 _("A source that is %(current)s cannot be %(status)s.")
                 % {"current": organisation.get_status_display(), "status": status}
             )
+        # The name and kind (its role) go into the log with every status, so a buyer's browser
+        # checks the "Source: …" a report shows against the log, not the server's word.
         entry = append_platform_entry(
             type=EventType.SOURCE_STATUS,
-            facts={"source": organisation.slug, "status": status, "reason": reason},
+            facts={
+                "source": organisation.slug,
+                "status": status,
+                "reason": reason,
+                "name": organisation.name,
+                "kind": organisation.kind,
+            },
         )
         organisation.status = new_status
         organisation.decided_at = timezone.now()
