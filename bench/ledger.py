@@ -17,6 +17,7 @@ docs/PERFORMANCE.md with the machine they came from.
 """
 
 import argparse
+import base64
 import hashlib
 import io
 import os
@@ -46,6 +47,7 @@ def configure_django(database_url: str) -> None:
     os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate(
         os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
     ).key_string()
+    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
     import django
 

@@ -7,6 +7,7 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
+import json
 from collections.abc import Iterable, Iterator
 
 from carhistory_verifier import merkle, protocol
@@ -16,13 +17,15 @@ from carhistory_verifier.tiles import (
     encode_entry_bundle,
     tile_subtree_level,
 )
+from carhistory_verifier.vin_index import VinIndexProof
 from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
+from . import vin_index
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -243,3 +246,45 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
+
+
+def commits_to_vin_index(tree_size: int) -> bool:
+    """Whether the checkpoint of `tree_size` ends with a `vin_index` entry (SPEC §7), so its
+    evidence bundles can prove that no entry of a VIN was left out."""
+    if tree_size < 1:
+        return False
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", flat=True).first()
+    return last == protocol.VIN_INDEX
+
+
+def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
+    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
+    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
+    the VIN index."""
+    first = address.index * TILE_WIDTH
+    last = first + address.width  # exclusive
+    if last > _current_size():
+        return None
+    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
+    return {
+        vin: bytes(proof)
+        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
+    }
+
+
+def vin_index_entry(tree_size: int) -> dict | None:
+    """The `vin_index` entry that ends the checkpoint of `tree_size` (SPEC §7), parsed; None
+    for a checkpoint from before the VIN index."""
+    if tree_size < 1:
+        return None
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", "data").first()
+    if last is None or last[0] != protocol.VIN_INDEX:
+        return None
+    return json.loads(bytes(last[1]))
+
+
+def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:
+    """A VIN's VRF proof and its proof in the latest stored map (SPEC §7). Read it in the same
+    transaction as the checkpoint it is proven against: the stored map is the latest one."""
+    place, proof = vin_index.proof_for(vin)
+    return place.vrf_proof, proof

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from carhistory_verifier import merkle, note
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import merkle, note, protocol
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import keys, selectors, signals
+from . import keys, selectors, signals, vin_index
 from .models import Checkpoint, Entry, PendingEntry, Subtree
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -123,19 +124,25 @@ def _take_sequencer_lock(*, wait: bool) -> bool:
         return cursor.fetchone()[0]
 
 
-def _integrate_batch(batch_size: int) -> tuple[int, int, Checkpoint | None]:
+def _integrate_batch(
+    batch_size: int, *, even_if_empty: bool = False
+) -> tuple[int, int, Checkpoint | None]:
     size = selectors.tree_size()
     pending = list(PendingEntry.objects.order_by("id").values_list("id", "data")[:batch_size])
-    if not pending:
+    if not pending and not even_if_empty:
         return size, 0, None
+    _bring_map_up_to_date(size)
     frontier = _load_frontier(size)
     integrated_at = timezone.now()
     entries = []
     subtrees = []
+    new_indexes: dict[str, list[int]] = {}
     for pending_id, data in pending:
         data = bytes(data)
         leaf_hash = merkle.leaf_hash(data)
         fields = indexed_fields(json.loads(data))
+        if fields["vin"] is not None:
+            new_indexes.setdefault(fields["vin"], []).append(frontier.size)
         entries.append(
             (
                 frontier.size,
@@ -150,11 +157,59 @@ def _integrate_batch(batch_size: int) -> tuple[int, int, Checkpoint | None]:
             )
         )
         subtrees.extend(frontier.append(leaf_hash))
+    # SPEC §7: the checkpoint's last entry commits to the map over every entry before it.
+    commitment = vin_index.commitment_entry(
+        size=frontier.size, root=vin_index.update_map(new_indexes)
+    )
+    data = entry_format.entry_bytes(commitment)
+    leaf_hash = merkle.leaf_hash(data)
+    fields = indexed_fields(commitment)
+    entries.append(
+        (
+            frontier.size,
+            leaf_hash,
+            data,
+            None,
+            fields["type"],
+            fields["source"],
+            fields["occurred_at"],
+            None,
+            integrated_at,
+        )
+    )
+    subtrees.extend(frontier.append(leaf_hash))
     _insert_rows(Entry, ENTRY_COLUMNS, entries)
     _insert_rows(Subtree, SUBTREE_COLUMNS, subtrees)
     checkpoint = _sign_checkpoint(frontier.size, frontier.root())
     PendingEntry.objects.filter(id__in=[pending_id for pending_id, _ in pending]).delete()
     return frontier.size, len(pending), checkpoint
+
+
+EMPTY_MAP_ROOT = bytes(32)
+
+
+def _bring_map_up_to_date(size: int) -> None:
+    """Build the VIN index again from every entry when the stored map is not the one the log's
+    last entry commits to: a log created before the VIN index existed (its last entry is no
+    `vin_index` entry; README, "Logs from before this version"), or a log restored from a
+    mirror without its map. Otherwise the stored map is current and nothing is rebuilt."""
+    stored_root = vin_index.map_root()
+    if size == 0:
+        if stored_root != EMPTY_MAP_ROOT:
+            # An empty log has an empty map, whatever an earlier history left behind.
+            vin_index.rebuild_map([])
+        return
+    last = Entry.objects.filter(index=size - 1).values_list("type", "data").first()
+    if last is not None and last[0] == protocol.VIN_INDEX:
+        committed = json.loads(bytes(last[1])).get("facts", {}).get("root")
+        if committed == entry_format.b64encode(stored_root):
+            return
+    vin_index.rebuild_map(
+        Entry.objects.filter(vin__isnull=False)
+        .order_by("index")
+        .values_list("index", "vin")
+        .iterator(chunk_size=10_000)
+    )
 
 
 ENTRY_COLUMNS = (
@@ -217,11 +272,18 @@ def _sign_checkpoint(size: int, root_hash: bytes) -> Checkpoint:
 
 
 def ensure_checkpoint() -> Checkpoint:
-    """The latest checkpoint; a log that has never signed one signs the empty tree's (size 0),
-    so that /log/checkpoint always serves something a client can verify and extend."""
+    """The latest checkpoint; a log that has never signed one signs its first now, of size 1:
+    its lone entry is the `vin_index` entry of the empty map (SPEC §7), so that
+    /log/checkpoint always serves something a client can verify and extend, and any VIN's
+    absence can be proven from the start."""
     latest = selectors.latest_checkpoint()
     if latest is not None:
         return latest
     with transaction.atomic():
         _take_sequencer_lock(wait=True)
-        return selectors.latest_checkpoint() or _sign_checkpoint(0, merkle.EMPTY_ROOT)
+        latest = selectors.latest_checkpoint()
+        if latest is not None:
+            return latest
+        size, _count, checkpoint = _integrate_batch(settings.LEDGER_BATCH_SIZE, even_if_empty=True)
+        _publish_tree_size(size)
+        return checkpoint

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from carhistory.errors import DomainError
 
-from . import keys, selectors, tasks
+from . import keys, selectors, tasks, vin_index
 from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry
 
 # The sequencer's names other apps and tests use, offered here so that `services` and
@@ -52,6 +52,9 @@ def enqueue_entries(*, entries: Sequence[Mapping[str, Any]]) -> list[PendingEntr
     for entry in entries:
         indexed_fields(entry)
         data.append(_bundleable(entry_format.entry_bytes(entry)))
+    # Each new VIN's VRF proof is computed here, once, by whoever submits it: the sequencer,
+    # the one writer everybody waits for, then seldom meets a VIN it has to prove.
+    vin_index.ensure_vin_keys(entry["vin"] for entry in entries if entry.get("vin"))
     created = _insert_pending(data)
     # robust: the rows are durable; if the broker is down the periodic task integrates them.
     transaction.on_commit(_schedule_integration, robust=True)

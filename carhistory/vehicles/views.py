@@ -84,13 +84,31 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     if check.vin != vin:
         return redirect("vehicles:report", vin=check.vin, permanent=True)
     data = json.loads(report_json(vin=check.vin))
+    evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
+    token = page_token(request=request, vin=check.vin)
+    verifying = {
+        "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
+        "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
+        "verify_config": {
+            "log_key": log_verifier_key(),
+            "words_url": reverse("vehicles:verify-words"),
+            # The cosignatures the page checks, and how old the newest may be (SPEC §8).
+            "cosigners": trusted_cosigners(),
+            "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
+        },
+    }
     if data["empty"]:
-        context = {
-            "report": data,
-            "check": check,
-            "vin": check.vin,
-            "vehicle": _presentable_vehicle(data["vehicle"]),
-        } | _share(request, data)
+        # The page still checks the evidence: its VIN index proof shows the absence is real.
+        context = (
+            {
+                "report": data,
+                "check": check,
+                "vin": check.vin,
+                "vehicle": _presentable_vehicle(data["vehicle"]),
+            }
+            | _share(request, data)
+            | verifying
+        )
         return render(request, "vehicles/no_records.html", context)
     # Credit for the sources (their dashboard): which sources were shown, never which VIN.
     note_report_shown(
@@ -100,23 +118,11 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             if event["source"]["slug"] != protocol.PLATFORM_SOURCE
         ]
     )
-    evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
-    token = page_token(request=request, vin=check.vin)
     context = (
         _report_context(data)
         | _share(request, data)
-        | {
-            "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
-            "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
-            "verify_config": {
-                "log_key": log_verifier_key(),
-                "words_url": reverse("vehicles:verify-words"),
-                # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-                "cosigners": trusted_cosigners(),
-                "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
-            },
-            "chart_messages": _chart_messages(),
-        }
+        | verifying
+        | {"chart_messages": _chart_messages()}
     )
     return render(request, "vehicles/report.html", context)
 
@@ -345,7 +351,7 @@ def _verify_words() -> dict:
     }
 
 
-def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
+def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
     if completeness_proven:
         summary_ok = _(
@@ -377,6 +383,19 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "Download the evidence bundle and check it with carhistory-verify."
         ),
         "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        # SPEC §7, shown only once the browser has checked the VIN index proof itself.
+        "complete": _(
+            "All %(records)s records logged for this car are shown; none can have been left out "
+            "(as of log size %(size)s)."
+        ),
+        "complete_none": _(
+            "No records are logged for this car, and the log proves it: none can have been left "
+            "out (as of log size %(size)s)."
+        ),
+        "incomplete": _(
+            "The log's index does not confirm that these are all the records for this car: "
+            "some may have been left out."
+        ),
         "risks_added": _(
             "Your browser found %(count)s risk(s) in the verified log that this page did not "
             "list; they are added below."
@@ -426,6 +445,7 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "duplicate_statement": _(
                 "the same signed statement is logged again: it is one fact, counted once"
             ),
+            "vin_index": _("the log's index does not confirm that these are all the car's records"),
         },
     }
 

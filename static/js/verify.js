@@ -318,6 +318,34 @@
         messages
       );
     }
+    showCompleteness(report, outcome, badges, failedIndexes, messages);
+  }
+
+  // SPEC §7: "none left out" only when the VIN index proof holds and every entry the bundle
+  // holds is a verified line on this page; a proof that fails says so instead.
+  function showCompleteness(report, outcome, badges, failedIndexes, messages) {
+    var element = report.querySelector("[data-completeness]");
+    if (!element) return;
+    var result = outcome.completeness || { status: "absent" };
+    var shown = new Set(badges.map(function (badge) { return badge.getAttribute("data-entry-index"); }));
+    var allShown = Array.from(outcome.results.keys()).every(function (index) {
+      return shown.has(String(index)) && failedIndexes.indexOf(index) < 0;
+    });
+    var text = "";
+    var state = result.status;
+    if (result.status === "proven" && allShown) {
+      var size = new Intl.NumberFormat("en-US").format(outcome.checkpoint.treeSize);
+      text = format(result.records ? messages.complete : messages.complete_none, {
+        records: result.records,
+        size: size,
+      });
+    } else if (result.status === "proven" || result.status === "failed") {
+      state = "failed";
+      text = messages.incomplete;
+    }
+    element.setAttribute("data-completeness", state);
+    element.textContent = text;
+    element.hidden = !text;
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -13,8 +13,9 @@ from tests.ledger.factories import EntryFactory
 
 services.enqueue_entries(entries=EntryFactory.build_batch(40))
 result = services.integrate_pending(batch_size=7)
-assert (result.tree_size, result.integrated) == (40, 40), result
-assert selectors.inclusion_proof(index=39, tree_size=40)
+# Six batches, each ending with its vin_index entry.
+assert (result.tree_size, result.integrated) == (46, 40), result
+assert selectors.inclusion_proof(index=39, tree_size=46)
 call_command("verify_ledger")
 """
 
@@ -24,6 +25,7 @@ def test_the_sequencer_and_audit_work_on_sqlite(tmp_path, log_key):
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
         "LEDGER_SIGNING_KEY": log_key.key_string(),
+        "LEDGER_VRF_KEY": settings.LEDGER_VRF_KEY,
         # Integration is called by hand below; the scheduled task goes to the memory broker.
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
@@ -43,4 +45,4 @@ def test_the_sequencer_and_audit_work_on_sqlite(tmp_path, log_key):
 
     manage("migrate", "ledger", "--skip-checks", "-v", "0")
     output = manage("shell", "-c", SCRIPT)
-    assert "ok: 40 entries, 38 subtrees and 6 checkpoints verified" in output
+    assert "ok: 46 entries, 42 subtrees and 6 checkpoints verified" in output
