@@ -65,3 +65,19 @@ def test_a_bundle_removed_behind_the_mirrors_back_is_noticed(tmp_path, log_key):
         database.execute("DELETE FROM bundles WHERE tile = 1")
     with pytest.raises(StoreError, match="changed by something other than carhistory-mirror"):
         MirrorStore(tmp_path / "m.sqlite3", log_key)
+
+
+def test_the_vin_index_state_round_trips_into_the_map_audit(tmp_path, log_key):
+    from carhistory_verifier.mirror.map_audit import MapAudit
+
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    new = entries(0, 3)
+    frontier = store.frontier()
+    for data in new:
+        frontier.append(merkle.leaf_hash(data))
+    key, proof = bytes(range(32)), bytes(80)
+    store.append(0, new, frontier, {"LSVAU2180N2183294": (key, proof, [0, 2])})
+    known = store.known_vins()
+    assert known == {"LSVAU2180N2183294": (key, proof, [0, 2])}
+    audit = MapAudit(vrf_key=bytes(32), known=known)
+    assert audit.index.indexes(key) == (0, 2)

@@ -174,7 +174,7 @@ class MirrorStore:
             position += len(taken)
         self._db.executemany(
             "INSERT INTO vins (vin, map_key, vrf_proof, indexes) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (vin) DO UPDATE SET indexes = indexes || excluded.indexes",
+            "ON CONFLICT (vin) DO UPDATE SET indexes = CAST(indexes || excluded.indexes AS BLOB)",
             [
                 (vin, key, proof, b"".join(index.to_bytes(8, "big") for index in added))
                 for vin, (key, proof, added) in (vin_changes or {}).items()
@@ -184,14 +184,12 @@ class MirrorStore:
         self._db.execute("COMMIT")
         self._frontier = merkle.Frontier.from_hashes(frontier.size, frontier.hashes)
 
-    def known_vins(self) -> dict[str, tuple[bytes, list[int]]]:
-        """Each VIN's map key and the indexes of its stored entries."""
+    def known_vins(self) -> dict[str, tuple[bytes, bytes, list[int]]]:
+        """Each VIN's map key, VRF proof and the indexes of its stored entries."""
+        rows = self._db.execute("SELECT vin, map_key, vrf_proof, indexes FROM vins")
         return {
-            vin: (
-                bytes(key),
-                [int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8)],
-            )
-            for vin, key, raw in self._db.execute("SELECT vin, map_key, indexes FROM vins")
+            vin: (bytes(key), bytes(proof), _decode_indexes(bytes(raw)))
+            for vin, key, proof, raw in rows
         }
 
     def _bundle(self, tile: int) -> list[bytes]:
