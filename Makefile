@@ -80,6 +80,7 @@ lint: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	node_modules/.bin/eslint --max-warnings=0 static/js browser tests/js eslint.config.js
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff check --fix .

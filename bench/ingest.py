@@ -19,6 +19,7 @@ stdout; record them in docs/PERFORMANCE.md with the machine they came from.
 """
 
 import argparse
+import base64
 import datetime
 import json
 import os
@@ -35,7 +36,8 @@ import requests
 from benchdb import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "carhistory_bench_ingest"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench_ingest")
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
@@ -52,6 +54,7 @@ def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
         "DEBUG": "0",  # production settings: no query log, no demo keys
         "SECRET_KEY": secrets.token_urlsafe(50),
         "LEDGER_SIGNING_KEY": note.Signer.generate(origin).key_string(),
+        "LEDGER_VRF_KEY": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
         "ALLOWED_HOSTS": "127.0.0.1",
         "THROTTLE_SOURCE": "100000/minute",  # measure the pipeline, not the rate limit
         "LOG_LEVEL": "WARNING",

@@ -17,6 +17,7 @@ docs/PERFORMANCE.md with the machine they came from.
 """
 
 import argparse
+import base64
 import hashlib
 import io
 import os
@@ -29,7 +30,8 @@ from pathlib import Path
 
 from benchdb import create_database, drop_database
 
-BENCH_DATABASE = "carhistory_bench"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench")
 REPORT_EVERY = 100_000
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,6 +47,7 @@ def configure_django(database_url: str) -> None:
     os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate(
         os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
     ).key_string()
+    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
     import django
 

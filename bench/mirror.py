@@ -12,6 +12,7 @@ Each figure is printed with the load average at its start and end.
 """
 
 import argparse
+import base64
 import os
 import re
 import resource
@@ -128,6 +129,7 @@ def main() -> None:
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "LEDGER_SIGNING_KEY": "",
         "LEDGER_SIGNING_KEY_FILE": str(work / "log.key"),
+        "LEDGER_VRF_KEY": base64.b64encode(os.urandom(32)).decode("ascii"),
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")

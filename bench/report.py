@@ -18,6 +18,7 @@ The Redis database given is flushed between runs: give the benchmark one of its 
 """
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -106,7 +107,13 @@ def main() -> int:
     database_url = with_database(server_url, options.database)
     signing_key = key_for(options.database)
     os.environ.update(
-        {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "LEDGER_SIGNING_KEY": signing_key}
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "LEDGER_SIGNING_KEY": signing_key,
+            # Kept beside a kept database too: every stored VIN key depends on it.
+            "LEDGER_VRF_KEY": vrf_key_for(options.database),
+        }
     )
     os.environ.update(SERVER_ENVIRONMENT)
     os.environ["SECRET_KEY"] = secrets.token_urlsafe(40)
@@ -207,6 +214,17 @@ def drop_database(server_url: str, name: str) -> None:
 
 def key_path(database: str) -> Path:
     return ROOT / "var" / f"{database}.key"
+
+
+def vrf_key_for(database: str) -> str:
+    """The VRF key (SPEC §7), kept next to a kept database like the log key."""
+    path = key_path(database).with_suffix(".vrf")
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = base64.b64encode(os.urandom(32)).decode("ascii")
+    path.write_text(text + "\n", encoding="ascii")
+    return text
 
 
 def key_for(database: str) -> str:

@@ -17,7 +17,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.json import strict_constant
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from carhistory.errors import DomainError
 
@@ -82,6 +81,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     field, and a body over the size limit is a 413 saying so."""
     if isinstance(exc, DomainError):
         return Response(exc.as_field_errors(), status=status.HTTP_400_BAD_REQUEST)
+    # Imported here: rest_framework.views reads the DRF settings, which name this module, so a
+    # module-level import fails whenever this module happens to be imported first.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     return drf_exception_handler(exc, context)

@@ -33,6 +33,10 @@ LEDGER_SIGNING_KEY = env.str("LEDGER_SIGNING_KEY", default="")
 LEDGER_SIGNING_KEY_FILE = Path(
     env.str("LEDGER_SIGNING_KEY_FILE", default=str(VAR_DIR / "ledger-signing.key"))
 )
+# The log's VRF key (SPEC §7), which keys the VIN index: standard base64 of its 32-byte secret
+# seed, either itself or in a file; `manage.py create_log_key` writes the file beside the log key.
+LEDGER_VRF_KEY = env.str("LEDGER_VRF_KEY", default="")
+LEDGER_VRF_KEY_FILE = Path(env.str("LEDGER_VRF_KEY_FILE", default=str(VAR_DIR / "ledger-vrf.key")))
 # Where `verify_ledger` remembers the largest checkpoint it verified (ledger/audit.py).
 LEDGER_AUDIT_STATE_FILE = Path(
     env.str("LEDGER_AUDIT_STATE_FILE", default=str(VAR_DIR / "verified-checkpoint.json"))

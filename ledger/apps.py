@@ -7,4 +7,7 @@ class LedgerConfig(AppConfig):
     verbose_name = _("Ledger")
 
     def ready(self) -> None:
-        from ledger import checks  # noqa: F401  (registers the log key check)
+        from ledger import (
+            checks,  # noqa: F401  (registers the log key check)
+            receivers,  # noqa: F401  (connects the receivers)
+        )

@@ -1,7 +1,9 @@
 """The ledger audit: the stored log checked against itself. Every leaf hash is recomputed from
 its bytes, every stored subtree from the leaves, every checkpoint's root and signature, and the
 consistency of consecutive checkpoints. It streams the tables, so a log of millions of rows
-needs little memory. `manage.py verify_ledger` is its command line.
+needs little memory beyond the VIN index, which it rebuilds in memory from the entries and
+the stored VRF outputs to check every `vin_index` entry and the stored map (SPEC §7).
+`manage.py verify_ledger` is its command line.
 """
 
 import json
@@ -9,12 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from carhistory_verifier import merkle, note
+from carhistory_verifier import merkle, note, protocol, vrf
+from carhistory_verifier.entry import b64encode
+from carhistory_verifier.vin_index import Branch, Leaf, NodeId, VinIndex
 from django.conf import settings
 from django.db.models import Q
 
 from . import keys, selectors
-from .models import Checkpoint, Entry, Subtree
+from .models import Checkpoint, Entry, Subtree, VinIndexNode, VinKey
 
 CHUNK_SIZE = 10_000
 MAX_LEVEL = 63
@@ -107,11 +111,82 @@ class _CheckpointAuditor:
         self.upcoming = next(self.rows, None)
 
 
+class _VinIndexAuditor:
+    """Rebuilds the VIN index from the entries' VINs and the stored VRF outputs, checks each
+    `vin_index` entry against it, and at the end the stored map itself."""
+
+    def __init__(self) -> None:
+        self.index = VinIndex()
+        self.keys: dict[str, bytes] = {}
+        stored = VinKey.objects.values_list("vin", "key", "vrf_proof")
+        for vin, key, proof in stored.iterator(chunk_size=CHUNK_SIZE):
+            # The stored key must be the output of the stored proof (SPEC §7, "Map key").
+            if vrf.proof_to_hash(bytes(proof))[:32] != bytes(key):
+                raise LedgerDamage(f"the VIN index key of {vin} is not its VRF proof's output")
+            self.keys[vin] = bytes(key)
+        self.checked = 0
+        self.unchecked: list[tuple[int, dict, bytes]] = []
+
+    def see(self, index: int, data: bytes) -> None:
+        entry = json.loads(data)
+        vin = entry.get("vin")
+        if vin is not None:
+            key = self.keys.get(vin)
+            if key is None:
+                raise LedgerDamage(f"entry {index}: its VIN has no stored VRF output")
+            self.index.add(key, index)
+        elif entry.get("type") == protocol.VIN_INDEX:
+            # Judged once the entries' own hashes are (`check_commitments`): a rewritten entry
+            # is named by its index, not as the wrong map it also makes.
+            self.unchecked.append((index, entry.get("facts") or {}, self.index.root()))
+
+    def check_commitments(self) -> None:
+        for index, facts, root in self.unchecked:
+            if facts.get("size") != index:
+                raise LedgerDamage(f"vin_index entry {index}: its size is not {index}")
+            if facts.get("root") != b64encode(root):
+                raise LedgerDamage(
+                    f"vin_index entry {index}: its root is not the VIN index of entries "
+                    f"0-{index - 1}"
+                )
+            self.checked += 1
+        self.unchecked.clear()
+
+    def check_stored_map(self) -> None:
+        expected = dict(self.index.nodes())
+        rows = VinIndexNode.objects.values_list("path", "hash", "leaf_key", "leaf_index_hash")
+        for path, node_hash, leaf_key, leaf_index_hash in rows.iterator(chunk_size=CHUNK_SIZE):
+            node_id = NodeId.from_bytes(bytes(path))
+            wanted = expected.pop(node_id, None)
+            if leaf_key is None:
+                stored = Branch(bytes(node_hash))
+            else:
+                stored = Leaf(bytes(leaf_key), bytes(leaf_index_hash))
+            if wanted != stored or bytes(node_hash) != stored.hash:
+                raise LedgerDamage(
+                    f"the stored VIN index node at depth {node_id.depth} does not match the "
+                    "map rebuilt from the entries"
+                )
+        if expected:
+            raise LedgerDamage(
+                f"{len(expected)} nodes of the VIN index rebuilt from the entries are not stored"
+            )
+        stored_indexes = VinKey.objects.values_list("vin", "indexes")
+        for vin, indexes in stored_indexes.iterator(chunk_size=CHUNK_SIZE):
+            indexes = bytes(indexes)
+            recorded = tuple(
+                int.from_bytes(indexes[at : at + 8], "big") for at in range(0, len(indexes), 8)
+            )
+            if recorded != self.index.indexes(self.keys[vin]):
+                raise LedgerDamage(f"the stored entry indexes of {vin} do not match the entries")
+
+
 def verify_ledger(*, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
     """Check the whole stored log; return counts, or raise LedgerDamage naming the first
-    tampered index (or checkpoint)."""
+    tampered index (or checkpoint, or `vin_index` entry)."""
     frontier = merkle.Frontier()
     checkpoints = _CheckpointAuditor()
+    vin_index = _VinIndexAuditor()
     checkpoints.check_at(frontier)
     expected: dict[tuple[int, int], bytes] = {}
     rows = Entry.objects.order_by("index").values_list("index", "leaf_hash", "data")
@@ -123,16 +198,19 @@ def verify_ledger(*, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
             raise LedgerDamage(
                 f"first tampered index {index}: its leaf hash does not match its bytes"
             )
+        vin_index.see(index, bytes(data))
         for level, subtree_index, value in frontier.append(leaf_hash):
             expected[(level, subtree_index)] = value
         if checkpoints.upcoming is not None and checkpoints.upcoming[0] == frontier.size:
             _check_subtrees(expected)
             expected.clear()
             checkpoints.check_at(frontier)
+            vin_index.check_commitments()
         elif len(expected) >= chunk_size:
             _check_subtrees(expected)
             expected.clear()
     _check_subtrees(expected)
+    vin_index.check_commitments()
     signed_size = checkpoints.previous[0] if checkpoints.previous else 0
     if signed_size != frontier.size:
         raise LedgerDamage(
@@ -150,10 +228,14 @@ def verify_ledger(*, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
             f"{stored_subtrees} subtree rows are stored; a tree of {frontier.size} entries has "
             f"{expected_subtrees} complete subtrees"
         )
+    if vin_index.checked:
+        # A log from before the VIN index has no map until its first new batch.
+        vin_index.check_stored_map()
     return {
         "entries": frontier.size,
         "subtrees": stored_subtrees,
         "checkpoints": checkpoints.checked,
+        "vin_index_entries": vin_index.checked,
     }
 
 

@@ -1,4 +1,4 @@
-"""Production refuses to run without a log key.
+"""Production refuses to run without a log key or a VRF key.
 
 A system check rather than a test in settings.py: `create_log_key` (which skips system checks)
 must start before any key exists, while every other command, the web server (wsgi.py) and the
@@ -21,6 +21,13 @@ def require_log_key() -> None:
     except ImproperlyConfigured as error:
         raise ImproperlyConfigured(
             f"DEBUG is off and there is no log key: {error} (or set LEDGER_SIGNING_KEY_FILE)."
+        ) from None
+    try:
+        keys.vrf_key()
+    except ImproperlyConfigured as error:
+        # Without it no checkpoint can carry its vin_index entry (SPEC §7).
+        raise ImproperlyConfigured(
+            f"DEBUG is off and there is no VRF key: {error} (or set LEDGER_VRF_KEY_FILE)."
         ) from None
 
 

@@ -7,6 +7,7 @@ or unknown token is a 401; a mirror whose registration was deactivated gets a 40
 
 import gzip
 
+from carhistory_verifier.entry import b64encode
 from carhistory_verifier.tiles import TILE_WIDTH, parse_tile_path
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -99,6 +100,31 @@ class EntryBundleView(MirrorView):
         response["Cache-Control"] = (
             "private, max-age=31536000, immutable" if address.width == TILE_WIDTH else "no-store"
         )
+        return response
+
+
+class VrfProofsView(MirrorView):
+    """The VRF proof of every VIN among one entry bundle's entries, so that a mirror can
+    recompute the VIN index (SPEC §7) and check each `vin_index` entry. Private like entries:
+    a proof ties a VIN to its place in the map."""
+
+    @extend_schema(
+        summary="VRF proofs of the VINs in one entry bundle, mirrors only",
+        responses={200: OpenApiTypes.OBJECT, 404: None},
+    )
+    def get(self, request: Request, bundle_path: str) -> Response:
+        try:
+            address = parse_tile_path(f"0/{bundle_path}")
+        except ValueError as error:
+            return Response({"path": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        proofs = selectors.vrf_proofs_for_bundle(address)
+        if proofs is None:
+            return Response(
+                {"detail": _("The log has not grown this entry bundle yet.")},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        response = Response({"proofs": {vin: b64encode(pi) for vin, pi in proofs.items()}})
+        response["Cache-Control"] = "private, no-store"
         return response
 
 

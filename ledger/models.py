@@ -223,3 +223,51 @@ class Mirror(models.Model):
 
     def __str__(self) -> str:
         return self.cosigner.name
+
+
+class VinKey(models.Model):
+    """A VIN's place in the VIN index (SPEC §7): its ECVRF proof and map key, computed once,
+    and the indexes of its entries the map covers so far.
+
+    Mutable: the sequencer appends to `indexes` in the same transaction as the entries."""
+
+    vin = models.CharField(_("VIN"), max_length=17, primary_key=True)
+    key = models.BinaryField(_("map key"), max_length=HASH_SIZE, unique=True)
+    vrf_proof = models.BinaryField(_("VRF proof"), max_length=80)
+    # The entry indexes as 8-byte big-endian integers, increasing: SHA-256 of this is the
+    # VIN's index_hash, so a batch hashes these bytes instead of reading the VIN's entries.
+    indexes = models.BinaryField(_("entry indexes"), default=b"")
+
+    class Meta:
+        verbose_name = _("VIN index key")
+        verbose_name_plural = _("VIN index keys")
+        constraints = [
+            models.CheckConstraint(
+                condition=Exact(Length("key"), HASH_SIZE), name="ledger_vinkey_key"
+            ),
+            models.CheckConstraint(
+                condition=Exact(Length("vrf_proof"), 80), name="ledger_vinkey_vrf_proof"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"VIN index key of {self.vin}"
+
+
+class VinIndexNode(models.Model):
+    """One stored node of the VIN index trie (`carhistory_verifier.vin_index`): a non-empty
+    subtree whose parent holds two or more keys. `path` is its NodeId in bytes. A leaf (one key
+    below) also keeps that key and its index hash, so it can be pushed down or shown in an
+    absence proof. Mutable: the sequencer rewrites the nodes on the paths a batch touches."""
+
+    path = models.BinaryField(_("path"), primary_key=True)
+    hash = models.BinaryField(_("hash"), max_length=HASH_SIZE)
+    leaf_key = models.BinaryField(_("leaf key"), max_length=HASH_SIZE, null=True)
+    leaf_index_hash = models.BinaryField(_("leaf index hash"), max_length=HASH_SIZE, null=True)
+
+    class Meta:
+        verbose_name = _("VIN index node")
+        verbose_name_plural = _("VIN index nodes")
+
+    def __str__(self) -> str:
+        return f"VIN index node {bytes(self.path).hex()}"

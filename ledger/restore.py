@@ -23,7 +23,7 @@ from carhistory.errors import DomainError
 
 from . import keys
 from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
-from .services import ENTRY_COLUMNS, SUBTREE_COLUMNS, _insert_rows, indexed_fields
+from .sequencer import ENTRY_COLUMNS, SUBTREE_COLUMNS, _insert_rows, indexed_fields
 
 ROWS_PER_COPY = 20_000
 

@@ -7,21 +7,25 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
     TILE_WIDTH,
     TileAddress,
     encode_entry_bundle,
     tile_subtree_level,
 )
+from carhistory_verifier.vin_index import VinIndexProof
 from django.db import connection
 from django.db.models import Max, OuterRef, Subquery
 
 from carhistory.errors import DomainError
 
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
+from . import vin_index
+from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -103,6 +107,25 @@ def witnesses() -> list[Cosigner]:
 
 def entry_for_pending(pending_id: int) -> Entry | None:
     return Entry.objects.filter(pending_id=pending_id).first()
+
+
+def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
+    """The log index of each of `pending_ids` already integrated, in one query."""
+    pending_ids = list(pending_ids)
+    if not pending_ids:
+        return {}
+    rows = Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
+    return dict(rows)
+
+
+def platform_entries(*, types: Iterable[str], below: int) -> Iterator[tuple[int, bytes]]:
+    """(index, bytes) of the platform's own entries of the given `types` below index `below`,
+    in index order, streamed: `source` is indexed, and only the platform writes these types."""
+    rows = Entry.objects.filter(
+        source=protocol.PLATFORM_SOURCE, type__in=list(types), index__lt=below
+    )
+    for index, data in rows.order_by("index").values_list("index", "data").iterator():
+        yield index, bytes(data)
 
 
 def entries_for_vin(vin: str) -> list[Entry]:
@@ -223,3 +246,45 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
+
+
+def commits_to_vin_index(tree_size: int) -> bool:
+    """Whether the checkpoint of `tree_size` ends with a `vin_index` entry (SPEC §7), so its
+    evidence bundles can prove that no entry of a VIN was left out."""
+    if tree_size < 1:
+        return False
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", flat=True).first()
+    return last == protocol.VIN_INDEX
+
+
+def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
+    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
+    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
+    the VIN index."""
+    first = address.index * TILE_WIDTH
+    last = first + address.width  # exclusive
+    if last > _current_size():
+        return None
+    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
+    return {
+        vin: bytes(proof)
+        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
+    }
+
+
+def vin_index_entry(tree_size: int) -> dict | None:
+    """The `vin_index` entry that ends the checkpoint of `tree_size` (SPEC §7), parsed; None
+    for a checkpoint from before the VIN index."""
+    if tree_size < 1:
+        return None
+    last = Entry.objects.filter(index=tree_size - 1).values_list("type", "data").first()
+    if last is None or last[0] != protocol.VIN_INDEX:
+        return None
+    return json.loads(bytes(last[1]))
+
+
+def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:
+    """A VIN's VRF proof and its proof in the latest stored map (SPEC §7). Read it in the same
+    transaction as the checkpoint it is proven against: the stored map is the latest one."""
+    place, proof = vin_index.proof_for(vin)
+    return place.vrf_proof, proof

@@ -4,5 +4,7 @@ commits, robustly, and should only enqueue work."""
 
 from django.dispatch import Signal
 
-# Sent after a batch of entries commits, with `tree_size`: the log's new size.
+# Sent by the sequencer (`ledger.sequencer`) after a batch of entries commits, with `tree_size`:
+# the log's new size. `ledger.receivers` schedules the witnesses on it; the watch app looks for
+# watched cars.
 entries_integrated = Signal()

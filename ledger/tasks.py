@@ -2,13 +2,13 @@
 
 from celery import shared_task
 
-from . import services, witnessing
+from . import sequencer, witnessing
 
 
 @shared_task(name="ledger.tasks.integrate_pending")
 def integrate_pending() -> int:
     # Safe to run twice or concurrently: the sequencer's lock and pending table make it so.
-    return services.integrate_pending().integrated
+    return sequencer.integrate_pending().integrated
 
 
 @shared_task(name="ledger.tasks.witness_checkpoint")

@@ -7,6 +7,7 @@ from . import mirror_views, views
 urlpatterns = [
     path("log/checkpoint", views.checkpoint, name="log-checkpoint"),
     path("log/key", views.log_key, name="log-key"),
+    path("log/vrf-key", views.vrf_key, name="log-vrf-key"),
     # tlog-tiles paths have a variable number of segments; parse_tile_path judges them.
     re_path(r"^log/tile/(?P<tile_path>.*)$", views.tile, name="log-tile"),
     path(
@@ -24,6 +25,11 @@ urlpatterns = [
         r"^api/v1/mirror/tile/entries/(?P<bundle_path>.*)$",
         mirror_views.EntryBundleView.as_view(),
         name="mirror-entry-bundle",
+    ),
+    re_path(
+        r"^api/v1/mirror/vrf-proofs/(?P<bundle_path>.*)$",
+        mirror_views.VrfProofsView.as_view(),
+        name="mirror-vrf-proofs",
     ),
     path(
         "api/v1/mirror/cosignatures",

@@ -41,6 +41,14 @@ def log_key(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+def vrf_key(request: HttpRequest) -> HttpResponse:
+    """SPEC §4 and §7: the VRF public key, standard base64 of 32 bytes."""
+    response = HttpResponse(keys.vrf_public_key() + "\n", content_type=TEXT)
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@require_safe
 def tile(request: HttpRequest, tile_path: str) -> HttpResponse:
     try:
         address = parse_tile_path(tile_path)

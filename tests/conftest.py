@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
 
-# `log_key`: every test runs with a fresh log signing key of its own.
+# `log_key`, `vrf_key`: every test runs with fresh log keys of its own.
 pytest_plugins = ["tests.ledger.fixtures"]
 
 
@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _every_test_has_a_log_key(log_key):
     return log_key
+
+
+@pytest.fixture(autouse=True)
+def _every_test_has_a_vrf_key(vrf_key):
+    return vrf_key
 
 
 @pytest.fixture(autouse=True)

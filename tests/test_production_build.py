@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from carhistory_verifier import note
+from carhistory_verifier import note, vrf
 from django.urls import reverse
 
 from carhistory.portal.models import CsvUpload
 from carhistory.sources.models import Submission
 from carhistory.sources.services import submit_event
+from ledger import keys
 from ledger.models import Entry
 from tests.moderation.factories import make_moderator
 from tests.sources.factories import MembershipFactory, event_payload
@@ -32,16 +33,20 @@ def production_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     key_file = tmp_path / "log.key"
     if not key_file.exists():
         key_file.write_text(note.Signer.generate("carhistory.localhost/log").key_string())
-    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; production never has it.
+    vrf_key_file = tmp_path / "vrf.key"
+    if not vrf_key_file.exists():
+        vrf_key_file.write_text(keys.vrf_key_string(vrf.VrfKey.generate()))
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("LEDGER_SIGNING_KEY") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+        if not k.startswith(("LEDGER_SIGNING_KEY", "LEDGER_VRF_KEY"))
+        and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
     }
     env.update(
         DEBUG="0",
         SECRET_KEY=PRODUCTION_SECRET,
         LEDGER_SIGNING_KEY_FILE=str(key_file),
+        LEDGER_VRF_KEY_FILE=str(vrf_key_file),
         DJANGO_SETTINGS_MODULE="carhistory.settings",
     )
     env.update(extra)
@@ -137,13 +142,32 @@ def test_every_page_renders_against_the_production_manifest(client, production_s
 def test_create_log_key_starts_before_any_key_exists(tmp_path):
     env = production_environment(tmp_path)
     key_file = tmp_path / "new.key"
+    vrf_key_file = tmp_path / "new-vrf.key"
     env["LEDGER_SIGNING_KEY_FILE"] = str(key_file)
+    env["LEDGER_VRF_KEY_FILE"] = str(vrf_key_file)
 
     result = manage("create_log_key", env=env)
 
     assert result.returncode == 0, result.stderr
     assert key_file.is_file()
+    assert vrf_key_file.is_file()
     assert result.stdout.startswith("carhistory.localhost/log+")
+
+
+def test_the_web_server_refuses_to_start_without_a_vrf_key(tmp_path):
+    env = production_environment(tmp_path, LEDGER_VRF_KEY_FILE=str(tmp_path / "none.key"))
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import carhistory.wsgi"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "there is no VRF key" in result.stderr
 
 
 def test_other_commands_refuse_to_run_without_a_log_key(tmp_path):

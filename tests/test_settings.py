@@ -49,3 +49,15 @@ def test_production_starts_with_its_own_secret_and_log_key(tmp_path):
 
     assert result.returncode == 0, result.stderr
     assert "started" in result.stdout
+
+
+def test_the_fast_password_hasher_is_for_tests_only():
+    # The suite hashes with MD5 for speed; the site itself must keep Django's slow default.
+    from django.conf import global_settings
+    from django.conf import settings as active
+
+    import carhistory.settings as site
+
+    md5 = "django.contrib.auth.hashers.MD5PasswordHasher"
+    assert active.PASSWORD_HASHERS[0] == md5
+    assert md5 not in getattr(site, "PASSWORD_HASHERS", global_settings.PASSWORD_HASHERS)

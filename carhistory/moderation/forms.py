@@ -2,45 +2,8 @@ from carhistory_verifier.submit.records import fact_kinds
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from carhistory.moderation.models import Dispute
 from carhistory.sources import schemas
-from carhistory.sources.models import Organisation, OrganisationKind
-
-
-class ApplicationForm(forms.ModelForm):
-    """What an organisation tells us when it asks to become a source."""
-
-    class Meta:
-        model = Organisation
-        fields = [
-            "name",
-            "kind",
-            "licence_number",
-            "region",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
-        ]
-
-    # Optional on the model (sources created by other means may lack them), but a moderator
-    # cannot check an applicant without its licence and a way to reach it.
-    REQUIRED = ("licence_number", "region", "contact_name", "contact_email")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.REQUIRED:
-            self.fields[name].required = True
-
-
-class DisputeForm(forms.ModelForm):
-    class Meta:
-        model = Dispute
-        fields = ["reason", "reporter_contact"]
-        widgets = {"reason": forms.Textarea(attrs={"rows": 4})}
-        help_texts = {
-            "reason": _("Say what is wrong with this line and, if you can, what is right."),
-            "reporter_contact": _("An e-mail or phone number, if you want to hear the outcome."),
-        }
+from carhistory.sources.models import OrganisationKind
 
 
 class ReasonForm(forms.Form):
@@ -53,6 +16,12 @@ class ReasonForm(forms.Form):
 
 
 class ApprovalForm(forms.Form):
+    slug = forms.SlugField(
+        label=_("Public id"),
+        max_length=64,
+        required=False,
+        help_text=_("Made from the name (pinyin for Chinese); change it before approving."),
+    )
     reason = forms.CharField(
         label=_("Note (optional)"),
         max_length=2000,

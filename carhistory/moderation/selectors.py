@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.sources.models import Organisation, OrganisationStatus, PrivateRecord, Submission
@@ -16,6 +16,15 @@ def disputes_by_index(indexes: Iterable[int]) -> dict[int, list[Dispute]]:
     for dispute in Dispute.objects.filter(entry_index__in=list(indexes)):
         found[dispute.entry_index].append(dispute)
     return dict(found)
+
+
+def dispute_outcomes(*, source: str) -> dict[str, int]:
+    """How the disputes about a source's records stand: under review, corrected, rejected
+    (new ones, not yet accepted by a moderator, are not counted against it)."""
+    counts = dict(
+        disputes_against(source=source).order_by().values_list("status").annotate(count=Count("pk"))
+    )
+    return {status: counts.get(status, 0) for status in Dispute.Status.values if status != "open"}
 
 
 def pending_applications() -> QuerySet[Organisation]:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.moderation.signals import dispute_changed
 from carhistory.moderation.tasks import notify_disputed_source_task
 from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
@@ -25,10 +26,9 @@ from carhistory.sources.models import (
 )
 from carhistory.sources.services import SourceError
 from carhistory.sources.slugs import slug_from_name
-from carhistory.vehicles.cache import forget_vehicle
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
-from ledger.models import Entry
+from ledger.selectors import Entry
 
 # Written into the public log when a moderator approves without a note of their own; the log is
 # read in every language, so this stays English.
@@ -107,7 +107,7 @@ def accept_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, site_url: s
     dispute.status = Dispute.Status.UNDER_REVIEW
     dispute.accepted_at = timezone.now()
     dispute.save(update_fields=["status", "accepted_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.ACCEPT_DISPUTE,
@@ -135,6 +135,22 @@ def answer_dispute(*, organisation: Organisation, dispute: Dispute, answer: str)
     dispute.answered_at = timezone.now()
     dispute.save(update_fields=["source_answer", "answered_at"])
     return dispute
+
+
+def rename_applicant(*, organisation: Organisation, slug: str) -> Organisation:
+    """Change an applicant's public id (slug) before it is approved; afterwards it names the
+    source in the log and can no longer change."""
+    slug = slug.strip().lower()
+    if organisation.status != OrganisationStatus.APPLIED:
+        raise ValidationError(_("Only an application's public id can be changed."))
+    if slug == organisation.slug:
+        return organisation
+    if slug in RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": _("This public id is taken; choose another.")})
+    organisation.slug = slug
+    organisation.full_clean()
+    organisation.save(update_fields=["slug"])
+    return organisation
 
 
 @transaction.atomic
@@ -287,7 +303,7 @@ def correct_dispute(
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     return correction
 
 
@@ -337,7 +353,7 @@ def reject_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, reason: str
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
     dispute.save(update_fields=["status", "resolution_reason", "resolved_at"])
-    _forget_cached_reports(dispute)
+    _announce(dispute)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.REJECT_DISPUTE,
@@ -373,10 +389,10 @@ def _record(*, moderator: AbstractBaseUser, action: str, reason: str, **target: 
     return AuditEntry.objects.create(moderator=moderator, action=action, reason=reason, **target)
 
 
-def _forget_cached_reports(dispute: Dispute) -> None:
+def _announce(dispute: Dispute) -> None:
     # Reports are cached by VIN and tree size; a dispute changes what a report shows without
-    # adding to the log, so its cached copies must go once the change is committed.
-    transaction.on_commit(lambda: forget_vehicle(vin=dispute.vin))
+    # adding to the log. Whoever keeps copies (the vehicles app) hears of it once committed.
+    transaction.on_commit(lambda: dispute_changed.send(sender=Dispute, dispute=dispute))
 
 
 def _locked(organisation: Organisation) -> Organisation:

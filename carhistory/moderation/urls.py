@@ -5,13 +5,6 @@ from carhistory.moderation import views
 app_name = "moderation"
 
 urlpatterns = [
-    path("sources/apply", views.apply, name="apply"),
-    path("sources/apply/thanks", views.apply_thanks, name="apply-thanks"),
-    path(
-        "vehicles/<str:vin>/entries/<int:index>/dispute",
-        views.dispute_new,
-        name="dispute-new",
-    ),
     path("moderation/", views.queue, name="queue"),
     path(
         "moderation/applications/<int:pk>/approve",

@@ -1,69 +1,31 @@
-"""Moderation pages and the two public forms that feed them (applications and disputes)."""
+"""Moderation pages: the queue and the seven moderator actions. The public forms that feed it
+live with the public pages (`portal.apply`, `vehicles.dispute`)."""
 
 import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from carhistory import confirmation
 from carhistory.moderation import selectors, services
 from carhistory.moderation.access import moderator_required
 from carhistory.moderation.forms import (
-    ApplicationForm,
     ApprovalForm,
     CorrectionForm,
-    DisputeForm,
     ErasureForm,
     ReasonForm,
     SourceProfileForm,
     SourceStatusForm,
 )
 from carhistory.moderation.models import Dispute
-from carhistory.rate_limits import rate_limited
 from carhistory.sources.models import Organisation, OrganisationStatus, Submission
-from carhistory.vin import check_vin, normalise_vin
+from carhistory.vin import normalise_vin
 from ledger.selectors import entries_by_index
-
-
-@rate_limited("application")
-def apply(request: HttpRequest) -> HttpResponse:
-    form = ApplicationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        services.submit_application(**form.cleaned_data)
-        return redirect("moderation:apply-thanks")
-    return render(request, "moderation/apply.html", {"form": form})
-
-
-def apply_thanks(request: HttpRequest) -> HttpResponse:
-    return render(request, "moderation/apply_thanks.html")
-
-
-# Every request reads a VIN's history, so it costs a report lookup; each sent dispute also counts
-# in its own, smaller limit.
-@rate_limited("vin_lookup", methods=("GET", "HEAD", "POST"))
-@rate_limited("dispute")
-def dispute_new(request: HttpRequest, vin: str, index: int) -> HttpResponse:
-    check = check_vin(vin)
-    if not check.is_valid:
-        raise Http404(_("There is no such entry in this vehicle's history."))
-    # The page answers alike whether or not entry `index` is this VIN's, so it cannot be asked
-    # which VINs have records; a dispute about an entry that is not the VIN's is dropped.
-    entry = entries_by_index([index]).get(index)
-    context = {"vin": check.vin, "index": index}
-    form = DisputeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        if entry is not None and entry.vin == check.vin:
-            services.open_dispute(
-                entry=entry,
-                reason=form.cleaned_data["reason"],
-                reporter_contact=form.cleaned_data["reporter_contact"],
-            )
-        return render(request, "moderation/dispute_thanks.html", context)
-    return render(request, "moderation/dispute_new.html", {"form": form, **context})
-
 
 QUEUE_PAGE_SIZE = 25
 
@@ -94,6 +56,26 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, form.errors.as_text())
         return redirect("moderation:queue")
+    if form.cleaned_data["slug"]:
+        try:
+            # Settled first: the confirmation page names the slug the log will carry.
+            services.rename_applicant(organisation=organisation, slug=form.cleaned_data["slug"])
+        except services.REFUSALS as error:
+            messages.error(request, " ".join(services.refusal_messages(error)))
+            return redirect("moderation:queue")
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=_("Approve %(name)s as a source?") % {"name": organisation.name},
+            consequence=_(
+                "The approval is written into the public log under the public id %(slug)s, which "
+                "then names this source in every entry it logs; its first API key is shown "
+                "once, and its contact is e-mailed a link to set a password."
+            )
+            % {"slug": organisation.slug},
+            cancel_url=reverse("moderation:queue"),
+            action=request.path,
+        )
     try:
         api_key, raw_key = services.approve_application(
             moderator=request.user,
@@ -149,6 +131,30 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
     form = SourceStatusForm(request.POST or None, initial={"status": request.GET.get("status")})
     if request.method == "POST" and form.is_valid():
+        status = form.cleaned_data["status"]
+        if status in ("suspended", "revoked") and not confirmation.is_confirmed(request):
+            consequence = (
+                _(
+                    "Its API keys stop working at once and the suspension is written into the "
+                    "public log."
+                )
+                if status == "suspended"
+                else _(
+                    "Its keys stop working for good, every report marks its records as from a "
+                    "revoked source, and the revocation is written into the public log."
+                )
+            )
+            return confirmation.ask(
+                request,
+                title=_("%(action)s %(name)s?")
+                % {
+                    "action": dict(form.fields["status"].choices)[status],
+                    "name": organisation.name,
+                },
+                consequence=consequence,
+                cancel_url=reverse("moderation:queue"),
+                action=request.get_full_path(),
+            )
         try:
             entry = services.change_source_status(
                 moderator=request.user,
@@ -267,6 +273,18 @@ def erase(request: HttpRequest) -> HttpResponse:
         submission = Submission.objects.filter(pk=form.cleaned_data["submission"]).first()
         if submission is None:
             form.add_error("submission", _("There is no submission with this number."))
+        elif not confirmation.is_confirmed(request):
+            return confirmation.ask(
+                request,
+                title=_("Erase the private details of submission %(number)d?")
+                % {"number": submission.pk},
+                consequence=_(
+                    "The details and the salt of their commitment are deleted; the log entry and "
+                    "its proofs stay, and nobody can ever link them to those details again."
+                ),
+                cancel_url=reverse("moderation:erase"),
+                action=request.path,
+            )
         else:
             try:
                 services.erase_private_details(

@@ -1,10 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from carhistory.portal import views
+from carhistory.portal import apply, views
 from carhistory.rate_limits import rate_limited
 
 portal_patterns = [
+    path("sources/apply", apply.apply, name="apply"),
+    path("sources/apply/thanks", apply.apply_thanks, name="apply-thanks"),
     path("accounts/start", views.start, name="start"),
     path("portal/", views.dashboard, name="dashboard"),
     path("portal/events/new", views.event_new, name="event-new"),

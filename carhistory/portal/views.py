@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from carhistory import confirmation
 from carhistory.moderation import selectors as moderation_selectors
 from carhistory.moderation import services as moderation_services
 from carhistory.moderation.access import is_moderator
@@ -27,7 +28,7 @@ from carhistory.portal.access import member_required, source_admin_required
 from carhistory.portal.forms import ApiKeyForm, CsvUploadForm, QuickEventForm, SigningKeyForm
 from carhistory.portal.models import CsvUpload
 from carhistory.portal.tasks import process_csv_upload_task
-from carhistory.sources import roles, selectors, services
+from carhistory.sources import credit, roles, selectors, services
 from carhistory.sources.models import ApiKey, Channel, OrganisationKind
 
 RECENT_SUBMISSIONS = 50
@@ -54,6 +55,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "membership": request.membership,
             "rows": list(zip(submissions, states, strict=True)),
             "uploads": upload_selectors.uploads_of(organisation=organisation)[:5],
+            "reports_shown": credit.reports_shown_this_month(organisation=organisation),
+            "submission_figures": credit.submission_figures(organisation=organisation),
+            "dispute_outcomes": moderation_selectors.dispute_outcomes(source=organisation.slug),
         },
     )
 
@@ -213,6 +217,17 @@ def keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def revoke_api_key(request: HttpRequest, pk: int) -> HttpResponse:
     api_key = get_object_or_404(ApiKey, pk=pk, organisation=request.membership.organisation)
+    if not confirmation.is_confirmed(request):
+        return confirmation.ask(
+            request,
+            title=_("Revoke the API key %(prefix)s?") % {"prefix": api_key.prefix},
+            consequence=_(
+                "Every system that sends with this key is refused from now on. A revoked key "
+                "cannot be brought back: create a new one and give it to those systems."
+            ),
+            cancel_url=reverse("portal:keys"),
+            action=request.path,
+        )
     services.revoke_api_key(api_key=api_key)
     messages.success(request, _("The key %(prefix)s is revoked.") % {"prefix": api_key.prefix})
     return redirect("portal:keys")

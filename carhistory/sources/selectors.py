@@ -15,7 +15,7 @@ from carhistory.sources.models import (
     Submission,
     SubmissionStatus,
 )
-from ledger.models import Entry
+from ledger.selectors import indexes_for_pending
 
 
 class State:
@@ -97,11 +97,7 @@ def submission_status(*, organisation: Organisation, submission_id: Any) -> Subm
 def submission_states(submissions: Sequence[Submission]) -> list[SubmissionState]:
     """The states of many submissions, in order, with one query for their log indexes."""
     pending_ids = [s.pending_id for s in submissions if s.pending_id is not None]
-    indexes = dict(
-        Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
-        if pending_ids
-        else []
-    )
+    indexes = indexes_for_pending(pending_ids)
     return [_state(submission, indexes.get(submission.pending_id)) for submission in submissions]
 
 

@@ -3,12 +3,13 @@
 A cached report is keyed by the VIN *and the size of the log it was built from*: a new entry
 grows the log, so the next request misses and rebuilds. No entry is ever missed and no
 invalidation has to be remembered for what the log holds. Reports also show the open disputes,
-which live outside the log: whoever opens or settles a dispute calls `forget_vehicle`, which
-moves the VIN to a new generation, and a report cached for an older one is built again.
+which live outside the log: when a dispute is opened or settled, moderation's
+`dispute_changed` signal reaches `vehicles.receivers`, which calls `forget_vehicle`; that moves
+the VIN to a new generation, and a report cached for an older one is built again.
 Reports are translated, so the language is part of the key too.
 
 The log's size comes from the sequencer, which publishes it to the cache with every batch
-(`ledger.services.PUBLISHED_TREE_SIZE_KEY`, the reasoning is there); when it is missing, from
+(`ledger.sequencer.PUBLISHED_TREE_SIZE_KEY`, the reasoning is there); when it is missing, from
 PostgreSQL. With the Redis backend, `count_and_find_report` does a repeated lookup's whole
 work in one round trip: count it against the client's limit, read the published size and the
 VIN's generation, and fetch the report they name.
@@ -22,8 +23,7 @@ from django.utils import translation
 
 from carhistory.vehicles.evidence import build_evidence_bundle
 from carhistory.vehicles.report import build_report
-from ledger.models import Checkpoint
-from ledger.selectors import cosigned_marker, latest_checkpoint
+from ledger.selectors import Checkpoint, cosigned_marker, latest_checkpoint
 from ledger.services import PUBLISHED_TREE_SIZE_KEY, PUBLISHED_TREE_SIZE_SECONDS
 
 # A backstop only: keys of a grown log are never asked for again and expire on their own.

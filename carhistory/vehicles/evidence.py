@@ -2,24 +2,35 @@
 trust in carhistory and no network, using `carhistory-verify`.
 
 It holds the latest signed checkpoint, the log's key, each of the VIN's entries with its
-inclusion proof against that checkpoint, and in `source_keys` every `source_key` and
+inclusion proof against that checkpoint, in `source_keys` every `source_key` and
 `source_status` entry (with proofs) about the sources behind those entries, so the verifier
 can tell that a key was in the log before the entries it signed, was still the source's key
-then (not rotated out), and that the source had not been revoked.
+then (not rotated out), and that the source had not been revoked, and the VIN index proof
+(SPEC §7) that these are all of the VIN's entries.
+
+The map's stored nodes are the latest map's only, so the checkpoint, the entries and the map
+proof are read in one REPEATABLE READ snapshot: a batch the sequencer commits meanwhile is
+either wholly visible or not at all, and the bundle always verifies.
 """
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
+from django.db import connection, transaction
 
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint, Entry
 from ledger.selectors import (
+    Checkpoint,
     entries_for_vin,
     inclusion_proof,
     latest_checkpoint,
+    log_verifier_key,
+    platform_entries,
     served_checkpoint_text,
+    vin_index_entry,
+    vin_index_proof,
 )
 from ledger.services import ensure_checkpoint
 
@@ -30,9 +41,33 @@ PLATFORM = protocol.PLATFORM_SOURCE
 
 
 def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
-    """The SPEC §6 bundle for a valid, normalised `vin`, proven against `checkpoint` (the
-    latest one when not given). A VIN with no entries gets a bundle with no entries."""
-    checkpoint = checkpoint or latest_checkpoint() or ensure_checkpoint()
+    """The SPEC §6 bundle for a valid, normalised `vin`, proven against the latest checkpoint.
+
+    `checkpoint` is the one the caller saw; when the sequencer has signed a newer one since,
+    the bundle is proven against the newer one, since the map proof exists only for the
+    latest. A VIN with no entries gets a bundle with no entries and its proof of absence.
+    """
+    if checkpoint is None and latest_checkpoint() is None:
+        ensure_checkpoint()
+    with _one_snapshot():
+        return _build(vin, latest_checkpoint())
+
+
+@contextlib.contextmanager
+def _one_snapshot() -> Iterator[None]:
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # SQLite serialises transactions already; inside an outer transaction (a test, a
+        # request in ATOMIC_REQUESTS) the snapshot is the outer one's to choose.
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def _build(vin: str, checkpoint: Checkpoint) -> dict:
     tree_size = checkpoint.tree_size
     entries = {
         row.index: json.loads(bytes(row.data))
@@ -52,6 +87,25 @@ def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> 
             _proven(index, entry, tree_size)
             for index, entry in _source_history_entries(sources, tree_size).items()
         ],
+        "vin_index": _vin_index_proof(vin, tree_size),
+    }
+
+
+def _vin_index_proof(vin: str, tree_size: int) -> dict | None:
+    """SPEC §7's proof for `vin` against the checkpoint of `tree_size`, whose last entry is the
+    `vin_index` entry; None for a checkpoint from before the VIN index."""
+    entry = vin_index_entry(tree_size)
+    if entry is None:
+        return None
+    vrf_proof, proof = vin_index_proof(vin)
+    leaf = proof.leaf
+    return {
+        **_proven(tree_size - 1, entry, tree_size),
+        "vrf_proof": b64encode(vrf_proof),
+        "siblings": [b64encode(sibling) for sibling in proof.siblings],
+        "leaf": None
+        if leaf is None
+        else {"key": b64encode(leaf.key), "index_hash": b64encode(leaf.index_hash)},
     }
 
 
@@ -67,12 +121,8 @@ def _source_history_entries(sources: set[str], tree_size: int) -> dict[int, dict
     if not sources:
         return {}
     found: dict[int, dict] = {}
-    # `source` is indexed and only the platform writes these entries.
-    rows = Entry.objects.filter(
-        source=PLATFORM, type__in=(SOURCE_KEY, SOURCE_STATUS), index__lt=tree_size
-    )
-    for index, data in rows.order_by("index").values_list("index", "data").iterator():
-        entry = json.loads(bytes(data))
+    for index, data in platform_entries(types=(SOURCE_KEY, SOURCE_STATUS), below=tree_size):
+        entry = json.loads(data)
         if entry.get("facts", {}).get("source") in sources:
             found[index] = entry
     return found

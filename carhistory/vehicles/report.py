@@ -27,9 +27,13 @@ from carhistory.vin import (
     decode_vin,
     settle_model_year,
 )
-from ledger.keys import log_verifier_key
-from ledger.models import Checkpoint
-from ledger.selectors import entries_for_vin, latest_checkpoint
+from ledger.selectors import (
+    Checkpoint,
+    commits_to_vin_index,
+    entries_for_vin,
+    latest_checkpoint,
+    log_verifier_key,
+)
 
 PLATFORM = protocol.PLATFORM_SOURCE
 OPEN = "open"  # a recall's status
@@ -60,7 +64,16 @@ def build_report(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
         "odometer": odometer.as_dict(),
         "events": [_event(event) for event in events],
         "empty": not events,
+        "completeness": _completeness(checkpoint, events),
     }
+
+
+def _completeness(checkpoint: Checkpoint | None, events: list) -> dict:
+    """SPEC §7: whether the checkpoint commits to the VIN index, so that the evidence bundle
+    proves these are all the VIN's records. The buyer's browser checks that proof itself and
+    only then says so; this tells the page which words to prepare."""
+    size = checkpoint.tree_size if checkpoint is not None else 0
+    return {"proven": commits_to_vin_index(size), "records": len(events), "log_size": size}
 
 
 def _vin_check(vin_check: VinCheck) -> dict:

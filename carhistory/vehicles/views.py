@@ -12,9 +12,9 @@ import json
 from collections.abc import Callable
 from itertools import groupby
 
-from carhistory_verifier import note
+from carhistory_verifier import note, protocol
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,16 +23,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
+from carhistory.sources.credit import note_report_shown
+from carhistory.sources.models import OrganisationKind
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
-from carhistory.vehicles.describe import label
+from carhistory.vehicles.describe import VALUE_LABELS, label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.keys import log_verifier_key
-from ledger.selectors import trusted_cosigners, vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -83,30 +84,45 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     if check.vin != vin:
         return redirect("vehicles:report", vin=check.vin, permanent=True)
     data = json.loads(report_json(vin=check.vin))
-    if data["empty"]:
-        context = {
-            "report": data,
-            "check": check,
-            "vin": check.vin,
-            "vehicle": _presentable_vehicle(data["vehicle"]),
-        } | _share(request, data)
-        return render(request, "vehicles/no_records.html", context)
     evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
     token = page_token(request=request, vin=check.vin)
+    verifying = {
+        "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
+        "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
+        "verify_config": {
+            "log_key": log_verifier_key(),
+            "words_url": reverse("vehicles:verify-words"),
+            # The cosignatures the page checks, and how old the newest may be (SPEC §8).
+            "cosigners": trusted_cosigners(),
+            "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
+        },
+    }
+    if data["empty"]:
+        # The page still checks the evidence: its VIN index proof shows the absence is real.
+        context = (
+            {
+                "report": data,
+                "check": check,
+                "vin": check.vin,
+                "vehicle": _presentable_vehicle(data["vehicle"]),
+            }
+            | _share(request, data)
+            | verifying
+        )
+        return render(request, "vehicles/no_records.html", context)
+    # Credit for the sources (their dashboard): which sources were shown, never which VIN.
+    note_report_shown(
+        source_slugs=[
+            event["source"]["slug"]
+            for event in data["events"]
+            if event["source"]["slug"] != protocol.PLATFORM_SOURCE
+        ]
+    )
     context = (
         _report_context(data)
         | _share(request, data)
-        | {
-            "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
-            "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
-            "verify_config": {
-                "log_key": log_verifier_key(),
-                # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-                "cosigners": trusted_cosigners(),
-                "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
-            },
-            "chart_messages": _chart_messages(),
-        }
+        | verifying
+        | {"chart_messages": _chart_messages()}
     )
     return render(request, "vehicles/report.html", context)
 
@@ -309,7 +325,33 @@ def _group_by_year(events: list[dict]) -> list[dict]:
     return years
 
 
-def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
+@require_safe
+def verify_words(request: HttpRequest) -> JsonResponse:
+    """`GET /verify/words.json`: the words a report uses for logged values, in the reader's
+    language, so verify.js can hold each line's labels and summary to its verified entry.
+
+    Served apart from the page: text altered in a report's HTML cannot alter these too.
+    """
+    return JsonResponse(_verify_words())
+
+
+def _verify_words() -> dict:
+    return {
+        "type_labels": {str(value): str(name) for value, name in EventType.choices},
+        "kind_labels": {str(value): str(name) for value, name in OrganisationKind.choices},
+        "value_labels": {value: label(value) for value in VALUE_LABELS},
+        # The words a summary uses for a true yes/no fact (describe.py's sentences); the total
+        # loss is the part of its sentence after the claim kind.
+        "true_phrases": {
+            "airbags_deployed": _("Airbags deployed."),
+            "total_loss": _("Insurance claim (%(kind)s): declared a total loss.").split("%(kind)s")[
+                -1
+            ],
+        },
+    }
+
+
+def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
     if completeness_proven:
         summary_ok = _(
@@ -341,6 +383,31 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "Download the evidence bundle and check it with carhistory-verify."
         ),
         "fetch_failed": _("The evidence bundle could not be loaded (%(status)s)."),
+        # SPEC §7, shown only once the browser has checked the VIN index proof itself.
+        "complete": _(
+            "All %(records)s records logged for this car are shown; none can have been left out "
+            "(as of log size %(size)s)."
+        ),
+        "complete_none": _(
+            "No records are logged for this car, and the log proves it: none can have been left "
+            "out (as of log size %(size)s)."
+        ),
+        "incomplete": _(
+            "The log's index does not confirm that these are all the records for this car: "
+            "some may have been left out."
+        ),
+        "risks_added": _(
+            "Your browser found %(count)s risk(s) in the verified log that this page did not "
+            "list; they are added below."
+        ),
+        "risks": {
+            "title_brand": _("Title brand in the verified log:"),
+            "accident": _("Accident in the verified log:"),
+            "total_loss": _("Total loss in the verified log:"),
+            "odometer_decrease": _("Odometer reading lower than an earlier one:"),
+            "commercial_use": _("Commercial, rental or taxi use in the verified log:"),
+            "open_recall": _("Open recall in the verified log:"),
+        },
         "witnesses_cosigned": _("Cosigned by %(names)s, %(age)s."),
         "witnesses_none": _(
             "No independent witness has cosigned this checkpoint: only the log vouches for it."
@@ -378,6 +445,7 @@ def _verify_messages(*, completeness_proven: bool) -> dict[str, str]:
             "duplicate_statement": _(
                 "the same signed statement is logged again: it is one fact, counted once"
             ),
+            "vin_index": _("the log's index does not confirm that these are all the car's records"),
         },
     }
 

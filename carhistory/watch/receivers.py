@@ -16,8 +16,11 @@ def _look_for_watched_entries(sender, **kwargs) -> None:
 
 
 @receiver(post_save, sender=Dispute)
-def _tell_of_a_dispute(sender, instance: Dispute, created: bool, **kwargs) -> None:
-    if created:
+def _tell_of_a_dispute(sender, instance: Dispute, **kwargs) -> None:
+    # A new dispute is the moderators' alone (anyone can raise one in a click); watchers hear
+    # of it when it is accepted for review and the report marks the line. Saved again later,
+    # it writes no second notice (one per watcher, kind and line).
+    if instance.status == Dispute.Status.UNDER_REVIEW:
         from carhistory.watch.services import notice_dispute
 
         notice_dispute(vin=instance.vin, entry_index=instance.entry_index)

@@ -49,6 +49,7 @@
       "platform_only_type",
       "source_signature",
       "duplicate_statement",
+      "vin_index",
     ],
   });
 })(globalThis);

@@ -386,7 +386,7 @@
   function sourceHistory(items, context) {
     var history = new Map();
     function historyOf(source) {
-      if (!history.has(source)) history.set(source, { keys: [], revokedAt: null });
+      if (!history.has(source)) history.set(source, { keys: [], revokedAt: null, names: [] });
       return history.get(source);
     }
     items.forEach(function (item) {
@@ -412,9 +412,15 @@
           record.revokedAt = proven.index;
         }
       }
+      // Status entries that name the source (its name and kind as the moderators approved
+      // them) let the page's "Source: …" be checked against the log, not the server's word.
+      if (type === protocol.source_status && typeof facts.name === "string") {
+        record.names.push({ index: proven.index, name: facts.name, kind: facts.kind });
+      }
     });
     history.forEach(function (record) {
       record.keys.sort(function (a, b) { return a.index - b.index; });
+      record.names.sort(function (a, b) { return a.index - b.index; });
     });
     return history;
   }
@@ -473,6 +479,113 @@
       fail(FAILURE.entry_malformed);
     }
     return signedBy;
+  }
+
+  // The name and kind the log gave `source` last before `index`, or null when it gave none.
+  function loggedSourceName(sources, source, index) {
+    var record = sources.get(source);
+    if (!record) return null;
+    var named = record.names.filter(function (n) { return n.index < index; });
+    return named.length ? named[named.length - 1] : null;
+  }
+
+  // --- what a buyer must not miss, from the verified entries alone ----------------------------
+
+  var CORRECTION_META = ["corrects", "reason", "void"];
+  var TOP_LEVEL_FIELDS = ["occurred_at", "odometer_km"];
+  var COMMERCIAL_USES = ["commercial", "rental", "taxi"];
+
+  // Each verified entry with its verified corrections applied (later ones win), as the server's
+  // report does (vehicles/history.py); voided entries and corrections themselves are left out.
+  function effectiveEntries(outcome) {
+    var verified = [];
+    outcome.results.forEach(function (result, index) {
+      if (result.status !== "failed") verified.push({ index: index, entry: result.entry });
+    });
+    verified.sort(function (a, b) { return a.index - b.index; });
+    var byIndex = new Map();
+    verified.forEach(function (item) {
+      if (item.entry.type === protocol.correction) return;
+      var facts = isPlainObject(item.entry.facts) ? item.entry.facts : {};
+      byIndex.set(item.index, {
+        index: item.index,
+        entry: Object.assign({}, item.entry, { facts: Object.assign({}, facts) }),
+        voided: false,
+      });
+    });
+    verified.forEach(function (item) {
+      var facts = item.entry.facts;
+      if (item.entry.type !== protocol.correction || !isPlainObject(facts)) return;
+      var corrected = byIndex.get(facts.corrects);
+      if (!corrected) return;
+      if (facts.void === true) corrected.voided = true;
+      Object.keys(facts).forEach(function (name) {
+        if (CORRECTION_META.indexOf(name) >= 0) return;
+        if (TOP_LEVEL_FIELDS.indexOf(name) >= 0) corrected.entry[name] = facts[name];
+        else corrected.entry.facts[name] = facts[name];
+      });
+    });
+    return Array.from(byIndex.values()).filter(function (item) { return !item.voided; });
+  }
+
+  function isCount(value) {
+    return Number.isSafeInteger(value) && value >= 0;
+  }
+
+  // Odometer decreases: a reading lower than an earlier one (by date, then log order).
+  function odometerDecreases(items) {
+    var readings = items
+      .filter(function (item) {
+        return isCount(item.entry.odometer_km) && typeof item.entry.occurred_at === "string";
+      })
+      .sort(function (a, b) {
+        var byDate = a.entry.occurred_at.slice(0, 10).localeCompare(b.entry.occurred_at.slice(0, 10));
+        return byDate || a.index - b.index;
+      });
+    var highest = -1;
+    var risks = [];
+    readings.forEach(function (item) {
+      if (item.entry.odometer_km < highest) risks.push({ kind: "odometer_decrease", index: item.index });
+      highest = Math.max(highest, item.entry.odometer_km);
+    });
+    return risks;
+  }
+
+  // Recalls still open: an `open` recall with no later `remedied` one for the same campaign.
+  function openRecalls(items) {
+    var latest = new Map();
+    items.forEach(function (item) {
+      if (item.entry.type === "recall" && typeof item.entry.facts.campaign === "string") {
+        latest.set(item.entry.facts.campaign, item);
+      }
+    });
+    var risks = [];
+    latest.forEach(function (item) {
+      if (item.entry.facts.status === "open") risks.push({ kind: "open_recall", index: item.index });
+    });
+    return risks;
+  }
+
+  // The critical risks of SPEC §5's facts: title brands, accidents (with their severity, airbags
+  // and total losses), odometer decreases, commercial use and open recalls. The page checks that
+  // it shows each; one it left out, the browser adds.
+  function criticalRisks(outcome) {
+    var items = effectiveEntries(outcome);
+    var risks = [];
+    items.forEach(function (item) {
+      var entry = item.entry;
+      var facts = entry.facts;
+      if (entry.type === "title_brand") risks.push({ kind: "title_brand", index: item.index });
+      if (entry.type === "accident") risks.push({ kind: "accident", index: item.index });
+      if (entry.type === "insurance_claim" && facts.total_loss === true) {
+        risks.push({ kind: "total_loss", index: item.index });
+      }
+      if (entry.type === "registration" && COMMERCIAL_USES.indexOf(facts.use) >= 0) {
+        risks.push({ kind: "commercial_use", index: item.index });
+      }
+    });
+    risks = risks.concat(odometerDecreases(items), openRecalls(items));
+    return risks.sort(function (a, b) { return a.index - b.index; });
   }
 
   // --- the bundle -----------------------------------------------------------------------------
@@ -555,6 +668,7 @@
       vin: bundle.vin,
       logKey: logKey,
       checkpoint: checkpoint,
+      sources: context.sources,
       results: verifyEntries(bundle.entries, context),
     };
     bundleChecks.forEach(function (check) { check(bundle, outcome); });
@@ -583,13 +697,18 @@
     VerificationFailure: VerificationFailure,
     addCheck: addCheck,
     canonicalJson: canonicalJson,
+    checkSignature: checkSignature,
+    criticalRisks: criticalRisks,
+    effectiveEntries: effectiveEntries,
     fail: fail,
     failuresOf: failuresOf,
     fingerprint: fingerprint,
     fromBase64: fromBase64,
     leafHash: leafHash,
+    loggedSourceName: loggedSourceName,
     nodeHash: nodeHash,
     parseVerifierKey: parseVerifierKey,
+    proveInclusion: proveInclusion,
     rootFromInclusionProof: rootFromInclusionProof,
     sha256: sha256,
     signatureHolds: signatureHolds,

@@ -3,7 +3,7 @@ make it suite-wide with `pytest_plugins = ["tests.ledger.fixtures"]` plus an aut
 fixture in tests/conftest.py."""
 
 import pytest
-from carhistory_verifier import note
+from carhistory_verifier import note, vrf
 
 from ledger import keys
 
@@ -20,3 +20,13 @@ def log_key(settings, tmp_path) -> note.Signer:
     keys.log_signer.cache_clear()
     yield signer
     keys.log_signer.cache_clear()
+
+
+@pytest.fixture
+def vrf_key(settings) -> vrf.VrfKey:
+    """A new VRF key (SPEC §7), set as LEDGER_VRF_KEY."""
+    key = vrf.VrfKey.generate()
+    settings.LEDGER_VRF_KEY = keys.vrf_key_string(key)
+    keys.vrf_key.cache_clear()
+    yield key
+    keys.vrf_key.cache_clear()

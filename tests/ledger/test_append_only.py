@@ -19,7 +19,7 @@ ATTACKS = [
     "DELETE FROM ledger_entry WHERE index = 1",
     "UPDATE ledger_subtree SET hash = '\\x00'::bytea WHERE level = 1",
     "DELETE FROM ledger_subtree",
-    "UPDATE ledger_checkpoint SET note = 'forged' WHERE tree_size = 4",
+    "UPDATE ledger_checkpoint SET note = 'forged' WHERE tree_size = 5",
     "DELETE FROM ledger_checkpoint",
     "UPDATE ledger_cosignature SET signature_line = 'forged'",
     "DELETE FROM ledger_cosignature",
@@ -32,7 +32,7 @@ def small_log(log_key):
     services.integrate_pending()
     witness = Cosigner.objects.create(name="witness.example", verifier_key="w+00000000+BA==")
     Cosignature.objects.create(
-        checkpoint=Checkpoint.objects.get(tree_size=4),
+        checkpoint=Checkpoint.objects.get(tree_size=5),
         cosigner=witness,
         signature_line="— witness.example AAAA",
         timestamp=1,
@@ -48,9 +48,9 @@ def test_raw_sql_cannot_rewrite_the_log_on_postgresql(small_log, attack):
         connection.cursor() as cursor,
     ):
         cursor.execute(attack)
-    assert Entry.objects.count() == 4
+    assert Entry.objects.count() == 5  # four and the batch's vin_index entry
     assert Subtree.objects.count() == 3
-    assert Checkpoint.objects.get(tree_size=4).note.startswith(settings.LEDGER_ORIGIN)
+    assert Checkpoint.objects.get(tree_size=5).note.startswith(settings.LEDGER_ORIGIN)
     assert Cosignature.objects.get().signature_line == "— witness.example AAAA"
 
 

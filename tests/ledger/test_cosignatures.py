@@ -41,10 +41,10 @@ def test_a_cosignature_is_served_with_the_checkpoint(
     stored = services.add_cosignature(
         cosigner_name=cosigner.name, cosigned_note=cosigned(checkpoint_note, cosigner_key)
     )
-    assert (stored.checkpoint_id, stored.timestamp) == (5, 1_700_000_000)
+    assert (stored.checkpoint_id, stored.timestamp) == (6, 1_700_000_000)
     served = client.get("/log/checkpoint").content.decode()
     assert note.verify_cosignature(served, cosigner_key.verifier()) == 1_700_000_000
-    assert note.verify_checkpoint(served, log_key.verifier()).size == 5
+    assert note.verify_checkpoint(served, log_key.verifier()).size == 6
     services.add_cosignature(
         cosigner_name=cosigner.name, cosigned_note=cosigned(checkpoint_note, cosigner_key)
     )
@@ -90,7 +90,7 @@ def test_a_cosignature_by_another_key_is_refused(cosigner, checkpoint_note):
 
 def test_a_checkpoint_the_log_never_signed_is_refused(cosigner, cosigner_key, checkpoint_note):
     origin, _size, root, rest = checkpoint_note.split("\n", 3)
-    forged = "\n".join([origin, "6", root, rest])
+    forged = "\n".join([origin, "7", root, rest])
     with pytest.raises(services.CosignatureError, match="never signed"):
         services.add_cosignature(
             cosigner_name=cosigner.name, cosigned_note=cosigned(forged, cosigner_key)

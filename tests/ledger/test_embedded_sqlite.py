@@ -13,8 +13,9 @@ from tests.ledger.factories import EntryFactory
 
 services.enqueue_entries(entries=EntryFactory.build_batch(40))
 result = services.integrate_pending(batch_size=7)
-assert (result.tree_size, result.integrated) == (40, 40), result
-assert selectors.inclusion_proof(index=39, tree_size=40)
+# Six batches, each ending with its vin_index entry.
+assert (result.tree_size, result.integrated) == (46, 40), result
+assert selectors.inclusion_proof(index=39, tree_size=46)
 call_command("verify_ledger")
 """
 
@@ -26,6 +27,7 @@ def test_the_sequencer_and_audit_work_on_sqlite(tmp_path, log_key):
         "LEDGER_SIGNING_KEY": log_key.key_string(),
         # verify_ledger remembers what it verified: this log is new, so is its memory.
         "LEDGER_AUDIT_STATE_FILE": str(tmp_path / "verified-checkpoint.json"),
+        "LEDGER_VRF_KEY": settings.LEDGER_VRF_KEY,
         # Integration is called by hand below; the scheduled task goes to the memory broker.
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
@@ -45,4 +47,4 @@ def test_the_sequencer_and_audit_work_on_sqlite(tmp_path, log_key):
 
     manage("migrate", "ledger", "--skip-checks", "-v", "0")
     output = manage("shell", "-c", SCRIPT)
-    assert "ok: 40 entries, 38 subtrees and 6 checkpoints verified" in output
+    assert "ok: 46 entries, 42 subtrees and 6 checkpoints verified" in output

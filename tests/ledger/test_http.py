@@ -15,7 +15,8 @@ SIZE = 70
 
 @pytest.fixture
 def log_of_70(db):
-    services.enqueue_entries(entries=EntryFactory.build_batch(SIZE))
+    # Seven batches of nine, each ending with its vin_index entry (SPEC §7): 63 + 7 = 70.
+    services.enqueue_entries(entries=EntryFactory.build_batch(63))
     services.integrate_pending(batch_size=9)
     return [
         bytes(value)
@@ -39,9 +40,17 @@ def test_the_key_endpoint_serves_the_log_verifier_key(client, log_key, db):
     assert response.content.decode().strip() == log_key.verifier().key_string()
 
 
-def test_an_empty_log_serves_a_signed_checkpoint_of_size_zero(client, log_key, db):
+def test_an_empty_log_serves_a_checkpoint_of_its_lone_vin_index_entry(client, log_key, db):
     checkpoint = signed_checkpoint(client, log_key)
-    assert (checkpoint.size, checkpoint.root_hash) == (0, merkle.EMPTY_ROOT)
+    only = Entry.objects.get()
+    assert (checkpoint.size, checkpoint.root_hash) == (1, merkle.leaf_hash(bytes(only.data)))
+
+
+def test_the_vrf_key_endpoint_serves_the_public_key(client, vrf_key, db):
+    response = client.get("/log/vrf-key")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert b64decode(response.content.decode().strip()) == vrf_key.public_key
 
 
 def test_the_checkpoint_is_the_latest_signed_tree(client, log_key, log_of_70):

@@ -64,3 +64,31 @@ def test_the_environment_key_wins_over_the_file(key_file, settings, log_key):
     call_command("create_log_key")
     settings.LEDGER_SIGNING_KEY = log_key.key_string()
     assert keys.log_verifier_key() == log_key.verifier().key_string()
+
+
+def test_create_log_key_also_creates_the_vrf_key_once(key_file, settings, tmp_path):
+    settings.LEDGER_VRF_KEY = ""
+    settings.LEDGER_VRF_KEY_FILE = tmp_path / "secrets" / "vrf.key"
+    call_command("create_log_key")
+    created = settings.LEDGER_VRF_KEY_FILE.read_text()
+    assert stat.S_IMODE(settings.LEDGER_VRF_KEY_FILE.stat().st_mode) == 0o600
+    call_command("create_log_key", "--if-missing")
+    call_command("create_log_key", "--force")
+    # Replacing the signing key never replaces the VRF key: every VIN's place depends on it.
+    assert settings.LEDGER_VRF_KEY_FILE.read_text() == created
+    keys.vrf_key.cache_clear()
+    assert keys.vrf_key_string(keys.vrf_key()) == created.strip()
+
+
+def test_an_existing_log_gets_its_vrf_key_from_if_missing(key_file, settings, tmp_path):
+    call_command("create_log_key")
+    settings.LEDGER_VRF_KEY = ""
+    settings.LEDGER_VRF_KEY_FILE = tmp_path / "vrf.key"
+    call_command("create_log_key", "--if-missing")
+    assert settings.LEDGER_VRF_KEY_FILE.is_file()
+
+
+def test_a_garbled_vrf_key_is_refused_with_the_reason(settings):
+    settings.LEDGER_VRF_KEY = "not base64!"
+    with pytest.raises(ImproperlyConfigured, match="VRF key cannot be read"):
+        keys.vrf_key()

@@ -19,7 +19,8 @@ def mixed_log(db):
 
 
 def test_entries_for_a_vin_come_in_index_order(mixed_log):
-    assert [entry.index for entry in selectors.entries_for_vin(VIN)] == [1, 2, 4, 5, 7, 8]
+    # Batches of four, each followed by its vin_index entry (indexes 4, 9 and 11).
+    assert [entry.index for entry in selectors.entries_for_vin(VIN)] == [1, 2, 5, 6, 8, 10]
     assert selectors.entries_for_vin("LSVAU2180N0000000") == []
 
 
@@ -30,9 +31,9 @@ def test_entries_by_index_skips_indexes_the_log_does_not_have(mixed_log):
 
 
 def test_checkpoints_are_found_by_size(mixed_log):
-    assert selectors.checkpoint_at(8).tree_size == 8
-    assert selectors.checkpoint_at(7) is None
-    assert selectors.latest_checkpoint().tree_size == selectors.tree_size() == 9
+    assert selectors.checkpoint_at(10).tree_size == 10
+    assert selectors.checkpoint_at(9) is None
+    assert selectors.latest_checkpoint().tree_size == selectors.tree_size() == 12
 
 
 def test_a_pending_entry_has_no_index_until_integrated(db):
@@ -44,10 +45,10 @@ def test_a_pending_entry_has_no_index_until_integrated(db):
 
 def test_proofs_for_sizes_beyond_the_log_are_refused(mixed_log):
     with pytest.raises(selectors.ProofRequestError):
-        selectors.inclusion_proof(index=0, tree_size=10)
+        selectors.inclusion_proof(index=0, tree_size=13)
     with pytest.raises(selectors.ProofRequestError):
-        selectors.consistency_proof(first=3, second=10)
-    assert selectors.tile(TileAddress(level=0, index=0, width=10)) is None
+        selectors.consistency_proof(first=3, second=13)
+    assert selectors.tile(TileAddress(level=0, index=0, width=13)) is None
     assert len(selectors.tile(TileAddress(level=0, index=0, width=9))) == 9 * 32
 
 

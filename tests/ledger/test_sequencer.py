@@ -8,7 +8,7 @@ from carhistory_verifier import merkle, note
 from django.core.management import call_command
 from django.db import connection, connections
 
-from ledger import selectors, services
+from ledger import selectors, sequencer, services
 from ledger.models import Checkpoint, Entry, PendingEntry, Subtree
 from tests.ledger.factories import EntryFactory
 
@@ -56,7 +56,8 @@ def test_entries_get_consecutive_indexes_in_submission_order():
     entries = EntryFactory.build_batch(7)
     pending = services.enqueue_entries(entries=entries)
     result = services.integrate_pending()
-    assert (result.tree_size, result.integrated) == (7, 7)
+    # Seven entries, then the batch's vin_index entry (SPEC §7).
+    assert (result.tree_size, result.integrated) == (8, 7)
     for position, row in enumerate(pending):
         stored = selectors.entry_for_pending(row.id)
         assert stored.index == position
@@ -69,7 +70,7 @@ def test_entries_get_consecutive_indexes_in_submission_order():
 def test_indexed_copies_come_from_the_entry_bytes():
     services.enqueue_entry(entry=EntryFactory(vin="LSVAU2180N2183294", type="odometer"))
     services.integrate_pending()
-    stored = Entry.objects.get()
+    stored = Entry.objects.get(index=0)
     assert (stored.vin, stored.type, stored.source, stored.occurred_at) == (
         "LSVAU2180N2183294",
         "odometer",
@@ -83,12 +84,13 @@ def test_every_batch_signs_a_checkpoint_of_the_stored_leaves(log_key):
     services.enqueue_entries(entries=EntryFactory.build_batch(23))
     result = services.integrate_pending(batch_size=5)
     assert result.integrated == 23
+    # Each batch of five ends with its vin_index entry.
     assert list(Checkpoint.objects.order_by("tree_size").values_list("tree_size", flat=True)) == [
-        5,
-        10,
-        15,
-        20,
-        23,
+        6,
+        12,
+        18,
+        24,
+        28,
     ]
     leaves = _stored_leaf_hashes()
     for checkpoint in Checkpoint.objects.all():
@@ -118,10 +120,12 @@ def test_appending_reads_only_the_frontier_not_the_tree(django_assert_max_num_qu
     services.enqueue_entries(entries=EntryFactory.build_batch(300))
     services.integrate_pending()
     services.enqueue_entries(entries=EntryFactory.build_batch(3))
-    # size, pending, frontier, entries, subtrees, checkpoint, delete, plus savepoint/lock noise.
-    with django_assert_max_num_queries(12):
+    # size, pending, last entry's type, frontier, entries, subtrees, checkpoint, delete, the
+    # VIN index (VRF keys, map nodes one query per depth, node and index writes), plus
+    # savepoint/lock noise: none of it grows with the log.
+    with django_assert_max_num_queries(40):
         services.integrate_pending()
-    assert selectors.tree_size() == 303
+    assert selectors.tree_size() == 305
 
 
 @pytest.mark.django_db
@@ -142,10 +146,11 @@ def test_enqueue_schedules_integration_when_the_transaction_commits(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         pending = services.enqueue_entry(entry=EntryFactory())
         assert selectors.entry_for_pending(pending.id) is None
-    # Integration, then (once it has committed a checkpoint) the push to the witnesses.
-    assert [callback.__name__ for callback in callbacks] == [
+    # Integration, then (once it has committed a checkpoint) the news that the log grew, on
+    # which ledger.receivers pushes to the witnesses; receivers may queue work of their own.
+    assert [callback.__name__ for callback in callbacks][:2] == [
         "_schedule_integration",
-        "_schedule_witnessing",
+        "_announce_growth",
     ]
     assert selectors.entry_for_pending(pending.id).index == 0
 
@@ -229,8 +234,11 @@ def test_concurrent_sequencers_and_submitters_never_interleave():
     services.integrate_pending()
     assert not PendingEntry.objects.exists()
     indexes = list(Entry.objects.order_by("index").values_list("index", "pending_id"))
-    assert [index for index, _ in indexes] == list(range(2000))
-    assert len({pending_id for _, pending_id in indexes}) == 2000
+    assert [index for index, _ in indexes] == list(range(len(indexes)))
+    submitted = {pending_id for _, pending_id in indexes if pending_id is not None}
+    assert len(submitted) == 2000
+    # Every checkpoint ends with its batch's vin_index entry, and only those are extra.
+    assert len(indexes) == 2000 + Checkpoint.objects.count()
     stored = {(row.level, row.index): bytes(row.hash) for row in Subtree.objects.all()}
     assert stored == _all_subtrees(_stored_leaf_hashes())
     call_command("verify_ledger")
@@ -244,20 +252,23 @@ def test_a_failed_batch_leaves_the_old_tree(monkeypatch):
     def crash(size, root_hash):
         raise RuntimeError("power cut while signing")
 
-    monkeypatch.setattr(services, "_sign_checkpoint", crash)
+    monkeypatch.setattr(sequencer, "_sign_checkpoint", crash)
     with pytest.raises(RuntimeError):
         services.integrate_pending()
-    assert Entry.objects.count() == 5
+    assert Entry.objects.count() == 6
     assert PendingEntry.objects.count() == 5
-    assert selectors.tree_size() == 5
+    assert selectors.tree_size() == 6
     monkeypatch.undo()
-    assert services.integrate_pending().tree_size == 10
+    assert services.integrate_pending().tree_size == 12
 
 
 @pytest.mark.django_db
-def test_the_empty_log_serves_a_signed_size_zero_checkpoint(log_key):
+def test_the_empty_log_signs_a_first_checkpoint_of_its_empty_vin_index(log_key):
     checkpoint = services.ensure_checkpoint()
     signed = note.verify_checkpoint(checkpoint.note, log_key.verifier())
-    assert (signed.size, signed.root_hash) == (0, merkle.EMPTY_ROOT)
-    assert services.ensure_checkpoint().tree_size == 0
+    only = Entry.objects.get()
+    assert (signed.size, signed.root_hash) == (1, merkle.leaf_hash(bytes(only.data)))
+    facts = json.loads(bytes(only.data))["facts"]
+    assert (facts["size"], facts["root"]) == (0, "A" * 43 + "=")
+    assert services.ensure_checkpoint().tree_size == 1
     assert Checkpoint.objects.count() == 1

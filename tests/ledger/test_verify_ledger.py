@@ -11,7 +11,9 @@ from tests.ledger.factories import EntryFactory
 
 @pytest.fixture
 def log_of_100(db):
-    services.enqueue_entries(entries=EntryFactory.build_batch(100))
+    # Four batches (30, 30, 30, 6), each ending with its vin_index entry: 100 leaves,
+    # checkpoints at 31, 62, 93 and 100.
+    services.enqueue_entries(entries=EntryFactory.build_batch(96))
     services.integrate_pending(batch_size=30)
 
 
@@ -30,7 +32,12 @@ def test_an_intact_log_passes(log_of_100, capsys):
 
 def test_the_audit_runs_without_the_command(log_of_100):
     # The command is a thin edge: the audit is a function other code (and tests) can call.
-    assert audit.verify_ledger(chunk_size=7) == {"entries": 100, "subtrees": 97, "checkpoints": 4}
+    assert audit.verify_ledger(chunk_size=7) == {
+        "entries": 100,
+        "subtrees": 97,
+        "checkpoints": 4,
+        "vin_index_entries": 4,
+    }
 
 
 def test_an_empty_log_passes(db, capsys):
@@ -67,8 +74,8 @@ def test_a_forged_subtree_is_named(log_of_100):
 
 
 def test_a_forged_checkpoint_root_is_caught(log_of_100):
-    tamper("UPDATE ledger_checkpoint SET root_hash = %s WHERE tree_size = 60", [bytes(32)])
-    with pytest.raises(CommandError, match="checkpoint 60: its root hash"):
+    tamper("UPDATE ledger_checkpoint SET root_hash = %s WHERE tree_size = 62", [bytes(32)])
+    with pytest.raises(CommandError, match="checkpoint 62: its root hash"):
         call_command("verify_ledger")
 
 

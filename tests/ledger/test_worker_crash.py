@@ -1,20 +1,23 @@
 """A real Celery worker killed in the middle of a batch leaves the old tree or the new one."""
 
+import json
 import os
 import signal
 import subprocess
 import time
 
 import pytest
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, protocol
+from carhistory_verifier.entry import b64encode
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
 from carhistory.celery import app
-from ledger import selectors, services
-from ledger.models import Entry, PendingEntry
-from tests.ledger.test_sequencer import enqueue_without_integrating
+from ledger import selectors, services, vin_index
+from ledger.models import Checkpoint, Entry, PendingEntry
+from tests.ledger.factories import EntryFactory
+from tests.ledger.test_sequencer import enqueue_without_integrating, sequencer_lock_held_elsewhere
 
 PENDING = 30_000
 
@@ -48,6 +51,7 @@ def start_worker(log_key, log_path, *, batch_size: int = PENDING) -> subprocess.
         ),
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "LEDGER_SIGNING_KEY": log_key.key_string(),
+        "LEDGER_VRF_KEY": settings.LEDGER_VRF_KEY,
         # One batch for everything, so the kill lands inside the sequencer's transaction.
         "LEDGER_BATCH_SIZE": str(batch_size),
     }
@@ -77,7 +81,13 @@ def start_worker(log_key, log_path, *, batch_size: int = PENDING) -> subprocess.
 def test_a_worker_killed_mid_batch_leaves_a_whole_tree(log_key, tmp_path):
     enqueue_without_integrating(1)
     services.integrate_pending()
-    enqueue_without_integrating(PENDING)
+    # Thousands of VINs, so the killed batch also rewrites thousands of map paths.
+    with sequencer_lock_held_elsewhere():
+        services.enqueue_entries(
+            entries=[
+                EntryFactory(vin=f"LSVAU2180N{number % 3000:07d}") for number in range(PENDING)
+            ]
+        )
     pending_ids = set(PendingEntry.objects.values_list("id", flat=True))
     app.control.purge()
     worker = start_worker(log_key, tmp_path / "worker.log")
@@ -94,9 +104,13 @@ def test_a_worker_killed_mid_batch_leaves_a_whole_tree(log_key, tmp_path):
     # PostgreSQL rolls the dead client's transaction back and frees its lock.
     wait_for(lambda: sequencer_lock_holders() == 0, timeout=60, what="the lock's release")
 
+    # Each batch ends with its vin_index entry: one entry and its own, then PENDING and its.
     size = selectors.tree_size()
-    assert size in (1, 1 + PENDING)
+    assert size in (2, 2 + PENDING + 1)
+    # The audit rebuilds the VIN index from the entries and compares every stored node and
+    # every vin_index entry: the map is the old one or the new one, never a mix.
     call_command("verify_ledger")
+    assert_map_is_the_last_committed(size)
     stored_leaves = [
         bytes(v) for v in Entry.objects.order_by("index").values_list("leaf_hash", flat=True)
     ]
@@ -104,15 +118,33 @@ def test_a_worker_killed_mid_batch_leaves_a_whole_tree(log_key, tmp_path):
     assert bytes(selectors.latest_checkpoint().root_hash) == merkle.root_from_leaf_hashes(
         stored_leaves
     )
-    integrated = set(Entry.objects.filter(index__gte=1).values_list("pending_id", flat=True))
+    integrated = set(
+        Entry.objects.filter(index__gte=2, pending_id__isnull=False).values_list(
+            "pending_id", flat=True
+        )
+    )
     still_pending = set(PendingEntry.objects.values_list("id", flat=True))
     assert integrated.isdisjoint(still_pending)
     assert integrated | still_pending == pending_ids
 
     services.integrate_pending()
     call_command("verify_ledger")
-    assert selectors.tree_size() == 1 + PENDING
+    # Every checkpoint after the first added its own vin_index entry.
+    size = selectors.tree_size()
+    assert size == 2 + PENDING + Checkpoint.objects.count() - 1
+    assert_map_is_the_last_committed(size)
     assert (
-        set(Entry.objects.filter(index__gte=1).values_list("pending_id", flat=True)) == pending_ids
+        set(
+            Entry.objects.filter(index__gte=2, pending_id__isnull=False).values_list(
+                "pending_id", flat=True
+            )
+        )
+        == pending_ids
     )
     assert not PendingEntry.objects.exists()
+
+
+def assert_map_is_the_last_committed(size: int) -> None:
+    last = json.loads(bytes(Entry.objects.get(index=size - 1).data))
+    assert last["type"] == protocol.VIN_INDEX
+    assert last["facts"]["root"] == b64encode(vin_index.map_root())

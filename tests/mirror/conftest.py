@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from carhistory_verifier import note
 from carhistory_verifier.tiles import decode_entry_bundle
+from django.conf import settings
 
 from ledger import mirrors, services
 from ledger.models import Entry
@@ -38,7 +39,12 @@ def registered_mirror(mirror_key, transactional_db) -> RegisteredMirror:
 
 
 def grow_log(count: int, **fields) -> None:
-    services.enqueue_entries(entries=EntryFactory.build_batch(count, **fields))
+    """Grow the log by `count` leaves: entries, and the vin_index entry that ends each of the
+    sequencer's batches (SPEC §7)."""
+    entries = max(1, count - 1)
+    while entries > 1 and entries + -(-entries // settings.LEDGER_BATCH_SIZE) > count:
+        entries -= 1
+    services.enqueue_entries(entries=EntryFactory.build_batch(entries, **fields))
     services.integrate_pending(wait=True)
 
 

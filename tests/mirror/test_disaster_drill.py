@@ -67,6 +67,9 @@ class Site:
             # verify_ledger remembers the largest checkpoint it verified; each drill's log is
             # new, so it starts with no memory (not var/'s, from another run).
             "LEDGER_AUDIT_STATE_FILE": str(tmp_path / "verified-checkpoint.json"),
+            # The VRF key (SPEC §7) survives the disaster like the log key.
+            "LEDGER_VRF_KEY": "",
+            "LEDGER_VRF_KEY_FILE": str(tmp_path / "vrf.key"),
         }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -248,16 +251,17 @@ def test_drop_the_database_restore_from_the_mirror_and_go_on(site, witness, tmp_
     (tmp_path / "token").write_text(token.splitlines()[-1], encoding="utf-8")
     backup = tmp_path / "copy-of-the-mirror.sqlite3"
     shutil.copy(store, backup)
-    assert "Restored 1250 entries and 2 checkpoints" in site.manage(
+    # 700 and 550 entries, each batch ended by its vin_index entry (SPEC §7).
+    assert "Restored 1252 entries and 2 checkpoints" in site.manage(
         "restore_from_mirror", str(backup)
     )
-    assert "ok: 1250 entries" in site.manage("verify_ledger")
+    assert "ok: 1252 entries" in site.manage("verify_ledger")
 
     site.start()
     assert site.get("/log/checkpoint") == served_before
     site.grow(300)
     after = note.verify_checkpoint(site.get("/log/checkpoint"), log_key)
-    assert after.size == 1550
+    assert after.size == 1553
     for earlier in (first, before):
         merkle.verify_consistency(
             first=earlier.size,
@@ -276,4 +280,4 @@ def test_drop_the_database_restore_from_the_mirror_and_go_on(site, witness, tmp_
     assert line.startswith("— drill.example/witness ")
     result = sync()
     assert result.returncode == 0, result.stderr
-    assert "at tree size 1550: fetched 300 entries (from index 1250" in result.stdout
+    assert "at tree size 1553: fetched 301 entries (from index 1252" in result.stdout

@@ -155,7 +155,8 @@ def restart_the_log_with_other_entries(count: int) -> None:
     """What a log that forks looks like to a mirror: the same key signing another history."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE ledger_cosignature, ledger_checkpoint, ledger_subtree, ledger_entry"
+            "TRUNCATE ledger_cosignature, ledger_checkpoint, ledger_subtree, ledger_entry, "
+            "ledger_vinindexnode, ledger_vinkey"
         )
     grow_log(count, vin="LVSHFFAL9H5226410")
 

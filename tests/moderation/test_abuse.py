@@ -56,7 +56,7 @@ def test_a_few_mistakes_do_not_lock_anyone_out(client):
 def test_disputes_are_rate_limited_per_address(client, rates):
     rates(dispute="3/hour")
     entry = logged_entry(OrganisationFactory())
-    url = reverse("moderation:dispute-new", args=[entry.vin, entry.index])
+    url = reverse("vehicles:dispute-new", args=[entry.vin, entry.index])
 
     codes = [client.post(url, {"reason": f"wrong {n}"}).status_code for n in range(4)]
 
@@ -106,8 +106,8 @@ def test_the_dispute_page_answers_alike_whether_or_not_the_entry_is_the_vins(cli
     entry = logged_entry(OrganisationFactory())
     other_vin = make_vin(424242)
 
-    own = client.get(reverse("moderation:dispute-new", args=[entry.vin, entry.index]))
-    foreign = client.get(reverse("moderation:dispute-new", args=[other_vin, entry.index]))
+    own = client.get(reverse("vehicles:dispute-new", args=[entry.vin, entry.index]))
+    foreign = client.get(reverse("vehicles:dispute-new", args=[other_vin, entry.index]))
 
     assert own.status_code == foreign.status_code == 200
     own_html = _without_csrf_token(own.content.decode()).replace(entry.vin, "VIN")
@@ -115,7 +115,7 @@ def test_the_dispute_page_answers_alike_whether_or_not_the_entry_is_the_vins(cli
     assert own_html == foreign_html
 
     sent = client.post(
-        reverse("moderation:dispute-new", args=[other_vin, entry.index]), {"reason": "wrong"}
+        reverse("vehicles:dispute-new", args=[other_vin, entry.index]), {"reason": "wrong"}
     )
     assert sent.status_code == 200
     assert not Dispute.objects.exists()
@@ -126,7 +126,7 @@ def test_the_dispute_page_counts_against_the_lookup_limit(client, rates, monkeyp
     # DRF's throttle classes read their rates once, at import.
     monkeypatch.setattr(VinLookupThrottle, "THROTTLE_RATES", {"vin_lookup": "2/minute"})
     entry = logged_entry(OrganisationFactory())
-    url = reverse("moderation:dispute-new", args=[entry.vin, entry.index])
+    url = reverse("vehicles:dispute-new", args=[entry.vin, entry.index])
 
     codes = [client.get(url).status_code for _ in range(3)]
 

@@ -25,7 +25,7 @@ APPLICATION = {
 
 
 def test_applying_stores_an_application_and_thanks(client):
-    response = client.post(reverse("moderation:apply"), APPLICATION, follow=True)
+    response = client.post(reverse("portal:apply"), APPLICATION, follow=True)
     assert response.status_code == 200
     assert "Thank you" in response.content.decode()
     organisation = Organisation.objects.get()
@@ -35,9 +35,9 @@ def test_applying_stores_an_application_and_thanks(client):
 
 
 def test_a_chinese_name_gets_a_pinyin_slug(client):
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "浦东汽修"})
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "浦东汽修"})
-    client.post(reverse("moderation:apply"), {**APPLICATION, "name": "！！！"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
+    client.post(reverse("portal:apply"), {**APPLICATION, "name": "！！！"})
     slugs = sorted(Organisation.objects.values_list("slug", flat=True))
     assert slugs[0] == "pu-dong-qi-xiu"
     assert slugs[1].startswith("pu-dong-qi-xiu-")
@@ -46,7 +46,7 @@ def test_a_chinese_name_gets_a_pinyin_slug(client):
 
 def test_an_incomplete_application_shows_field_errors_and_stores_nothing(client):
     response = client.post(
-        reverse("moderation:apply"),
+        reverse("portal:apply"),
         {**APPLICATION, "name": "", "kind": "spaceship", "contact_email": "not-an-email"},
     )
     assert response.status_code == 200
@@ -56,7 +56,7 @@ def test_an_incomplete_application_shows_field_errors_and_stores_nothing(client)
 
 
 def test_applying_without_csrf_token_is_forbidden():
-    response = Client(enforce_csrf_checks=True).post(reverse("moderation:apply"), APPLICATION)
+    response = Client(enforce_csrf_checks=True).post(reverse("portal:apply"), APPLICATION)
     assert response.status_code == 403
     assert not Organisation.objects.exists()
 
@@ -68,7 +68,12 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
     queue = client.get(reverse("moderation:queue")).content.decode()
     assert applicant.name in queue
 
-    response = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    asked = client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    assert "cannot be undone" in asked.content.decode()
+    assert not Entry.objects.filter(type="source_status").exists()
+    response = client.post(
+        reverse("moderation:approve-application", args=[applicant.pk]), {"confirmed": "yes"}
+    )
 
     assert response.status_code == 200
     raw_key = response.context["raw_key"]
@@ -81,6 +86,8 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
         "source": applicant.slug,
         "status": "approved",
         "reason": "application approved",
+        "name": applicant.name,
+        "kind": applicant.kind,
     }
     audit = AuditEntry.objects.get()
     assert audit.action == "approve_application"
@@ -127,7 +134,7 @@ def test_rejection_appends_nothing_to_the_log_and_is_audited(client):
 
 def test_an_application_needs_a_licence_and_a_way_to_reach_the_applicant(client):
     response = client.post(
-        reverse("moderation:apply"),
+        reverse("portal:apply"),
         {"name": "Pudong Auto Repair", "kind": "repair_shop"},
     )
     assert set(response.context["form"].errors) == {
@@ -137,3 +144,22 @@ def test_an_application_needs_a_licence_and_a_way_to_reach_the_applicant(client)
         "contact_email",
     }
     assert not Organisation.objects.exists()
+
+
+def test_the_moderator_may_change_the_public_id_before_approving(client):
+    applicant = OrganisationFactory(applied=True, slug="pu-dong-qi-xiu")
+    taken = OrganisationFactory(slug="taken-slug")
+    client.force_login(make_moderator())
+    url = reverse("moderation:approve-application", args=[applicant.pk])
+
+    client.post(url, {"slug": taken.slug, "confirmed": "yes"})
+    client.post(url, {"slug": "Not A Slug!", "confirmed": "yes"})
+    applicant.refresh_from_db()
+    assert (applicant.slug, applicant.status) == ("pu-dong-qi-xiu", "applied")
+
+    client.post(url, {"slug": "pudong-auto-repair", "confirmed": "yes"})
+    applicant.refresh_from_db()
+    assert (applicant.slug, applicant.status) == ("pudong-auto-repair", "approved")
+    assert entry_object(Entry.objects.get(type="source_status"))["facts"]["source"] == (
+        "pudong-auto-repair"
+    )

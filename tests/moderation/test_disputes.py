@@ -21,7 +21,7 @@ def entry():
 
 
 def _dispute_url(vin, index):
-    return reverse("moderation:dispute-new", kwargs={"vin": vin, "index": index})
+    return reverse("vehicles:dispute-new", kwargs={"vin": vin, "index": index})
 
 
 def test_anyone_can_flag_an_entry_of_a_report(client, entry):

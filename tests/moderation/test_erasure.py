@@ -31,7 +31,11 @@ def test_erasure_removes_the_private_record_and_leaves_the_entry_unchanged(clien
 
     response = client.post(
         reverse("moderation:erase"),
-        {"submission": submission.pk, "reason": "Data-subject request #2024-17"},
+        {
+            "submission": submission.pk,
+            "reason": "Data-subject request #2024-17",
+            "confirmed": "yes",
+        },
     )
 
     assert response.status_code == 302
@@ -71,7 +75,8 @@ def test_erasing_a_submission_without_private_details_says_so(client):
     )
     client.force_login(make_moderator())
     response = client.post(
-        reverse("moderation:erase"), {"submission": result.submission.pk, "reason": "request"}
+        reverse("moderation:erase"),
+        {"submission": result.submission.pk, "reason": "request", "confirmed": "yes"},
     )
     assert response.status_code == 200
     assert "no private details" in str(response.context["form"].non_field_errors())

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def _set_status(client, source, status, reason="Odometer readings rolled back on 40 cars"):
     return client.post(
         reverse("moderation:source-status", args=[source.pk]),
-        {"status": status, "reason": reason},
+        {"status": status, "reason": reason, "confirmed": "yes"},
     )
 
 
@@ -38,10 +38,13 @@ def test_suspension_is_logged_and_the_sources_api_key_is_refused_afterwards(clie
     source.refresh_from_db()
     assert source.status == "suspended"
     entry = Entry.objects.get(type="source_status")
+    # The name and kind are logged too, so a buyer's browser can check the report's "Source:".
     assert entry_object(entry)["facts"] == {
         "source": source.slug,
         "status": "suspended",
         "reason": "Odometer readings rolled back on 40 cars",
+        "name": source.name,
+        "kind": "dealer_4s",
     }
     assert entry_object(entry)["source"] == "platform"
     assert _submit(raw_key).status_code in (401, 403)
@@ -121,3 +124,18 @@ def test_the_queue_pages_a_long_list_of_sources(client):
     assert [name for name in names if name in first] == names[:25]
     assert [name for name in names if name in second] == names[25:]
     assert "?sources_page=2" in first
+
+
+@pytest.mark.parametrize("status", ["suspended", "revoked"])
+def test_suspending_or_revoking_asks_for_confirmation_first(client, status):
+    source = OrganisationFactory(kind="dealer_4s")
+    client.force_login(make_moderator())
+    asked = client.post(
+        reverse("moderation:source-status", args=[source.pk]),
+        {"status": status, "reason": "fraud"},
+    )
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "cannot be undone" in page and 'name="reason" value="fraud"' in page
+    source.refresh_from_db()
+    assert source.status == "approved"

@@ -72,7 +72,9 @@ def test_a_source_admin_cannot_revoke_another_organisations_key(client):
     theirs = MembershipFactory(role="source_admin")
     api_key, _raw = create_api_key(organisation=theirs.organisation, label="theirs")
     client.force_login(mine.user)
-    response = client.post(reverse("portal:revoke-api-key", args=[api_key.pk]))
+    response = client.post(
+        reverse("portal:revoke-api-key", args=[api_key.pk]), {"confirmed": "yes"}
+    )
     assert response.status_code == 404
     assert ApiKey.objects.get(pk=api_key.pk).is_active
 

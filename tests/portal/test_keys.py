@@ -49,7 +49,14 @@ def test_a_new_api_key_is_shown_once_and_works(client, source_admin):
 
 def test_a_revoked_key_is_refused(client, source_admin):
     api_key, raw_key = create_api_key(organisation=source_admin.organisation, label="old")
-    response = client.post(reverse("portal:revoke-api-key", args=[api_key.pk]))
+    # The first click asks again; nothing is revoked yet.
+    asked = client.post(reverse("portal:revoke-api-key", args=[api_key.pk]))
+    assert asked.status_code == 200
+    assert "cannot be undone" in asked.content.decode()
+    assert authenticate_api_key(raw_key) is not None
+    response = client.post(
+        reverse("portal:revoke-api-key", args=[api_key.pk]), {"confirmed": "yes"}
+    )
     assert response.status_code == 302
     assert authenticate_api_key(raw_key) is None
     assert "revoked" in client.get(reverse("portal:keys")).content.decode()

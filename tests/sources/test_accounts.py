@@ -57,7 +57,9 @@ def wait_for_mail(mailbox, count=1):
 
 def approve(client, applicant):
     client.force_login(make_moderator())
-    return client.post(reverse("moderation:approve-application", args=[applicant.pk]))
+    return client.post(
+        reverse("moderation:approve-application", args=[applicant.pk]), {"confirmed": "yes"}
+    )
 
 
 def test_approval_creates_the_first_account_and_mails_a_set_password_link(
@@ -112,7 +114,7 @@ def test_a_signed_in_user_without_a_source_is_told_what_to_do(client):
     assert response.status_code == 403
     page = response.content.decode()
     assert "not linked to any organisation" in page
-    assert reverse("moderation:apply") in page
+    assert reverse("portal:apply") in page
 
 
 def test_a_moderator_lands_on_the_queue_and_a_member_on_the_portal(client):

@@ -32,7 +32,15 @@ def history(logbook):
 
 def test_bundle_has_the_spec_shape(history):
     bundle = build_evidence_bundle(vin=VIN)
-    assert set(bundle) == {"format", "vin", "checkpoint", "log_key", "entries", "source_keys"}
+    assert set(bundle) == {
+        "format",
+        "vin",
+        "checkpoint",
+        "log_key",
+        "entries",
+        "source_keys",
+        "vin_index",
+    }
     assert bundle["format"] == "carhistory-evidence/v1"
     assert bundle["vin"] == VIN
     assert bundle["log_key"] == log_verifier_key()

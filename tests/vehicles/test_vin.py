@@ -26,10 +26,32 @@ ISO_VALUES = {
     "R": 9,
     **dict(zip("STUVWXYZ", range(2, 10), strict=True)),
 }
+# The weight of each position (49 CFR 565.15, table IV); position 9, the check digit, weighs 0.
+ISO_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+def iso_check_digit(vin: str) -> str:
+    """The check digit as the standard computes it, written here independently of the code
+    under test: the weighted sum modulo 11, with 10 written X."""
+    remainder = sum(ISO_VALUES[c] * w for c, w in zip(vin, ISO_WEIGHTS, strict=True)) % 11
+    return "X" if remainder == 10 else str(remainder)
 
 
 def with_check_digit(vin: str) -> str:
-    return vin[:8] + expected_check_digit(vin) + vin[9:]
+    return vin[:8] + iso_check_digit(vin) + vin[9:]
+
+
+def test_check_digits_of_published_examples():
+    # 49 CFR 565's worked example has the check digit X; the Honda is the industry's usual one.
+    assert expected_check_digit("1M8GDM9AXKP042788") == "X"
+    assert expected_check_digit("1HGCM82633A004352") == "3"
+    assert check_vin("1M8GDM9AXKP042788").is_valid
+
+
+@given(st.lists(st.sampled_from(ALLOWED), min_size=17, max_size=17))
+def test_the_check_digit_is_iso_3779s_weighted_sum(chars):
+    vin = "".join(chars)
+    assert expected_check_digit(vin) == iso_check_digit(vin)
 
 
 def test_known_north_american_vin_is_valid():

@@ -20,10 +20,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from carhistory.moderation.services import open_dispute
+from carhistory.moderation.services import accept_dispute, open_dispute
 from carhistory.watch import services, webhooks
 from carhistory.watch.models import Notice, Watch
 from ledger.selectors import entries_by_index
+from tests.moderation.factories import make_moderator
 from tests.vehicles.logbook import VIN, Logbook
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,7 +148,10 @@ def test_recalls_and_disputes_are_told_too(client, smtp, logbook):
     recall = logbook.event(
         oem, "recall", "2024-05-01", campaign="C-1", status="open", component="x"
     )
-    open_dispute(entry=entries_by_index([recall])[recall], reason="not this car")
+    dispute = open_dispute(entry=entries_by_index([recall])[recall], reason="not this car")
+    # A new dispute is the moderators' alone until they accept it for review.
+    assert set(Notice.objects.filter(watch=watch).values_list("kind", flat=True)) == {"recall"}
+    accept_dispute(moderator=make_moderator(), dispute=dispute, site_url="https://x")
     kinds = set(Notice.objects.filter(watch=watch).values_list("kind", flat=True))
     assert kinds == {"recall", "dispute"}
 
@@ -298,3 +302,19 @@ def test_a_webhook_that_fails_is_tried_again_until_it_answers(client, logbook, r
     notice.refresh_from_db()
     assert notice.sent_at is not None
     assert len(receiver.received) == 3
+
+
+def test_the_report_pages_form_starts_a_watch_by_e_mail(client, smtp, logbook):
+    logbook.event(logbook.dealer, "service", "2024-05-01", odometer_km=1000, items=["oil"])
+    page = client.get(f"/vehicles/{VIN}/").content.decode()
+    assert f'action="/vehicles/{VIN}/watch"' in page
+    response = client.post(f"/vehicles/{VIN}/watch", {"email": "buyer@example.cn"}, follow=True)
+    assert "Check your inbox" in response.content.decode()
+    [message] = wait_for_mail(smtp, 1)
+    assert VIN in message["Subject"]
+
+
+def test_the_form_refuses_a_bad_address_without_a_watch(client, logbook):
+    response = client.post(f"/vehicles/{VIN}/watch", {"email": "nope"}, follow=True)
+    assert "Enter a valid e-mail address" in response.content.decode()
+    assert not Watch.objects.exists()

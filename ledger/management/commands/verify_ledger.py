@@ -27,5 +27,6 @@ class Command(BaseCommand):
             raise CommandError(f"The ledger is damaged: {damage}") from damage
         self.stdout.write(
             f"ok: {counts['entries']} entries, {counts['subtrees']} subtrees and "
-            f"{counts['checkpoints']} checkpoints verified"
+            f"{counts['checkpoints']} checkpoints verified, "
+            f"{counts['vin_index_entries']} vin_index entries and the stored VIN index match"
         )

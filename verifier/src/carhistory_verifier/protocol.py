@@ -80,6 +80,8 @@ class Failure(enum.StrEnum):
     PLATFORM_ONLY_TYPE = "platform_only_type"
     SOURCE_SIGNATURE = "source_signature"
     DUPLICATE_STATEMENT = "duplicate_statement"
+    # SPEC §7: the VIN index does not prove that these are all of the VIN's entries.
+    VIN_INDEX = "vin_index"
 
 
 def as_json() -> dict[str, object]:

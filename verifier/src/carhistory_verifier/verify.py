@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from carhistory_verifier import merkle
+from carhistory_verifier import merkle, vin_index, vrf
 from carhistory_verifier.entry import b64decode, b64encode, entry_bytes, statement_bytes
 from carhistory_verifier.note import (
     Checkpoint,
@@ -42,6 +42,7 @@ from carhistory_verifier.protocol import (
     SOURCE_KEY,
     SOURCE_STATUS,
     TYPES_WITHOUT_VIN,
+    VIN_INDEX,
     Failure,
 )
 from carhistory_verifier.quorum import QuorumFailure, require_quorum
@@ -82,6 +83,9 @@ class BundleSummary:
     platform_signed: int
     platform_entries: int
     sources: tuple[str, ...]
+    # SPEC §7: how many log entries the VIN index proves the bundle complete for (every entry
+    # of this VIN among them is in `entries`), or None when the bundle has no `vin_index`.
+    complete_as_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -353,7 +357,11 @@ def verify_bundle(
         for proven in entries
     ]
     _check_distinct(entries)
+    complete_as_of = _check_vin_index(
+        bundle, vin=bundle["vin"], checkpoint=checkpoint, log_verifier=log_verifier, entries=entries
+    )
     return BundleSummary(
+        complete_as_of=complete_as_of,
         vin=bundle["vin"],
         origin=checkpoint.origin,
         tree_size=checkpoint.size,
@@ -366,6 +374,56 @@ def verify_bundle(
         platform_signed=signers.count(_SignedBy.PLATFORM_FOR_SOURCE),
         platform_entries=signers.count(_SignedBy.PLATFORM_ITSELF),
         sources=tuple(sorted({p.entry["source"] for p in entries} - {PLATFORM_SOURCE})),
+    )
+
+
+def _check_vin_index(
+    bundle: Mapping[str, Any],
+    *,
+    vin: str,
+    checkpoint: Checkpoint,
+    log_verifier: Verifier,
+    entries: list[_ProvenItem],
+) -> int | None:
+    """SPEC §7: the bundle's entries are all of the VIN's among the first N − 1. Returns N − 1,
+    or None when the bundle has no `vin_index` (a log from before the VIN index)."""
+    section = bundle.get("vin_index")
+    if section is None:
+        return None
+
+    def failure(where: str, reason: str) -> VerificationFailure:
+        return VerificationFailure(where, reason, Failure.VIN_INDEX)
+
+    try:
+        _check_item_format(section, "vin_index")
+        proven = _prove_inclusion(section, "vin_index", checkpoint)
+    except VerificationFailure as error:
+        raise failure(error.where, error.reason) from None
+    entry = proven.entry
+    # Step 1: the checkpoint's own last entry, written and signed by the log.
+    if proven.index != checkpoint.size - 1:
+        raise failure(proven.where, "is not the checkpoint's last entry")
+    if entry["type"] != VIN_INDEX or entry["source"] != PLATFORM_SOURCE:
+        raise failure(proven.where, "is not the platform's vin_index entry")
+    if entry["source_key"] != log_verifier.key_string():
+        raise failure(proven.where, "is not signed by the log key")
+    try:
+        _check_signature(proven, log_verifier)
+        return vin_index.check_bundle_section(
+            section, vin=vin, entry_indexes=[item.index for item in entries]
+        )
+    except VerificationFailure as error:
+        raise failure(error.where, error.reason) from None
+    except (vin_index.VinIndexError, vrf.VrfError) as error:
+        raise failure("vin_index", str(error)) from None
+
+
+def _completeness_text(summary: BundleSummary) -> str:
+    if summary.complete_as_of is None:
+        return "Completeness: not proven (the bundle has no vin_index; other entries may exist)"
+    return (
+        f"Completeness: these are all {summary.entries_checked} entries the log holds for this "
+        f"VIN among its first {summary.complete_as_of} (SPEC §7)"
     )
 
 
@@ -413,6 +471,7 @@ def _summary_text(summary: BundleSummary) -> str:
         f"{summary.platform_entries} written by the platform itself\n"
         f"Source keys: {summary.source_keys_checked} proven in the log\n"
         f"Sources: {sources}\n"
+        f"{_completeness_text(summary)}\n"
     )
 
 

@@ -26,9 +26,14 @@ Typical use::
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from carhistory_verifier import vrf
 
 KEY_SIZE = 32
 KEY_BITS = 256
@@ -328,6 +333,11 @@ class VinIndex:
     def __len__(self) -> int:
         return len(self._indexes)
 
+    def nodes(self) -> Mapping[NodeId, Node]:
+        """The stored-node form of the map (what `apply_updates` writes), for audits."""
+        self._flush()
+        return self._nodes
+
     def root(self) -> bytes:
         """The map root over everything added so far."""
         self._flush()
@@ -348,3 +358,63 @@ class VinIndex:
         self._root, changed = apply_updates(updates, self._fetch)
         self._nodes.update(changed)
         self._dirty.clear()
+
+
+# --- the bundle's `vin_index` section (SPEC §6, §7) --------------------------------------------
+
+
+def check_bundle_section(
+    section: Mapping[str, Any], *, vin: str, entry_indexes: Sequence[int]
+) -> int:
+    """Steps 1 (facts only) to 5 of SPEC §7 for a bundle's `vin_index` section, whose entry's
+    inclusion and signature the caller has checked. Returns the number of entries the index
+    covers; raises VinIndexError (or vrf.VrfError) naming what failed.
+
+    `entry_indexes` are the indexes of the bundle's entries, in bundle order.
+    """
+    facts = section["entry"].get("facts")
+    if not isinstance(facts, Mapping):
+        raise VinIndexError("entry.facts must be an object")
+    size = facts.get("size")
+    if size != section["index"]:
+        raise VinIndexError(f"facts.size must be {section['index']}, the entry's own index")
+    root = _decode(facts.get("root"), "facts.root", KEY_SIZE)
+    vrf_key = _decode(facts.get("vrf_key"), "facts.vrf_key", vrf.PUBLIC_KEY_SIZE)
+    pi = _decode(section.get("vrf_proof"), "vrf_proof", vrf.PROOF_SIZE)
+    siblings = section.get("siblings")
+    if not isinstance(siblings, list):
+        raise VinIndexError("siblings must be a list")
+    proof = VinIndexProof(
+        siblings=tuple(
+            _decode(sibling, f"siblings[{position}]", KEY_SIZE)
+            for position, sibling in enumerate(siblings)
+        ),
+        leaf=_decode_leaf(section.get("leaf")),
+    )
+    # SPEC §7 step 2: the key comes from the VIN and the VRF, never from the server.
+    key = vrf.verify(vrf_key, vin.encode("ascii"), pi)[:KEY_SIZE]
+    verify_proof(root=root, key=key, indexes=list(entry_indexes), proof=proof)
+    return size
+
+
+def _decode(value: object, where: str, length: int) -> bytes:
+    if not isinstance(value, str):
+        raise VinIndexError(f"{where} must be a base64 string")
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise VinIndexError(f"{where} is not standard base64") from None
+    if len(decoded) != length:
+        raise VinIndexError(f"{where} must decode to {length} bytes, not {len(decoded)}")
+    return decoded
+
+
+def _decode_leaf(value: object) -> Leaf | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise VinIndexError("leaf must be null or an object")
+    return Leaf(
+        key=_decode(value.get("key"), "leaf.key", KEY_SIZE),
+        index_hash=_decode(value.get("index_hash"), "leaf.index_hash", KEY_SIZE),
+    )

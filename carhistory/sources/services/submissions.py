@@ -1,272 +1,34 @@
-"""Writes for sources: applications and decisions, API keys, signing keys, submissions, erasure.
+"""Submissions: one event or a batch, validated, signed or countersigned, committed to
+privately and enqueued in the log, idempotently by `external_id`."""
 
-Every function takes keyword-only arguments and does one thing; the API, the portal, the CSV
-importer and moderation call these and nothing below them.
-"""
-
-import datetime
 import hashlib
-import hmac
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note
-from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from carhistory.errors import DomainError
 from carhistory.plain_text import escaped, is_storable, quoted
 from carhistory.sources import roles, schemas
+from carhistory.sources.errors import SourceError
 from carhistory.sources.models import (
-    ApiKey,
     Channel,
     Organisation,
-    OrganisationStatus,
     PrivateRecord,
-    SigningKey,
     Submission,
     SubmissionStatus,
 )
 from carhistory.sources.schemas import CleanEvent, Errors, EventType
 from carhistory.sources.selectors import current_signing_key
 from carhistory.vin import normalise_vin
-from ledger.models import Entry
-from ledger.services import append_platform_entry, enqueue_entries, sign_as_platform
+from ledger.services import enqueue_entries, sign_as_platform
 
-API_KEY_PREFIX = "ch-"
-# The secret part of a raw key is everything after the first dot: `ch-1a2b3c4d5e6f.<secret>`.
-API_KEY_SEPARATOR = "."
-LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)  # spare the database a write per request
 IDEMPOTENCY_CONSTRAINT = "one_accepted_submission_per_external_id"
 IDEMPOTENCY_ATTEMPTS = 3
-
-
-class SourceError(DomainError):
-    """A request about a source that cannot be done as asked; the message says why."""
-
-
-# --- applications and decisions -------------------------------------------------------------
-
-
-def apply_for_source(
-    *,
-    slug: str,
-    name: str,
-    kind: str,
-    licence_number: str = "",
-    region: str = "",
-    contact_name: str = "",
-    contact_email: str = "",
-    contact_phone: str = "",
-) -> Organisation:
-    """Record an organisation's application to become a source; moderators decide later."""
-    organisation = Organisation(
-        slug=slug,
-        name=name,
-        kind=kind,
-        licence_number=licence_number,
-        region=region,
-        contact_name=contact_name,
-        contact_email=contact_email,
-        contact_phone=contact_phone,
-    )
-    organisation.full_clean()
-    organisation.save()
-    return organisation
-
-
-def reject_application(*, organisation: Organisation) -> Organisation:
-    """Turn down an application. It was never a source, so the log records nothing."""
-    if organisation.status != OrganisationStatus.APPLIED:
-        raise SourceError(_("Only an application under review can be rejected."))
-    organisation.status = OrganisationStatus.REJECTED
-    organisation.decided_at = timezone.now()
-    organisation.save(update_fields=["status", "decided_at"])
-    return organisation
-
-
-# The `source_status` entry's status (SPEC §5) -> (statuses it may follow, the resulting status).
-STATUS_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "approved": (
-        frozenset({OrganisationStatus.APPLIED, OrganisationStatus.REJECTED}),
-        OrganisationStatus.APPROVED,
-    ),
-    "suspended": (frozenset({OrganisationStatus.APPROVED}), OrganisationStatus.SUSPENDED),
-    "reinstated": (frozenset({OrganisationStatus.SUSPENDED}), OrganisationStatus.APPROVED),
-    "revoked": (
-        frozenset({OrganisationStatus.APPROVED, OrganisationStatus.SUSPENDED}),
-        OrganisationStatus.REVOKED,
-    ),
-}
-
-
-def set_source_status(*, organisation: Organisation, status: str, reason: str) -> Entry:
-    """Approve, suspend, reinstate or revoke a source, and say so in the log.
-
-    Its API keys follow at once: authentication reads the organisation's status on every call.
-    """
-    if status not in STATUS_TRANSITIONS:
-        raise SourceError(_("Unknown source status %(status)s.") % {"status": status})
-    allowed_from, new_status = STATUS_TRANSITIONS[status]
-    with transaction.atomic():
-        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        if organisation.status not in allowed_from:
-            raise SourceError(
-                _("A source that is %(current)s cannot be %(status)s.")
-                % {"current": organisation.get_status_display(), "status": status}
-            )
-        entry = append_platform_entry(
-            type=EventType.SOURCE_STATUS,
-            facts={"source": organisation.slug, "status": status, "reason": reason},
-        )
-        organisation.status = new_status
-        organisation.decided_at = timezone.now()
-        organisation.save(update_fields=["status", "decided_at"])
-    return entry
-
-
-# --- API keys ---------------------------------------------------------------------------------
-
-
-def _secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def create_api_key(
-    *, organisation: Organisation, label: str, is_demo: bool = False
-) -> tuple[ApiKey, str]:
-    """A new API key; the raw key is returned here once and never stored."""
-    prefix = API_KEY_PREFIX + secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        organisation=organisation,
-        label=label,
-        prefix=prefix,
-        secret_hash=_secret_hash(secret),
-        is_demo=is_demo,
-    )
-    return api_key, f"{prefix}{API_KEY_SEPARATOR}{secret}"
-
-
-def install_demo_api_key(*, organisation: Organisation, raw_key: str, label: str) -> ApiKey:
-    """Store a fixed, published key for the demo; demo keys work only while DEBUG is on."""
-    prefix, separator, secret = raw_key.partition(API_KEY_SEPARATOR)
-    if not separator or not prefix or not secret:
-        raise SourceError(_("A demo key has the form prefix.secret."))
-    api_key, _created = ApiKey.objects.get_or_create(
-        prefix=prefix,
-        defaults={
-            "organisation": organisation,
-            "label": label,
-            "secret_hash": _secret_hash(secret),
-            "is_demo": True,
-        },
-    )
-    return api_key
-
-
-def revoke_api_key(*, api_key: ApiKey) -> None:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key.refresh_from_db(fields=["revoked_at"])
-
-
-# Compared against when the prefix is unknown, so a miss costs what a hit costs.
-_DECOY_HASH = _secret_hash("decoy")
-
-
-def find_api_key(raw: str) -> ApiKey | None:
-    """The live key `raw` names, whatever its organisation's status; None if wrong or revoked.
-
-    Demo keys are published in the README, so they work only while DEBUG is on.
-    """
-    prefix, separator, secret = (raw or "").partition(API_KEY_SEPARATOR)
-    api_key = None
-    if separator and prefix and secret:
-        api_key = ApiKey.objects.select_related("organisation").filter(prefix=prefix).first()
-    expected = api_key.secret_hash if api_key else _DECOY_HASH
-    matches = hmac.compare_digest(_secret_hash(secret), expected)
-    if api_key is None or not matches or api_key.revoked_at is not None:
-        return None
-    if api_key.is_demo and not settings.DEBUG:
-        return None
-    _note_use(api_key)
-    return api_key
-
-
-def authenticate_api_key(raw: str) -> ApiKey | None:
-    """The key `raw` names if it may submit now: live, and its organisation approved."""
-    api_key = find_api_key(raw)
-    if api_key is None or not api_key.organisation.may_submit:
-        return None
-    return api_key
-
-
-def _note_use(api_key: ApiKey) -> None:
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-
-
-# --- signing keys -----------------------------------------------------------------------------
-
-
-def register_signing_key(*, organisation: Organisation, verifier_key: str) -> SigningKey:
-    """Put a source's own Ed25519 key in the log, making it the key its signatures must verify
-    under. The `source_key` entry is integrated before the key is stored, so no entry it signs
-    can precede it in the log (SPEC §2). The previous key, if any, is retired; entries it
-    signed stay verifiable through its own `source_key` entry.
-    """
-    verifier_key = (verifier_key or "").strip()
-    try:
-        verifier = note.Verifier.from_key_string(verifier_key)
-    except note.NoteError as error:
-        raise SourceError(
-            _("This is not an Ed25519 verifier key (name+keyid+base64): %(error)s")
-            % {"error": error}
-        ) from None
-    if verifier.name != organisation.slug:
-        raise SourceError(
-            _("The key is named %(name)s; it must be named after the source, %(slug)s.")
-            % {"name": verifier.name, "slug": organisation.slug}
-        )
-    if organisation.status not in (OrganisationStatus.APPLIED, OrganisationStatus.APPROVED):
-        raise SourceError(_("Only an applying or approved source may register a key."))
-    if SigningKey.objects.filter(verifier_key=verifier_key).exists():
-        raise SourceError(_("This key is already registered."))
-    with transaction.atomic():
-        organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        entry = append_platform_entry(
-            type=EventType.SOURCE_KEY, facts={"source": organisation.slug, "key": verifier_key}
-        )
-        now = timezone.now()
-        SigningKey.objects.filter(organisation=organisation, retired_at__isnull=True).update(
-            retired_at=now
-        )
-        return SigningKey.objects.create(
-            organisation=organisation,
-            verifier_key=verifier_key,
-            key_id=verifier.key_id.hex(),
-            ledger_index=entry.index,
-        )
-
-
-def retire_signing_key(*, signing_key: SigningKey) -> None:
-    """Stop accepting signatures by this key; the platform signs for the source until it
-    registers another."""
-    SigningKey.objects.filter(pk=signing_key.pk, retired_at__isnull=True).update(
-        retired_at=timezone.now()
-    )
-    signing_key.refresh_from_db(fields=["retired_at"])
-
-
-# --- submissions ------------------------------------------------------------------------------
 
 
 class Outcome:
@@ -616,25 +378,3 @@ def _storable_errors(errors: Errors) -> Errors:
         escaped(name): [escaped(message) for message in messages]
         for name, messages in errors.items()
     }
-
-
-# --- erasure ----------------------------------------------------------------------------------
-
-
-def erase_private_record(
-    *, submission: Submission, erased_by: AbstractBaseUser | None = None
-) -> PrivateRecord | None:
-    """Delete a submission's private details and their salt (right to erasure).
-
-    The entry and its commitment stay in the log; without the salt the commitment says nothing.
-    Returns None when the submission had no private details; erasing twice changes nothing.
-    """
-    record = PrivateRecord.objects.filter(submission=submission).first()
-    if record is None or record.is_erased:
-        return record
-    record.salt = None
-    record.details = None
-    record.erased_at = timezone.now()
-    record.erased_by = erased_by
-    record.save(update_fields=["salt", "details", "erased_at", "erased_by"])
-    return record

@@ -1,0 +1,265 @@
+"""VIN index benchmark (SPEC §7): what the map costs the sequencer, proofs, and the browser.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory .venv/bin/python bench/vin_index.py \
+        [--entries 1000000] [--vins 100000] [--proofs 2000]
+
+It creates its own PostgreSQL database (`carhistory_index_bench`) and drops it at the end.
+
+1. VRF: ECVRF proofs per second on one core (`carhistory_verifier.vrf`, libsodium).
+2. Sequencer: the same entries integrated twice in this one run, into a fresh log each time:
+   without the map (the map update replaced by a constant root) and with it. VRF proofs are
+   computed at enqueue, so the integrate rate is the sequencer's alone.
+3. Bundle proofs at the final size: the `vin_index` section of a bundle (the map proof and the
+   `vin_index` entry's inclusion proof) for random VINs, and its size in bytes.
+4. Browser: Chromium verifying a 20-entry bundle (verify-core.js + vin-index.js), and ECVRF
+   verifications per second in the browser.
+"""
+
+import argparse
+import base64
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from benchdb import create_database, drop_database
+
+BENCH_DATABASE = "carhistory_index_bench"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def configure_django(database_url: str) -> None:
+    from carhistory_verifier import note
+
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.pop("REDIS_URL", None)
+    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
+    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate("carhistory.localhost/log").key_string()
+    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
+    import django
+
+    django.setup()
+
+
+def migrate_fresh() -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
+
+
+def vin_of(number: int) -> str:
+    return f"LSVAU2180N{number:07d}"
+
+
+def make_entry(number: int, vins: int) -> dict:
+    from carhistory_verifier.entry import new_nonce
+
+    return {
+        "v": 1,
+        "type": "service",
+        "vin": vin_of(random.randrange(vins)),
+        "occurred_at": "2024-05-03",
+        "odometer_km": number % 300_000,
+        "facts": {"items": ["oil", "filter"]},
+        "source": f"shop-{number % 500}",
+        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
+        "source_sig": "c2lnbmF0dXJl" * 7,
+        "private_commitment": None,
+        "submitted_at": "2024-05-03T09:12:44Z",
+        "nonce": new_nonce(),
+    }
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_vrf(count: int) -> None:
+    from carhistory_verifier import vrf
+
+    key = vrf.VrfKey.generate()
+    started = time.process_time()
+    proofs = [vrf.prove(key, vin_of(number).encode()) for number in range(count)]
+    proving = time.process_time() - started
+    started = time.process_time()
+    for number, proof in enumerate(proofs):
+        vrf.verify(key.public_key, vin_of(number).encode(), proof)
+    verifying = time.process_time() - started
+    print(
+        f"vrf: {count / proving:8.0f} proofs/s, {count / verifying:8.0f} verifications/s "
+        f"(one core, CPU time), load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> float:
+    from django.conf import settings
+    from django.db import transaction
+
+    from ledger import services, vin_index
+
+    migrate_fresh()
+    random.seed(seed)
+    saved = vin_index.update_map, vin_index.ensure_vin_keys
+    if not with_map:
+        vin_index.update_map = lambda new_indexes: bytes(32)
+        vin_index.ensure_vin_keys = lambda vins: None
+    try:
+        chunk = settings.LEDGER_BATCH_SIZE
+        enqueue_seconds = integrate_seconds = 0.0
+        for first in range(0, total, chunk):
+            entries = [make_entry(n, vins) for n in range(first, min(total, first + chunk))]
+            started = time.perf_counter()
+            with transaction.atomic():
+                services.enqueue_entries(entries=entries)
+            enqueued = time.perf_counter()
+            services.integrate_pending()
+            integrate_seconds += time.perf_counter() - enqueued
+            enqueue_seconds += enqueued - started
+    finally:
+        vin_index.update_map, vin_index.ensure_vin_keys = saved
+    rate = total / integrate_seconds
+    label = "with the map   " if with_map else "without the map"
+    print(
+        f"sequencer {label}: integrate {rate:8.0f} entries/s, "
+        f"enqueue {total / enqueue_seconds:8.0f} entries/s (VRF of new VINs included), "
+        f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    return rate
+
+
+def bench_bundle_proofs(vins: int, count: int) -> None:
+    from carhistory.vehicles.evidence import _vin_index_proof
+    from ledger import selectors
+
+    size = selectors.tree_size()
+    timings, sizes = [], []
+    for _ in range(count):
+        vin = vin_of(random.randrange(vins * 2))  # half of them absent
+        started = time.perf_counter()
+        section = _vin_index_proof(vin, size)
+        timings.append((time.perf_counter() - started) * 1000)
+        sizes.append(len(json.dumps(section, separators=(",", ":"))))
+    print(
+        f"bundle vin_index section at {size} entries: build median "
+        f"{statistics.median(timings):.2f} ms, p99 {percentile(timings, 0.99):.2f} ms; bytes "
+        f"median {statistics.median(sizes):.0f}, max {max(sizes)}; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def twenty_entry_bundle() -> dict:
+    from carhistory.vehicles.evidence import build_evidence_bundle
+    from ledger import services
+
+    vin = "LFV2A21K0E3000001"
+    entries = [services.sign_as_platform(make_entry(n, 1) | {"vin": vin}) for n in range(20)]
+    services.enqueue_entries(entries=entries)
+    services.integrate_pending()
+    return build_evidence_bundle(vin=vin)
+
+
+BROWSER_TIMING = """([bundle, logKey, runs]) => {
+  const times = [];
+  let outcome;
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    outcome = carhistoryVerifyCore.verifyBundle(bundle, { logKey: logKey });
+    times.push(performance.now() - started);
+  }
+  const section = bundle.vin_index;
+  const bytes = (text) => carhistoryVerifyCore.fromBase64(text, null, "bench");
+  const key = bytes(section.entry.facts.vrf_key);
+  const pi = bytes(section.vrf_proof);
+  const alpha = new TextEncoder().encode(bundle.vin);
+  const vrfStarted = performance.now();
+  let vrfCount = 0;
+  while (performance.now() - vrfStarted < 2000) {
+    carhistoryVinIndex.vrfVerify(key, alpha, pi);
+    vrfCount++;
+  }
+  return {
+    times: times,
+    completeness: outcome.completeness.status,
+    vrfPerSecond: vrfCount / ((performance.now() - vrfStarted) / 1000),
+  };
+}"""
+
+
+def bench_browser(bundle: dict) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from ledger.keys import log_verifier_key
+
+    scripts = [
+        ROOT / "static" / "vendor" / "noble.js",
+        ROOT / "static" / "js" / "protocol.js",
+        ROOT / "static" / "js" / "verify-core.js",
+        ROOT / "static" / "js" / "vin-index.js",
+    ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        page.route(
+            "https://bench.test/",
+            lambda route: route.fulfill(body="<!doctype html>", content_type="text/html"),
+        )
+        page.goto("https://bench.test/")
+        for script in scripts:
+            page.add_script_tag(path=str(script))
+        result = page.evaluate(BROWSER_TIMING, [bundle, log_verifier_key(), 30])
+        browser.close()
+    times = result["times"][1:]  # the first run compiles
+    print(
+        f"browser: verify a {len(bundle['entries'])}-entry bundle with its VIN index proof "
+        f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
+        f"(first {result['times'][0]:.1f} ms), completeness {result['completeness']}; "
+        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--vins", type=int, default=100_000)
+    parser.add_argument("--proofs", type=int, default=2000)
+    arguments = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
+    print(
+        f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    configure_django(create_database(url, BENCH_DATABASE))
+    try:
+        bench_vrf(2000)
+        without = bench_sequencer(arguments.entries, arguments.vins, with_map=False, seed=1)
+        with_map = bench_sequencer(arguments.entries, arguments.vins, with_map=True, seed=1)
+        print(f"sequencer with the map / without: {with_map / without:.2f}x", flush=True)
+        bench_bundle_proofs(arguments.vins, arguments.proofs)
+        bench_browser(twenty_entry_bundle())
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(url, BENCH_DATABASE)
+
+
+if __name__ == "__main__":
+    main()

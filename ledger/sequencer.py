@@ -1,0 +1,289 @@
+"""The sequencer: the log's single writer. It gives pending entries their indexes, stores the
+new leaves and completed subtrees, signs a checkpoint, and publishes the tree size.
+
+It runs in a Celery worker (`ledger.tasks.integrate_pending`), never inside a user's request;
+`ledger.services` enqueues and schedules it.
+"""
+
+import io
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import merkle, note, protocol
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import keys, selectors, signals, vin_index
+from .models import Checkpoint, Entry, PendingEntry, Subtree
+
+# The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
+SEQUENCER_LOCK_KEY = 0x636C6F67
+
+# Column widths of the indexed copies on Entry; checked at enqueue so that one bad entry can
+# never jam the sequencer later.
+INDEXED_FIELD_LIMITS = {"type": 32, "source": 100, "vin": 17, "occurred_at": 40}
+
+
+@dataclass(frozen=True)
+class IntegrationResult:
+    tree_size: int
+    integrated: int
+    checkpoint: Checkpoint | None
+
+
+def indexed_fields(entry: Mapping[str, Any]) -> dict[str, str | None]:
+    """The fields Entry keeps indexed copies of, taken from an entry object; ValueError if
+    one is missing or does not fit."""
+    fields: dict[str, str | None] = {
+        "type": entry.get("type"),
+        "source": entry.get("source"),
+        "vin": entry.get("vin"),
+        "occurred_at": entry.get("occurred_at") or "",
+    }
+    for name, value in fields.items():
+        if value is None and name == "vin":
+            continue
+        # PostgreSQL text cannot hold NUL: refused here rather than failing every batch later.
+        if not isinstance(value, str) or len(value) > INDEXED_FIELD_LIMITS[name] or "\x00" in value:
+            raise ValueError(
+                f"entry field {name!r} must be a string of at most "
+                f"{INDEXED_FIELD_LIMITS[name]} characters, without NUL"
+            )
+    if not fields["type"] or not fields["source"]:
+        raise ValueError("an entry needs a non-empty 'type' and 'source'")
+    return fields
+
+
+def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
+    """The sequencer: give every pending entry the next index, store the new leaves and
+    completed subtrees, sign a checkpoint, and delete the pending rows, one transaction per
+    batch of `batch_size` (default settings.LEDGER_BATCH_SIZE), until none remain.
+
+    A crash at any point leaves the tree as of the last committed batch. On PostgreSQL a
+    transaction-scoped advisory lock keeps sequencers from interleaving: if another holds it,
+    this returns at once (integrated=0) unless `wait`, since the holder loops until nothing is
+    pending. A row committed just after the holder's last look waits for the next call (the
+    periodic task runs every few seconds). SQLite serialises writers by itself.
+    """
+    batch_size = batch_size or settings.LEDGER_BATCH_SIZE
+    integrated = 0
+    checkpoint = None
+    while True:
+        with transaction.atomic():
+            if not _take_sequencer_lock(wait=wait):
+                return IntegrationResult(selectors.tree_size(), integrated, checkpoint)
+            size, count, new_checkpoint = _integrate_batch(batch_size)
+            if count:
+                _publish_tree_size(size)
+                # After the commit, and robust: what follows (witnessing) never holds up the
+                # sequencer, and a receiver that fails does not undo a committed batch.
+                transaction.on_commit(_announcement(size), robust=True)
+        integrated += count
+        checkpoint = new_checkpoint or checkpoint
+        if count < batch_size:
+            return IntegrationResult(size, integrated, checkpoint)
+
+
+def _announcement(size: int) -> Callable[[], None]:
+    def _announce_growth() -> None:
+        signals.entries_integrated.send(sender=integrate_pending, tree_size=size)
+
+    return _announce_growth
+
+
+# The log's size, published for readers that would otherwise ask PostgreSQL on every request
+# (the cached report is keyed by it). Published inside the batch's transaction, while the
+# sequencer lock is held, so successive sizes arrive in order; a reader that sees a size not
+# yet committed finds no report cached under it and builds one from what PostgreSQL shows,
+# cached under the size it was built from. A size can therefore run ahead of the database but
+# never lag behind it: no report is served stale. If publishing fails, the batch rolls back and
+# stays pending. Readers fill in a missing size with `add` (never overwriting a newer one),
+# and the short expiry bounds how long any size they race in can live.
+PUBLISHED_TREE_SIZE_KEY = "ledger:tree-size"
+PUBLISHED_TREE_SIZE_SECONDS = 5
+
+
+def _publish_tree_size(size: int) -> None:
+    cache.set(PUBLISHED_TREE_SIZE_KEY, size, PUBLISHED_TREE_SIZE_SECONDS)
+
+
+def _take_sequencer_lock(*, wait: bool) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCER_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEQUENCER_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _integrate_batch(
+    batch_size: int, *, even_if_empty: bool = False
+) -> tuple[int, int, Checkpoint | None]:
+    size = selectors.tree_size()
+    pending = list(PendingEntry.objects.order_by("id").values_list("id", "data")[:batch_size])
+    if not pending and not even_if_empty:
+        return size, 0, None
+    _bring_map_up_to_date(size)
+    frontier = _load_frontier(size)
+    integrated_at = timezone.now()
+    entries = []
+    subtrees = []
+    new_indexes: dict[str, list[int]] = {}
+    for pending_id, data in pending:
+        data = bytes(data)
+        leaf_hash = merkle.leaf_hash(data)
+        fields = indexed_fields(json.loads(data))
+        if fields["vin"] is not None:
+            new_indexes.setdefault(fields["vin"], []).append(frontier.size)
+        entries.append(
+            (
+                frontier.size,
+                leaf_hash,
+                data,
+                fields["vin"],
+                fields["type"],
+                fields["source"],
+                fields["occurred_at"],
+                pending_id,
+                integrated_at,
+            )
+        )
+        subtrees.extend(frontier.append(leaf_hash))
+    # SPEC §7: the checkpoint's last entry commits to the map over every entry before it.
+    commitment = vin_index.commitment_entry(
+        size=frontier.size, root=vin_index.update_map(new_indexes)
+    )
+    data = entry_format.entry_bytes(commitment)
+    leaf_hash = merkle.leaf_hash(data)
+    fields = indexed_fields(commitment)
+    entries.append(
+        (
+            frontier.size,
+            leaf_hash,
+            data,
+            None,
+            fields["type"],
+            fields["source"],
+            fields["occurred_at"],
+            None,
+            integrated_at,
+        )
+    )
+    subtrees.extend(frontier.append(leaf_hash))
+    _insert_rows(Entry, ENTRY_COLUMNS, entries)
+    _insert_rows(Subtree, SUBTREE_COLUMNS, subtrees)
+    checkpoint = _sign_checkpoint(frontier.size, frontier.root())
+    PendingEntry.objects.filter(id__in=[pending_id for pending_id, _ in pending]).delete()
+    return frontier.size, len(pending), checkpoint
+
+
+EMPTY_MAP_ROOT = bytes(32)
+
+
+def _bring_map_up_to_date(size: int) -> None:
+    """Build the VIN index again from every entry when the stored map is not the one the log's
+    last entry commits to: a log created before the VIN index existed (its last entry is no
+    `vin_index` entry; README, "Logs from before this version"), or a log restored from a
+    mirror without its map. Otherwise the stored map is current and nothing is rebuilt."""
+    stored_root = vin_index.map_root()
+    if size == 0:
+        if stored_root != EMPTY_MAP_ROOT:
+            # An empty log has an empty map, whatever an earlier history left behind.
+            vin_index.rebuild_map([])
+        return
+    last = Entry.objects.filter(index=size - 1).values_list("type", "data").first()
+    if last is not None and last[0] == protocol.VIN_INDEX:
+        committed = json.loads(bytes(last[1])).get("facts", {}).get("root")
+        if committed == entry_format.b64encode(stored_root):
+            return
+    vin_index.rebuild_map(
+        Entry.objects.filter(vin__isnull=False)
+        .order_by("index")
+        .values_list("index", "vin")
+        .iterator(chunk_size=10_000)
+    )
+
+
+ENTRY_COLUMNS = (
+    "index",
+    "leaf_hash",
+    "data",
+    "vin",
+    "type",
+    "source",
+    "occurred_at",
+    "pending_id",
+    "integrated_at",
+)
+SUBTREE_COLUMNS = ("level", "index", "hash")
+
+
+def _insert_rows(model: type[Entry] | type[Subtree], columns: tuple[str, ...], rows: list) -> None:
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
+        return
+    # COPY is several times faster than INSERT through the ORM, and the sequencer is the one
+    # writer every submission waits for.
+    quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
+    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {model._meta.db_table} ({quoted}) FROM STDIN",
+            io.BytesIO(text.encode("utf-8")),
+        )
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    """One field in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _load_frontier(size: int) -> merkle.Frontier:
+    positions = merkle.Frontier.subtrees_for_size(size)
+    stored = selectors.subtree_hashes(positions)
+    return merkle.Frontier.from_hashes(size, [stored[position] for position in positions])
+
+
+def _sign_checkpoint(size: int, root_hash: bytes) -> Checkpoint:
+    body = note.Checkpoint(origin=settings.LEDGER_ORIGIN, size=size, root_hash=root_hash)
+    text = note.sign_checkpoint(body, keys.log_signer())
+    return Checkpoint.objects.create(tree_size=size, root_hash=root_hash, note=text)
+
+
+def ensure_checkpoint() -> Checkpoint:
+    """The latest checkpoint; a log that has never signed one signs its first now, of size 1:
+    its lone entry is the `vin_index` entry of the empty map (SPEC §7), so that
+    /log/checkpoint always serves something a client can verify and extend, and any VIN's
+    absence can be proven from the start."""
+    latest = selectors.latest_checkpoint()
+    if latest is not None:
+        return latest
+    with transaction.atomic():
+        _take_sequencer_lock(wait=True)
+        latest = selectors.latest_checkpoint()
+        if latest is not None:
+            return latest
+        size, _count, checkpoint = _integrate_batch(settings.LEDGER_BATCH_SIZE, even_if_empty=True)
+        _publish_tree_size(size)
+        return checkpoint

@@ -1,0 +1,147 @@
+"""The VIN index in the sequencer (SPEC §7): every checkpoint ends with a `vin_index` entry
+whose root is the map of every entry before it, proofs come from the stored map, and the
+audit rebuilds the map and catches it when it was changed behind the sequencer's back."""
+
+import json
+
+import pytest
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note, protocol, vrf
+from carhistory_verifier.vin_index import VinIndex, VinIndexError, verify_proof
+from django.core.management import CommandError, call_command
+
+from ledger import selectors, services, vin_index
+from ledger.models import Checkpoint, Entry, VinKey
+from tests.ledger.test_verify_ledger import tamper
+
+VINS = ["LSVAU2180N2183294", "WVWZZZ1JZXW000001", "LFV2A21K3J3041877", "1FTEW1EP3MFA17393"]
+
+
+def map_key(vrf_key, vin: str) -> bytes:
+    return vrf.proof_to_hash(vrf.prove(vrf_key, vin.encode()))[:32]
+
+
+@pytest.fixture
+def log_of_four_vins(db):
+    from tests.ledger.factories import EntryFactory
+
+    entries = [EntryFactory(vin=VINS[number % 3]) for number in range(40)]
+    services.enqueue_entries(entries=entries)
+    services.integrate_pending(batch_size=7)
+    # A VIN that arrives later, in a batch of its own.
+    services.enqueue_entries(entries=[EntryFactory(vin=VINS[3])])
+    services.integrate_pending()
+
+
+@pytest.mark.django_db
+def test_every_checkpoint_ends_with_the_map_of_all_entries_before_it(
+    log_of_four_vins, log_key, vrf_key
+):
+    # Recomputed here from the entry bytes and the VRF itself, not from the stored map.
+    keys_by_vin = {vin: map_key(vrf_key, vin) for vin in VINS}
+    expected = VinIndex()
+    rows = Entry.objects.order_by("index").values_list("index", "data")
+    checkpoint_sizes = set(Checkpoint.objects.values_list("tree_size", flat=True))
+    seen = 0
+    for index, data in rows:
+        entry = json.loads(bytes(data))
+        if entry["type"] != protocol.VIN_INDEX:
+            expected.add(keys_by_vin[entry["vin"]], index)
+            continue
+        assert index + 1 in checkpoint_sizes
+        assert entry["source"] == protocol.PLATFORM_SOURCE
+        assert entry["source_key"] == log_key.verifier().key_string()
+        assert log_key.verifier().verify(
+            entry_format.statement_bytes(entry), entry_format.b64decode(entry["source_sig"])
+        )
+        assert "vin" not in entry
+        assert entry["facts"] == {
+            "size": index,
+            "root": entry_format.b64encode(expected.root()),
+            "vrf_key": entry_format.b64encode(vrf_key.public_key),
+        }
+        seen += 1
+    assert seen == len(checkpoint_sizes) == 7
+
+
+@pytest.mark.django_db
+def test_stored_proofs_verify_for_present_and_absent_vins(log_of_four_vins, vrf_key):
+    facts = json.loads(bytes(Entry.objects.order_by("-index").first().data))["facts"]
+    root = entry_format.b64decode(facts["root"])
+    for vin in [*VINS, "LVSHFFAL9H5226410"]:
+        place, proof = vin_index.proof_for(vin)
+        key = vrf.verify(vrf_key.public_key, vin.encode(), place.vrf_proof)[:32]
+        indexes = [entry.index for entry in selectors.entries_for_vin(vin)]
+        verify_proof(root=root, key=key, indexes=indexes, proof=proof)
+        if indexes:
+            with pytest.raises(VinIndexError):
+                verify_proof(root=root, key=key, indexes=indexes[1:], proof=proof)
+
+
+@pytest.mark.django_db
+def test_each_vins_vrf_proof_is_computed_once_at_enqueue(db, monkeypatch):
+    from tests.ledger.factories import EntryFactory
+
+    services.enqueue_entries(entries=[EntryFactory(vin=VINS[0])])
+    stored = bytes(VinKey.objects.get(vin=VINS[0]).vrf_proof)
+    calls = []
+    monkeypatch.setattr(vin_index, "vrf_place", lambda vin: calls.append(vin))
+    services.enqueue_entries(entries=[EntryFactory(vin=VINS[0])])
+    services.integrate_pending()
+    assert calls == []
+    assert bytes(VinKey.objects.get(vin=VINS[0]).vrf_proof) == stored
+
+
+@pytest.mark.django_db
+def test_the_audit_passes_an_intact_map(log_of_four_vins, capsys):
+    call_command("verify_ledger")
+    assert "7 vin_index entries and the stored VIN index match" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_a_map_node_changed_behind_the_sequencers_back_is_caught(log_of_four_vins):
+    tamper("UPDATE ledger_vinindexnode SET hash = %s WHERE path = %s", [bytes(32), b"\x00\x01\x80"])
+    tamper(
+        "UPDATE ledger_vinindexnode SET hash = %s WHERE path = (SELECT path FROM "
+        "ledger_vinindexnode ORDER BY path DESC LIMIT 1)",
+        [bytes(32)],
+    )
+    with pytest.raises(CommandError, match="stored VIN index node"):
+        call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_an_entry_hidden_from_the_map_is_named_at_the_next_vin_index_entry(log_of_four_vins):
+    from tests.ledger.factories import EntryFactory
+
+    # An insider drops a car's first entry from its stored list, hoping an accident will not
+    # show; the car's next entry makes the sequencer commit a map without it.
+    indexes = bytes(VinKey.objects.get(vin=VINS[0]).indexes)
+    tamper("UPDATE ledger_vinkey SET indexes = %s WHERE vin = %s", [indexes[8:], VINS[0]])
+    size = selectors.tree_size()
+    services.enqueue_entries(entries=[EntryFactory(vin=VINS[0])])
+    services.integrate_pending()
+    with pytest.raises(CommandError, match=f"vin_index entry {size + 1}: its root"):
+        call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_stored_indexes_changed_behind_the_sequencers_back_are_caught(log_of_four_vins):
+    tamper("UPDATE ledger_vinkey SET indexes = %s WHERE vin = %s", [b"", VINS[0]])
+    with pytest.raises(CommandError, match=f"stored entry indexes of {VINS[0]}"):
+        call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_a_stored_key_that_is_not_the_proofs_output_is_caught(log_of_four_vins):
+    tamper("UPDATE ledger_vinkey SET key = %s WHERE vin = %s", [b"\x07" * 32, VINS[1]])
+    with pytest.raises(CommandError, match=f"VIN index key of {VINS[1]}"):
+        call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_the_checkpoint_and_its_vin_index_entry_are_signed_by_the_log(log_of_four_vins, log_key):
+    latest = selectors.latest_checkpoint()
+    signed = note.verify_checkpoint(latest.note, log_key.verifier())
+    last = Entry.objects.get(index=signed.size - 1)
+    assert last.type == protocol.VIN_INDEX
