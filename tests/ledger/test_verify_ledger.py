@@ -107,7 +107,8 @@ def test_a_log_rewritten_from_scratch_fails_on_its_root(log_of_100, settings):
     # its own, but it is not the log that was audited.
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE ledger_entry, ledger_subtree, ledger_checkpoint CASCADE")
-    services.enqueue_entries(entries=EntryFactory.build_batch(100))
+    # 99 entries and the batch's vin_index entry (SPEC §7): another tree of size 100.
+    services.enqueue_entries(entries=EntryFactory.build_batch(99))
     services.integrate_pending()
 
     with pytest.raises(CommandError, match="checkpoint 100 has another root"):
@@ -121,4 +122,4 @@ def test_the_remembered_checkpoint_moves_forward_with_the_log(log_of_100, settin
     call_command("verify_ledger")
 
     remembered = audit.remembered_checkpoint(settings.LEDGER_AUDIT_STATE_FILE)
-    assert remembered.tree_size == 105
+    assert remembered.tree_size == 106  # five entries and their vin_index entry
