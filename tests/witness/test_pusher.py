@@ -44,8 +44,8 @@ def register(process: WitnessProcess) -> Cosigner:
 
 def grow(count: int) -> None:
     """Grow the log by `count` leaves as a source's submission would: `count - 1` entries (at
-    least one) and the batch's vin_index entry (SPEC §7). The push runs when the sequencer's transaction
-    commits (Celery tasks run inline in the suite)."""
+    least one) and the batch's vin_index entry (SPEC §7). The push runs when the sequencer's
+    transaction commits (Celery tasks run inline in the suite)."""
     services.enqueue_entries(entries=EntryFactory.build_batch(max(1, count - 1)))
     services.integrate_pending(wait=True)
 
