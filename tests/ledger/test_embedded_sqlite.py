@@ -25,6 +25,8 @@ def test_the_sequencer_and_audit_work_on_sqlite(tmp_path, log_key):
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
         "LEDGER_SIGNING_KEY": log_key.key_string(),
+        # verify_ledger remembers what it verified: this log is new, so is its memory.
+        "LEDGER_AUDIT_STATE_FILE": str(tmp_path / "verified-checkpoint.json"),
         "LEDGER_VRF_KEY": settings.LEDGER_VRF_KEY,
         # Integration is called by hand below; the scheduled task goes to the memory broker.
         "CELERY_TASK_ALWAYS_EAGER": "0",

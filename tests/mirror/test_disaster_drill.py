@@ -64,7 +64,8 @@ class Site:
             "CELERY_TASK_ALWAYS_EAGER": "1",
             "LEDGER_SIGNING_KEY": "",
             "LEDGER_SIGNING_KEY_FILE": str(tmp_path / "log.key"),
-            # The audit's memory of the largest checkpoint it verified: this site's own.
+            # verify_ledger remembers the largest checkpoint it verified; each drill's log is
+            # new, so it starts with no memory (not var/'s, from another run).
             "LEDGER_AUDIT_STATE_FILE": str(tmp_path / "verified-checkpoint.json"),
             # The VRF key (SPEC §7) survives the disaster like the log key.
             "LEDGER_VRF_KEY": "",

@@ -43,9 +43,10 @@ def register(process: WitnessProcess) -> Cosigner:
 
 
 def grow(count: int) -> None:
-    """Submit and integrate `count` entries as a source's submission would: the push runs when
-    the sequencer's transaction commits (Celery tasks run inline in the suite)."""
-    services.enqueue_entries(entries=EntryFactory.build_batch(count))
+    """Grow the log by `count` leaves as a source's submission would: `count - 1` entries (at
+    least one) and the batch's vin_index entry (SPEC §7). The push runs when the sequencer's
+    transaction commits (Celery tasks run inline in the suite)."""
+    services.enqueue_entries(entries=EntryFactory.build_batch(max(1, count - 1)))
     services.integrate_pending(wait=True)
 
 
@@ -122,7 +123,8 @@ def test_a_witness_that_is_down_backs_off_and_never_blocks_the_sequencer(tmp_pat
         result = witnessing.push_to_witness(witness_id=registered.pk, now=later)
     finally:
         down.stop()
-    assert (result.outcome, result.size) == (witnessing.Outcome.COSIGNED, 4)
+    # grow(3) and grow(1): three leaves, then one entry and its vin_index entry.
+    assert (result.outcome, result.size) == (witnessing.Outcome.COSIGNED, 5)
     registered.refresh_from_db()
     assert (registered.failures, registered.retry_at, registered.last_error) == (0, None, "")
 
