@@ -1,8 +1,9 @@
 """Disaster recovery: rebuild the log from a mirror's store (`manage.py restore_from_mirror`).
 
-A mirror holds every entry's bytes and every checkpoint it verified, each signed by the log
-key. That is enough to rebuild everything the log derives from them (leaf hashes, the subtree
-rows every proof is made of, the checkpoints) into an empty database, and to prove the result
+A mirror holds every entry's bytes, every checkpoint it verified, each signed by the log key,
+and each VIN's verified VRF proof. That is enough to rebuild everything the log derives from
+them (leaf hashes, the subtree rows every proof is made of, the checkpoints, the VIN index)
+into an empty database, and to prove the result
 is the log that was lost: every checkpoint the mirror verified must be the tree hash of the
 entries before it, and the latest is the one the mirror cosigned. A store that fails any of
 this is refused and the database is left empty. What a mirror never sees (accounts, API keys,
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from carhistory_verifier import merkle, note
+from carhistory_verifier import merkle, note, protocol
 from carhistory_verifier.entry import b64encode
 from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore, StoreError
 from django.db import transaction
@@ -21,8 +22,8 @@ from django.utils import timezone
 
 from carhistory.errors import DomainError
 
-from . import keys
-from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
+from . import keys, vin_index
+from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree, VinKey
 from .sequencer import ENTRY_COLUMNS, SUBTREE_COLUMNS, _insert_rows, indexed_fields
 
 ROWS_PER_COPY = 20_000
@@ -54,7 +55,8 @@ def restore_from_mirror(*, path: Path) -> RestoreResult:
             raise RestoreRefused(f"{path} holds no checkpoint the mirror verified")
         with transaction.atomic():
             _refuse_unless_empty()
-            size = _restore_entries(store, checkpoints)
+            size, vins, last_vin_index = _restore_entries(store, checkpoints)
+            _restore_vin_index(store, size, vins, last_vin_index)
             Checkpoint.objects.bulk_create(
                 Checkpoint(tree_size=c.size, root_hash=c.checkpoint.root_hash, note=c.note)
                 for c in checkpoints
@@ -66,16 +68,19 @@ def restore_from_mirror(*, path: Path) -> RestoreResult:
 
 
 def _refuse_unless_empty() -> None:
-    if Entry.objects.exists() or Checkpoint.objects.exists() or PendingEntry.objects.exists():
+    if any(model.objects.exists() for model in (Entry, Checkpoint, PendingEntry, VinKey)):
         raise RestoreRefused(
             "the log is not empty: restore only into a freshly migrated database, never over "
             "a log that still has entries"
         )
 
 
-def _restore_entries(store: MirrorStore, checkpoints: list[MirroredCheckpoint]) -> int:
+def _restore_entries(
+    store: MirrorStore, checkpoints: list[MirroredCheckpoint]
+) -> tuple[int, dict[str, list[int]], tuple[int, dict] | None]:
     """Stream the store's entries up to its latest verified checkpoint into Entry and Subtree
-    rows, checking the root at every checkpoint; return the tree size restored."""
+    rows, checking the root at every checkpoint; return the tree size restored, each VIN's
+    entry indexes, and the last `vin_index` entry (its index and facts), if any."""
     target = checkpoints[-1].size
     upcoming = iter(checkpoints)
     due = next(upcoming)
@@ -83,14 +88,21 @@ def _restore_entries(store: MirrorStore, checkpoints: list[MirroredCheckpoint]) 
     restored_at = timezone.now()
     entries: list[tuple] = []
     subtrees: list[tuple] = []
+    vins: dict[str, list[int]] = {}
+    last_vin_index = None
     for index, data in store.iter_entries():
         if index >= target:
             break  # provisional entries, fetched for a checkpoint not yet verified
         leaf_hash = merkle.leaf_hash(data)
         try:
-            fields = indexed_fields(json.loads(data))
+            entry = json.loads(data)
+            fields = indexed_fields(entry)
         except ValueError as error:
             raise RestoreRefused(f"entry {index} is not a log entry: {error}") from None
+        if fields["vin"] is not None:
+            vins.setdefault(fields["vin"], []).append(index)
+        if fields["type"] == protocol.VIN_INDEX:
+            last_vin_index = (index, entry.get("facts"))
         entries.append(
             (
                 index,
@@ -115,7 +127,40 @@ def _restore_entries(store: MirrorStore, checkpoints: list[MirroredCheckpoint]) 
         raise RestoreRefused(
             f"the store holds {frontier.size} entries but its latest checkpoint covers {target}"
         )
-    return target
+    return target, vins, last_vin_index
+
+
+def _restore_vin_index(
+    store: MirrorStore,
+    size: int,
+    vins: dict[str, list[int]],
+    last_vin_index: tuple[int, dict] | None,
+) -> None:
+    """Rebuild the VIN index (SPEC §7) from the restored entries, with the VRF proofs the
+    mirror verified (a VIN it has none for gets one from the log's VRF key), and check it is
+    the map the log's last `vin_index` entry committed to. Without it the sequencer would
+    extend an empty map and commit to a wrong one at its next batch."""
+    known = store.known_vins()
+    VinKey.objects.bulk_create(
+        (
+            VinKey(vin=vin, key=known[vin][0], vrf_proof=known[vin][1], indexes=b"")
+            for vin in vins
+            if vin in known
+        ),
+        batch_size=5_000,
+    )
+    root = vin_index.update_map(vins)
+    if last_vin_index is None or last_vin_index[0] != size - 1:
+        # A checkpoint from before the VIN index: the sequencer's next batch commits to it.
+        return
+    index, facts = last_vin_index
+    committed = facts.get("root") if isinstance(facts, dict) else None
+    rebuilt = b64encode(root)
+    if committed != rebuilt:
+        raise RestoreRefused(
+            f"wrong map: the VIN index rebuilt from the store's entries has root {rebuilt}, but "
+            f"the vin_index entry at {index} commits to {committed}"
+        )
 
 
 def _check_root(mirrored: MirroredCheckpoint, frontier: merkle.Frontier) -> None:

@@ -52,7 +52,7 @@ def lose_the_log() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE ledger_cosignature, ledger_checkpoint, ledger_subtree, ledger_entry, "
-            "ledger_pendingentry"
+            "ledger_pendingentry, ledger_vinkey, ledger_vinindexnode"
         )
 
 
