@@ -104,9 +104,11 @@ def post_open_loop(url: str, raw_key: str, bodies: list[bytes], rate: float) -> 
     return sent
 
 
-def witnessed_latencies(sent: dict[str, float], witnesses: int, timeout: float) -> list[float]:
+def witnessed_latencies(
+    sent: dict[str, float], witnesses: int, timeout: float
+) -> tuple[list[float], list[float]]:
     """Seconds from each event's POST to the first checkpoint covering it that every witness
-    has cosigned (as stored by the log)."""
+    has cosigned (as stored by the log), and to its integration in the log."""
     from carhistory.sources.models import Submission
     from ledger.models import Checkpoint, Cosignature, Entry
 
@@ -143,15 +145,19 @@ def witnessed_latencies(sent: dict[str, float], witnesses: int, timeout: float) 
     witnessed = sorted(
         (size, max(times)) for size, times in complete.items() if len(times) >= witnesses
     )
-    latencies = []
+    integrated_at = dict(
+        Entry.objects.filter(index__in=list(indexes.values())).values_list("index", "integrated_at")
+    )
+    latencies, integration = [], []
     for public_id, leaving in sent.items():
         index = indexes.get(pending_ids.get(public_id))
         if index is None:
             continue
+        integration.append(integrated_at[index].timestamp() - leaving)
         at = min((t for size, t in witnessed if size > index), default=None)
         if at is not None:
             latencies.append(at - leaving)
-    return latencies
+    return latencies, integration
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -194,14 +200,19 @@ def main() -> None:
                 count = int(rate * args.seconds)
                 events = make_events(organisation, signer, run + 1, count)
                 bodies = [json.dumps(event).encode() for event in events]
+                started = time.time()
                 sent = post_open_loop(url, raw_key, bodies, rate)
-                latencies = witnessed_latencies(sent, len(witnesses), timeout=60)
+                sending = max(sent.values()) - min(sent.values())
+                latencies, integration = witnessed_latencies(sent, len(witnesses), timeout=60)
                 load = " ".join(f"{value:.2f}" for value in os.getloadavg())
                 line = (
-                    f"{rate:5.0f} events/s for {args.seconds:.0f} s: {len(latencies)}/{count} "
-                    f"witnessed; p50 {percentile(latencies, 0.5):.3f} s, "
+                    f"{rate:5.0f} events/s for {args.seconds:.0f} s (sent at "
+                    f"{(count - 1) / sending if sending else 0:.0f}/s, "
+                    f"{time.time() - started:.0f} s in all): {len(latencies)}/{count} witnessed; "
+                    f"POST to witnessed p50 {percentile(latencies, 0.5):.3f} s, "
                     f"p99 {percentile(latencies, 0.99):.3f} s, max {max(latencies):.3f} s; "
-                    f"load average {load}"
+                    f"POST to integrated p50 {percentile(integration, 0.5):.3f} s, "
+                    f"p99 {percentile(integration, 0.99):.3f} s; load average {load}"
                 )
                 results.append(line)
                 print(line, flush=True)

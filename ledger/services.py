@@ -125,9 +125,13 @@ def _schedule_integration() -> None:
 
 
 def _schedule_witnessing() -> None:
-    from .tasks import witness_checkpoint
+    from .tasks import push_to_witness
+    from .witnessing import active_witness_ids
 
-    witness_checkpoint.delay()
+    # One task per witness straight away (not a fan-out task first): one hop less between a
+    # checkpoint and its cosignatures, and a slow witness delays only its own.
+    for witness_id in active_witness_ids():
+        push_to_witness.delay(witness_id)
 
 
 def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
