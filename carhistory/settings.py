@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "carhistory.portal",
     "carhistory.moderation",
     "carhistory.demo",
+    "carhistory.watch",
 ]
 
 MIDDLEWARE = [
@@ -137,10 +138,20 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     # A safety net: submissions trigger integration themselves; this picks up any left over
     # by a worker that died, and keeps checkpoints fresh.
-    "integrate-pending": {"task": "ledger.tasks.integrate_pending", "schedule": 5.0},
+    # Required in production: a worker SIGKILLed mid-task takes its message with it until
+    # Redis's visibility timeout (an hour); the next beat tick restarts integration at once.
+    # Expiring: ticks sent while no worker runs are dropped, not run one after another.
+    "integrate-pending": {
+        "task": "ledger.tasks.integrate_pending",
+        "schedule": 5.0,
+        "options": {"expires": 10},
+    },
     # Each checkpoint is pushed to the witnesses as it is signed; this retries the ones that
     # failed and refreshes cosignatures of a log that has not grown.
     "witness-checkpoint": {"task": "ledger.tasks.witness_checkpoint", "schedule": 10.0},
+    # Watched cars: new entries are noticed as they integrate; this retries e-mails a failing
+    # SMTP server held back and webhooks that were down.
+    "watch-sweep": {"task": "carhistory.watch.tasks.sweep_watches_task", "schedule": 300.0},
 }
 
 # --- witnesses (C2SP tlog-witness, ledger/witnessing.py) ------------------------------------
@@ -155,6 +166,11 @@ WITNESS_FRESHNESS_SECONDS = env.int("WITNESS_FRESHNESS_SECONDS", default=600)
 
 # --- e-mail (django-environ's EMAIL_URL: smtp://host:port, consolemail:// …) ----------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# Links in e-mails sent with no request at hand (a watched car's news) start with this.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Webhook receivers on private or loopback addresses: only for tests on one machine.
+WATCH_WEBHOOKS_ALLOW_PRIVATE = env.bool("WATCH_WEBHOOKS_ALLOW_PRIVATE", default=False)
+WATCH_WEBHOOKS_CA_FILE = env.str("WATCH_WEBHOOKS_CA_FILE", default="") or None
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="carhistory <noreply@carhistory.localhost>"
@@ -225,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Per-type facts and examples from the event schemas, and the log's plain-text endpoints.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "carhistory.openapi.postprocess",
+    ],
 }
 
 # --- security ------------------------------------------------------------------------------

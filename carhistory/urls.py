@@ -29,6 +29,7 @@ urlpatterns = [
     path("", include("carhistory.sources.urls")),
     path("", include("carhistory.portal.urls")),
     path("", include("carhistory.moderation.urls")),
+    path("", include("carhistory.watch.urls")),
     path("", include("carhistory.vehicles.urls")),
 ]
 

@@ -114,6 +114,16 @@ def vins_with_entries(vins: Iterable[str]) -> set[str]:
     return set(Entry.objects.filter(vin__in=list(vins)).values_list("vin", flat=True).distinct())
 
 
+def entries_of_vins_in_range(*, vins: Iterable[str], start: int, end: int) -> list[Entry]:
+    """The entries about any of `vins` with `start <= index < end`, in log order (indexed
+    fields only: what a watcher is told needs no entry bytes)."""
+    return list(
+        Entry.objects.filter(vin__in=list(vins), index__gte=start, index__lt=end)
+        .order_by("index")
+        .only("index", "vin", "type")
+    )
+
+
 def entries_by_index(indexes: Iterable[int]) -> dict[int, Entry]:
     return {entry.index: entry for entry in Entry.objects.filter(index__in=list(indexes))}
 

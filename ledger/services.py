@@ -4,6 +4,7 @@ Other apps never write ledger tables themselves; they call these functions (see
 docs/ARCHITECTURE.md, "Calling the ledger").
 """
 
+import functools
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from carhistory.errors import DomainError
 
-from . import keys, selectors
+from . import keys, selectors, signals
 from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry, Subtree
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -157,10 +158,15 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 _publish_tree_size(size)
                 # After the commit, and robust: witnesses never hold up the sequencer.
                 transaction.on_commit(_schedule_witnessing, robust=True)
+                transaction.on_commit(functools.partial(_announce_entries, size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
         if count < batch_size:
             return IntegrationResult(size, integrated, checkpoint)
+
+
+def _announce_entries(size: int) -> None:
+    signals.entries_integrated.send(sender=integrate_pending, tree_size=size)
 
 
 # The log's size, published for readers that would otherwise ask PostgreSQL on every request

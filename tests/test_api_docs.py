@@ -33,3 +33,25 @@ def test_the_browsable_docs_load_swagger_ui_from_our_own_static_files(client):
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
     assert "cdn.jsdelivr.net" not in page
+
+
+def test_the_schema_documents_each_event_types_facts_with_a_valid_example(client):
+    from carhistory.sources.schemas import EVENT_SCHEMAS, validate_submission
+
+    schema = client.get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+    for event_type, rules in EVENT_SCHEMAS.items():
+        assert set(components[f"Facts_{event_type}"]["properties"]) == set(rules.facts)
+    post = schema["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]
+    examples = post["application/json"]["examples"]
+    assert set(examples) == set(EVENT_SCHEMAS)
+    for example in examples.values():
+        _event, errors = validate_submission(example["value"])
+        assert errors == {}, (example, errors)
+
+
+def test_the_schema_lists_the_log_endpoints(client):
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    for path in ("/log/checkpoint", "/log/key", "/log/vrf-key", "/log/tile/{tile_path}"):
+        assert path in paths
+    assert "/api/v1/log/proof/inclusion" in paths

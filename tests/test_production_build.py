@@ -32,7 +32,12 @@ def production_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     key_file = tmp_path / "log.key"
     if not key_file.exists():
         key_file.write_text(note.Signer.generate("carhistory.localhost/log").key_string())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_SIGNING_KEY")}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; production never has it.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("LEDGER_SIGNING_KEY") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update(
         DEBUG="0",
         SECRET_KEY=PRODUCTION_SECRET,

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from carhistory.moderation.models import Dispute
 from carhistory.sources import schemas
-from carhistory.sources.models import Organisation
+from carhistory.sources.models import Organisation, OrganisationKind
 
 
 class ApplicationForm(forms.ModelForm):
@@ -70,6 +70,11 @@ class SourceStatusForm(ReasonForm):
             ("revoked", _("Revoke (final)")),
         ],
     )
+
+
+class SourceProfileForm(ReasonForm):
+    kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
+    name = forms.CharField(label=_("Name"), max_length=200)
 
 
 class CorrectionForm(forms.Form):

@@ -16,9 +16,14 @@ class Dispute(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        # Anyone can raise a dispute in one click, so a new one is seen by the moderators only;
+        # it marks the public report once a moderator accepts it for review.
+        OPEN = "open", _("New")
+        UNDER_REVIEW = "under_review", _("Under review")
         CORRECTED = "corrected", _("Corrected")
         REJECTED = "rejected", _("Rejected")
+
+    UNRESOLVED = (Status.OPEN, Status.UNDER_REVIEW)
 
     entry_index = models.BigIntegerField(_("entry index"), db_index=True)
     vin = models.CharField(_("VIN"), max_length=17, db_index=True)
@@ -31,6 +36,11 @@ class Dispute(models.Model):
     correction_index = models.BigIntegerField(_("correction entry index"), null=True, blank=True)
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    # The slug of the source whose entry is disputed: its portal lists the dispute.
+    source = models.CharField(_("source"), max_length=64, blank=True, db_index=True)
+    accepted_at = models.DateTimeField(_("accepted for review at"), null=True, blank=True)
+    source_answer = models.TextField(_("the source's answer"), max_length=2000, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -49,8 +59,16 @@ class Dispute(models.Model):
             # Every closed dispute says why; an open one has no resolution yet.
             models.CheckConstraint(
                 name="dispute_resolution_iff_closed",
-                condition=(Q(status="open") & Q(resolution_reason="") & Q(resolved_at__isnull=True))
-                | (~Q(status="open") & ~Q(resolution_reason="") & Q(resolved_at__isnull=False)),
+                condition=(
+                    Q(status__in=["open", "under_review"])
+                    & Q(resolution_reason="")
+                    & Q(resolved_at__isnull=True)
+                )
+                | (
+                    ~Q(status__in=["open", "under_review"])
+                    & ~Q(resolution_reason="")
+                    & Q(resolved_at__isnull=False)
+                ),
             ),
         ]
 
@@ -71,7 +89,9 @@ class AuditEntry(models.Model):
         SUSPEND_SOURCE = "suspend_source", _("Suspended a source")
         REINSTATE_SOURCE = "reinstate_source", _("Reinstated a source")
         REVOKE_SOURCE = "revoke_source", _("Revoked a source")
+        CHANGE_SOURCE_PROFILE = "change_source_profile", _("Changed a source's kind or name")
         CORRECT_ENTRY = "correct_entry", _("Appended a correction")
+        ACCEPT_DISPUTE = "accept_dispute", _("Accepted a dispute for review")
         REJECT_DISPUTE = "reject_dispute", _("Rejected a dispute")
         ERASE_PRIVATE_RECORD = "erase_private_record", _("Erased private details")
 

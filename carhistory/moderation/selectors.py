@@ -34,7 +34,14 @@ def moderated_sources() -> QuerySet[Organisation]:
 
 
 def open_disputes() -> QuerySet[Dispute]:
-    return Dispute.objects.filter(status=Dispute.Status.OPEN)
+    """Disputes awaiting a decision: new ones, then those under review."""
+    return Dispute.objects.filter(status__in=Dispute.UNRESOLVED)
+
+
+def disputes_against(*, source: str) -> QuerySet[Dispute]:
+    """What a source sees in its portal: disputes about its records that a moderator has
+    accepted for review, and how they ended. New, unreviewed ones stay with the moderators."""
+    return Dispute.objects.filter(source=source, accepted_at__isnull=False).order_by("-pk")
 
 
 def recent_audit_entries(*, limit: int = 50) -> QuerySet[AuditEntry]:

@@ -7,17 +7,19 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from carhistory.errors import DomainError
 from carhistory.moderation.models import AuditEntry, Dispute
+from carhistory.moderation.tasks import notify_disputed_source_task
 from carhistory.sources import accounts, schemas
 from carhistory.sources import services as source_services
 from carhistory.sources.models import (
     RESERVED_SLUGS,
     ApiKey,
     Organisation,
+    OrganisationStatus,
     PrivateRecord,
     Submission,
 )
@@ -84,13 +86,54 @@ def submit_application(
 
 def open_dispute(*, entry: Entry, reason: str, reporter_contact: str = "") -> Dispute:
     """Anyone reading a report flags one of its entries; a moderator takes it from there."""
-    dispute = Dispute.objects.create(
+    # Not public yet: one anonymous click must not put "disputed" on a report. A moderator
+    # accepts it for review first (accept_dispute), so no cached report changes here.
+    return Dispute.objects.create(
         entry_index=entry.index,
         vin=entry.vin,
+        source=entry.source or "",
         reason=reason,
         reporter_contact=reporter_contact,
     )
+
+
+@transaction.atomic
+def accept_dispute(*, moderator: AbstractBaseUser, dispute: Dispute, site_url: str) -> Dispute:
+    """Accept a new dispute for review: from now on the report marks the line as disputed,
+    and the source that logged the entry is told and may answer in its portal."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.status != Dispute.Status.OPEN:
+        raise ValidationError(_("Only a new dispute can be accepted for review."))
+    dispute.status = Dispute.Status.UNDER_REVIEW
+    dispute.accepted_at = timezone.now()
+    dispute.save(update_fields=["status", "accepted_at"])
     _forget_cached_reports(dispute)
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.ACCEPT_DISPUTE,
+        reason="accepted for review",  # the audit needs a reason; the dispute's own says why
+        dispute=dispute,
+        entry_index=dispute.entry_index,
+    )
+    language = translation.get_language()
+    transaction.on_commit(lambda: notify_disputed_source_task.delay(dispute.pk, site_url, language))
+    return dispute
+
+
+@transaction.atomic
+def answer_dispute(*, organisation: Organisation, dispute: Dispute, answer: str) -> Dispute:
+    """The disputed source's side of the story, for the moderators to weigh."""
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.source != organisation.slug:
+        raise ValidationError(_("This dispute is not about one of your records."))
+    if dispute.status != Dispute.Status.UNDER_REVIEW:
+        raise ValidationError(_("Only a dispute under review can be answered."))
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError({"answer": _("Write your answer.")})
+    dispute.source_answer = answer
+    dispute.answered_at = timezone.now()
+    dispute.save(update_fields=["source_answer", "answered_at"])
     return dispute
 
 
@@ -156,6 +199,63 @@ def change_source_status(
         reason=reason,
         organisation=organisation,
         ledger_index=entry.index,
+    )
+    return entry
+
+
+# A source's standing as the log states it (SPEC §5 `source_status`), by its status here.
+LOGGED_STANDING = {
+    OrganisationStatus.APPROVED: "approved",
+    OrganisationStatus.SUSPENDED: "suspended",
+}
+
+
+@transaction.atomic
+def change_source_profile(
+    *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
+) -> Entry | None:
+    """Change a source's kind (its role: what it may submit) or its name, in the open.
+
+    A source's kind decides which events it may log, so changing it must leave a public trace:
+    for a source in the log, a `source_status` entry restating its standing says what changed
+    and why, and the audit row names the moderator. Its slug never changes once the log names
+    it (its entries and its key carry it), and a revoked source stays as it was.
+    """
+    reason = _required(reason)
+    organisation = _locked(organisation)
+    changes = {
+        field: [getattr(organisation, field), value]
+        for field, value in (("kind", kind), ("name", name.strip()))
+        if getattr(organisation, field) != value
+    }
+    if not changes:
+        raise ValidationError(_("Nothing changes: pick another kind or name."))
+    if organisation.status == OrganisationStatus.REVOKED:
+        raise ValidationError(_("A revoked source is final and cannot be changed."))
+    entry = None
+    standing = LOGGED_STANDING.get(organisation.status)
+    if standing is not None:
+        # The log is read in every language: its reason stays English.
+        said = "; ".join(f"{field} {old} -> {new}" for field, (old, new) in changes.items())
+        entry = ledger_services.append_platform_entry(
+            type=schemas.EventType.SOURCE_STATUS,
+            facts={
+                "source": organisation.slug,
+                "status": standing,
+                "reason": f"profile changed ({said}): {reason}",
+            },
+        )
+    for field, (_old, new) in changes.items():
+        setattr(organisation, field, new)
+    organisation.full_clean()
+    organisation.save(update_fields=list(changes))
+    _record(
+        moderator=moderator,
+        action=AuditEntry.Action.CHANGE_SOURCE_PROFILE,
+        reason=reason,
+        organisation=organisation,
+        ledger_index=entry.index if entry else None,
+        details=changes,
     )
     return entry
 
@@ -285,7 +385,7 @@ def _locked(organisation: Organisation) -> Organisation:
 
 
 def _require_open(dispute: Dispute) -> None:
-    if dispute.status != Dispute.Status.OPEN:
+    if dispute.status not in Dispute.UNRESOLVED:
         raise ValidationError(_("This dispute is already closed."))
 
 

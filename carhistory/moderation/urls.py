@@ -24,6 +24,8 @@ urlpatterns = [
         name="reject-application",
     ),
     path("moderation/sources/<int:pk>/status", views.source_status, name="source-status"),
+    path("moderation/sources/<int:pk>/profile", views.source_profile, name="source-profile"),
     path("moderation/disputes/<int:pk>", views.dispute_detail, name="dispute"),
+    path("moderation/disputes/<int:pk>/accept", views.accept_dispute, name="dispute-accept"),
     path("moderation/erase", views.erase, name="erase"),
 ]

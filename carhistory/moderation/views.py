@@ -18,6 +18,7 @@ from carhistory.moderation.forms import (
     DisputeForm,
     ErasureForm,
     ReasonForm,
+    SourceProfileForm,
     SourceStatusForm,
 )
 from carhistory.moderation.models import Dispute
@@ -181,13 +182,57 @@ def source_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @moderator_required
+def source_profile(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = get_object_or_404(Organisation, pk=pk)
+    initial = {"kind": organisation.kind, "name": organisation.name}
+    form = SourceProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_source_profile(
+                moderator=request.user, organisation=organisation, **form.cleaned_data
+            )
+        except services.REFUSALS as error:
+            form.add_error(None, services.refusal_messages(error))
+        else:
+            messages.success(request, _("The change is recorded in the log and the audit trail."))
+            return redirect("moderation:queue")
+    return render(
+        request,
+        "moderation/reason_form.html",
+        {
+            "form": form,
+            "title": _("Change the kind or name of %(name)s") % {"name": organisation.name},
+            "subject": organisation,
+        },
+    )
+
+
+@moderator_required
+@require_POST
+def accept_dispute(request: HttpRequest, pk: int) -> HttpResponse:
+    dispute = get_object_or_404(Dispute, pk=pk)
+    try:
+        services.accept_dispute(
+            moderator=request.user, dispute=dispute, site_url=request.build_absolute_uri("/")
+        )
+    except services.REFUSALS as error:
+        messages.error(request, " ".join(services.refusal_messages(error)))
+    else:
+        messages.success(
+            request,
+            _("The dispute is under review: the report marks the line, the source is told."),
+        )
+    return redirect("moderation:dispute", pk=dispute.pk)
+
+
+@moderator_required
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dispute = get_object_or_404(Dispute, pk=pk)
     entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
     logged = json.loads(bytes(entry.data)) if entry is not None else {}
     correction_form = CorrectionForm(prefix="correct", entry=logged)
     reject_form = ReasonForm(prefix="reject")
-    if request.method == "POST" and dispute.status == Dispute.Status.OPEN:
+    if request.method == "POST" and dispute.status in Dispute.UNRESOLVED:
         if "correct" in request.POST:
             correction_form = CorrectionForm(request.POST, prefix="correct", entry=logged)
             if correction_form.is_valid():

@@ -4,28 +4,12 @@ import uuid
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from carhistory.service_items import ServiceItem, canonical_items, split_items
 from carhistory.sources import roles
 from carhistory.sources.schemas import EventType
 
 # The two events a workshop logs on a phone at the counter.
 QUICK_EVENT_TYPES = (EventType.SERVICE, EventType.ODOMETER)
-
-# The usual service items, offered as one-tap chips; the stored values are these codes.
-SERVICE_ITEMS = [
-    ("oil", _("Engine oil")),
-    ("oil_filter", _("Oil filter")),
-    ("air_filter", _("Air filter")),
-    ("cabin_filter", _("Cabin filter")),
-    ("brake_pads", _("Brake pads")),
-    ("brake_fluid", _("Brake fluid")),
-    ("tyres", _("Tyres")),
-    ("battery", _("Battery")),
-    ("spark_plugs", _("Spark plugs")),
-    ("coolant", _("Coolant")),
-    ("transmission_fluid", _("Transmission fluid")),
-    ("wipers", _("Wipers")),
-    ("alignment", _("Wheel alignment")),
-]
 
 
 class QuickEventForm(forms.Form):
@@ -55,12 +39,15 @@ class QuickEventForm(forms.Form):
     )
     items = forms.MultipleChoiceField(
         label=_("Items (service)"),
-        choices=SERVICE_ITEMS,
+        choices=ServiceItem.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
     other_items = forms.CharField(
-        label=_("Other items, separated by commas"), required=False, max_length=500
+        label=_("Other items, separated by commas"),
+        help_text=_("Separate items with a comma (, or ，), 、 or a semicolon."),
+        required=False,
+        max_length=500,
     )
     # Set when the form is shown: a double tap on "Save" submits the same id twice, and the
     # submission idempotency keeps the second from appending a duplicate entry.
@@ -100,8 +87,10 @@ class QuickEventForm(forms.Form):
             "external_id": f"form-{data['form_token']}",
         }
         if data["event_type"] == EventType.SERVICE:
-            others = [item.strip() for item in data["other_items"].split(",") if item.strip()]
-            payload["facts"] = {"items": [*data["items"], *others]}
+            # "雨刮片，空调滤芯" is two items; a typed name the vocabulary knows is stored as
+            # its code, like the chips, so every report names it alike.
+            others = canonical_items(split_items(data["other_items"]))
+            payload["facts"] = {"items": list(dict.fromkeys([*data["items"], *others]))}
         return payload
 
     def add_submission_errors(self, errors: dict[str, list[str]]) -> None:

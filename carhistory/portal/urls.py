@@ -15,6 +15,7 @@ portal_patterns = [
     path("portal/csv/<int:pk>/errors.csv", views.csv_errors, name="csv-errors"),
     path("portal/csv/template/<str:kind>.csv", views.csv_template, name="csv-template"),
     path("portal/keys/", views.keys, name="keys"),
+    path("portal/disputes/", views.disputes, name="disputes"),
     path("portal/keys/api/<int:pk>/revoke", views.revoke_api_key, name="revoke-api-key"),
 ]
 

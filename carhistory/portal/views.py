@@ -17,7 +17,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from carhistory.moderation import selectors as moderation_selectors
+from carhistory.moderation import services as moderation_services
 from carhistory.moderation.access import is_moderator
+from carhistory.moderation.models import Dispute
 from carhistory.portal import csv_format, csv_import
 from carhistory.portal import selectors as upload_selectors
 from carhistory.portal.access import member_required, source_admin_required
@@ -232,3 +235,37 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@member_required
+def disputes(request: HttpRequest) -> HttpResponse:
+    """Disputes about this source's records that moderators have accepted for review; the
+    source answers each before the moderators decide."""
+    organisation = request.membership.organisation
+    if request.method == "POST":
+        dispute = get_object_or_404(
+            Dispute, pk=_whole_number(request.POST.get("dispute")), source=organisation.slug
+        )
+        try:
+            moderation_services.answer_dispute(
+                organisation=organisation, dispute=dispute, answer=request.POST.get("answer", "")
+            )
+        except moderation_services.REFUSALS as error:
+            messages.error(request, " ".join(moderation_services.refusal_messages(error)))
+        else:
+            messages.success(request, _("Your answer is with the moderators."))
+        return redirect("portal:disputes")
+    return render(
+        request,
+        "portal/disputes.html",
+        {
+            "organisation": organisation,
+            "disputes": moderation_selectors.disputes_against(source=organisation.slug),
+        },
+    )
+
+
+def _whole_number(text: str | None) -> int:
+    if not (text or "").isdigit():
+        raise Http404
+    return int(text)

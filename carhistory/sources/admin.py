@@ -27,6 +27,13 @@ class OrganisationAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "created_at", "decided_at"]
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Kind is a source's role and slug its name in the log: they change only through the
+        # moderation action that logs and audits it (moderation/sources/<id>/profile).
+        if obj is None:
+            return self.readonly_fields
+        return [*self.readonly_fields, "slug", "kind", "name"]
+
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):

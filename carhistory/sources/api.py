@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carhistory.rest import PayloadTooLarge
+from carhistory.service_items import vocabulary_markdown
 from carhistory.sources.authentication import ApiKeyAuthentication, IsSource
 from carhistory.sources.models import Channel
 from carhistory.sources.repair_records import import_repair_records, unwrap
@@ -83,6 +84,11 @@ def _conflict_body(result: SubmissionResult) -> dict:
 class EventView(SourceApiView):
     @extend_schema(
         operation_id="submit_event",
+        description=(
+            "One event (SPEC §5). For a service's `items` and a repair's `parts`, send the code "
+            "of the shared vocabulary where one fits; anything else is kept as sent, and the "
+            "report shows codes in the reader's language:\n\n" + vocabulary_markdown()
+        ),
         request=EventSubmissionSerializer,
         responses={
             202: SubmissionStateSerializer,

@@ -500,3 +500,31 @@ def _submission_from_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     if entry.get("odometer_km") is not None:
         payload["odometer_km"] = entry["odometer_km"]
     return payload
+
+
+# --- documentation ---------------------------------------------------------------------------
+
+# One plausible value of every fact, for the OpenAPI examples (carhistory/openapi.py); a test
+# fails when a fact has none, so a new fact cannot reach the API docs undocumented.
+FACT_EXAMPLES: dict[str, Any] = {
+    "items": ["oil", "oil filter"],
+    "parts": ["front bumper"],
+    "area": "front",
+    "severity": "moderate",
+    "airbags_deployed": False,
+    "damage_areas": ["front", "left door"],
+    "claim_kind": "collision",
+    "total_loss": False,
+    "event": "ownership_transfer",
+    "region": "Shanghai",
+    "use": "private",
+    "brand": "flood",
+    "result": "pass",
+    "campaign": "RC-2023-041",
+    "status": "open",
+    "component": "airbag inflator",
+    "plant": "Anting",
+    "built_on": "2019-03-02",
+    "model": "Lavida 1.5L",
+    "model_year": 2019,
+}

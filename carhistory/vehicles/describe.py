@@ -9,8 +9,8 @@ from collections.abc import Callable
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from carhistory.service_items import item_code, item_label
 from carhistory.vehicles import formats, names
-from carhistory.vehicles.service_items import item_code, item_label
 
 VALUE_LABELS = {
     "minor": gettext_lazy("minor"),

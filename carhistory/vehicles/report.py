@@ -32,7 +32,8 @@ from ledger.models import Checkpoint
 from ledger.selectors import entries_for_vin, latest_checkpoint
 
 PLATFORM = protocol.PLATFORM_SOURCE
-OPEN = "open"
+OPEN = "open"  # a recall's status
+UNDER_REVIEW = "under_review"  # a dispute's status once a moderator accepts it (moderation)
 OWNER_EVENTS = ("first_registration", "ownership_transfer")
 
 
@@ -85,7 +86,8 @@ def _logged_events(vin: str, checkpoint: Checkpoint | None) -> list[LoggedEvent]
             entry=entry,
             source=sources[entry.get("source", "")],
             signed_by=PLATFORM if entry.get("source_key") == log_key else "source",
-            disputed=any(dispute.status == OPEN for dispute in disputes.get(index, ())),
+            # Only once a moderator has accepted it for review: one anonymous click is not enough.
+            disputed=any(dispute.status == UNDER_REVIEW for dispute in disputes.get(index, ())),
         )
         for index, entry in entries.items()
     ]

@@ -38,7 +38,7 @@ def wait_for(condition, *, timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
-def start_worker(log_key, log_path) -> subprocess.Popen:
+def start_worker(log_key, log_path, *, batch_size: int = PENDING) -> subprocess.Popen:
     database = connection.settings_dict
     environment = {
         **os.environ,
@@ -49,7 +49,7 @@ def start_worker(log_key, log_path) -> subprocess.Popen:
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "LEDGER_SIGNING_KEY": log_key.key_string(),
         # One batch for everything, so the kill lands inside the sequencer's transaction.
-        "LEDGER_BATCH_SIZE": str(PENDING),
+        "LEDGER_BATCH_SIZE": str(batch_size),
     }
     return subprocess.Popen(
         [

@@ -21,7 +21,6 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-DRILL_DATABASE = "carhistory_mirror_drill"
 GROW = (
     "from ledger import services; from tests.ledger.factories import EntryFactory; "
     "services.enqueue_entries(entries=EntryFactory.build_batch({count})); "
@@ -35,6 +34,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def drill_database() -> str:
+    """A name of this run's own, so parallel suites on one server never drop each other's."""
+    return f"{settings.DATABASES['default']['NAME']}_drill"
+
+
 def server_url() -> str:
     database = settings.DATABASES["default"]
     return f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
@@ -44,8 +48,8 @@ def recreate_database() -> None:
     connection = psycopg2.connect(f"{server_url()}/postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DRILL_DATABASE} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {DRILL_DATABASE}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {drill_database()} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {drill_database()}")
     connection.close()
 
 
@@ -55,7 +59,7 @@ class Site:
     def __init__(self, tmp_path: Path) -> None:
         self.env = {
             **os.environ,
-            "DATABASE_URL": f"{server_url()}/{DRILL_DATABASE}",
+            "DATABASE_URL": f"{server_url()}/{drill_database()}",
             "REDIS_URL": "",
             "CELERY_TASK_ALWAYS_EAGER": "1",
             "LEDGER_SIGNING_KEY": "",
@@ -135,7 +139,7 @@ def site(tmp_path):
     connection = psycopg2.connect(f"{server_url()}/postgres")
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {DRILL_DATABASE} WITH (FORCE)")
+        cursor.execute(f"DROP DATABASE IF EXISTS {drill_database()} WITH (FORCE)")
     connection.close()
 
 

@@ -224,21 +224,28 @@ def _disputed(client, index):
     return [event["disputed"] for event in report["events"] if event["index"] == index]
 
 
-def test_a_new_dispute_shows_at_once_in_a_cached_report(
+def test_an_accepted_dispute_shows_at_once_in_a_cached_report(
     client, entry, django_capture_on_commit_callbacks
 ):
     assert _disputed(client, entry.index) == [False]  # now cached for this tree size
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(_dispute_url(VIN, entry.index), {"reason": "The reading is ten times too high"})
+    # One anonymous click changes nothing public.
+    assert _disputed(client, entry.index) == [False]
 
+    client.force_login(make_moderator())
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("moderation:dispute-accept", args=[Dispute.objects.get().pk]))
     assert _disputed(client, entry.index) == [True]
 
 
 def test_a_rejected_dispute_leaves_a_cached_report_at_once(
     client, entry, django_capture_on_commit_callbacks
 ):
-    dispute = Dispute.objects.create(entry_index=entry.index, vin=VIN, reason="I disagree")
+    dispute = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, reason="I disagree", status="under_review"
+    )
     assert _disputed(client, entry.index) == [True]
     client.force_login(make_moderator())
 
@@ -249,3 +256,70 @@ def test_a_rejected_dispute_leaves_a_cached_report_at_once(
         )
 
     assert _disputed(client, entry.index) == [False]
+
+
+def test_an_anonymous_dispute_marks_the_report_only_once_accepted_for_review(
+    client, entry, django_capture_on_commit_callbacks, mailoutbox
+):
+    from tests.sources.factories import MembershipFactory
+
+    organisation = OrganisationFactory._meta.model.objects.get(slug=entry.source)
+    organisation.contact_email = "service@dealer.example.cn"
+    organisation.save()
+    member = MembershipFactory(organisation=organisation)
+    client.post(_dispute_url(VIN, entry.index), {"reason": "The odometer read 15,200 km."})
+    dispute = Dispute.objects.get()
+    assert _disputed(Client(), entry.index) == [False]
+
+    moderator = Client()
+    moderator.force_login(make_moderator())
+    with django_capture_on_commit_callbacks(execute=True):
+        moderator.post(reverse("moderation:dispute-accept", args=[dispute.pk]))
+
+    dispute.refresh_from_db()
+    assert dispute.status == "under_review"
+    assert _disputed(Client(), entry.index) == [True]
+    [notice] = mailoutbox
+    assert sorted(notice.to) == sorted(["service@dealer.example.cn", member.user.email])
+    assert f"#{entry.index}" in notice.subject
+    assert "/portal/disputes/" in notice.body
+
+    # The source answers in its portal; the moderators see the answer.
+    source = Client()
+    source.force_login(member.user)
+    assert "The odometer read 15,200 km." in source.get(reverse("portal:disputes")).content.decode()
+    source.post(
+        reverse("portal:disputes"),
+        {"dispute": dispute.pk, "answer": "Our invoice 88121 says 152,000 km."},
+    )
+    dispute.refresh_from_db()
+    assert dispute.source_answer == "Our invoice 88121 says 152,000 km."
+    page = moderator.get(reverse("moderation:dispute", args=[dispute.pk])).content.decode()
+    assert "Our invoice 88121" in page
+
+
+def test_a_source_cannot_see_or_answer_disputes_about_others_records(client, entry):
+    from tests.sources.factories import MembershipFactory
+
+    dispute = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, source=entry.source, reason="typo"
+    )
+    new_only = Dispute.objects.create(
+        entry_index=entry.index, vin=VIN, source=entry.source, reason="not yet accepted"
+    )
+    Dispute.objects.filter(pk=dispute.pk).update(
+        status="under_review", accepted_at="2024-01-01T00:00Z"
+    )
+    outsider = MembershipFactory()
+    client.force_login(outsider.user)
+    assert "typo" not in client.get(reverse("portal:disputes")).content.decode()
+    client.post(reverse("portal:disputes"), {"dispute": dispute.pk, "answer": "mine now"})
+    dispute.refresh_from_db()
+    assert dispute.source_answer == ""
+    # Its own source does not see a dispute no moderator has accepted.
+    insider = MembershipFactory(
+        organisation=OrganisationFactory._meta.model.objects.get(slug=entry.source)
+    )
+    client.force_login(insider.user)
+    page = client.get(reverse("portal:disputes")).content.decode()
+    assert "typo" in page and new_only.reason not in page

@@ -1,11 +1,13 @@
 """The phone form: a service or an odometer reading in a few taps."""
 
 import datetime
+import json
 
 import pytest
 from django.urls import reverse
 
 from carhistory.sources.models import Submission
+from ledger.selectors import entry_for_pending
 from ledger.services import integrate_pending
 from tests.sources.factories import MembershipFactory, make_vin
 
@@ -140,3 +142,12 @@ def test_a_suspended_source_cannot_log_events(client):
     assert response.status_code == 200
     assert "not approved" in str(response.context["form"].non_field_errors())
     assert not Submission.objects.exists()
+
+
+def test_other_items_split_on_chinese_separators_and_known_names_become_codes(client, dealer_staff):
+    data = _form_data(client, items=["oil"], other_items="雨刮片，空调滤芯、cabin lamp；机油")
+    assert client.post(reverse("portal:event-new"), data).status_code == 302
+    integrate_pending(wait=True)
+    entry = entry_for_pending(Submission.objects.get().pending_id)
+    items = json.loads(bytes(entry.data))["facts"]["items"]
+    assert items == ["oil", "wipers", "cabin_filter", "cabin lamp"]

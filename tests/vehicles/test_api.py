@@ -88,7 +88,7 @@ def test_report_is_served_from_the_cache_without_rebuilding(
 def test_forgetting_a_vehicle_shows_a_new_dispute(client, dealer, logbook):
     index = logbook.event(dealer, "service", "2019-05-01", odometer_km=45210, items=[])
     assert client.get(REPORT).json()["events"][0]["disputed"] is False
-    Dispute.objects.create(entry_index=index, vin=VIN, reason="not my car")
+    Dispute.objects.create(entry_index=index, vin=VIN, reason="not my car", status="under_review")
     forget_vehicle(vin=VIN)
     assert client.get(REPORT).json()["events"][0]["disputed"] is True
 

@@ -178,10 +178,14 @@ def test_suspended_source_is_weighed_with_a_warning(logbook, dealer):
     assert "suspended" in rollback["message"]
 
 
-def test_open_dispute_marks_the_entry(logbook, dealer):
+def test_a_dispute_under_review_marks_the_entry_and_a_new_one_does_not(logbook, dealer):
     disputed = logbook.event(dealer, "service", "2019-05-01", odometer_km=100, items=[])
     settled = logbook.event(dealer, "service", "2019-06-01", odometer_km=200, items=[])
-    Dispute.objects.create(entry_index=disputed, vin=VIN, reason="not my car")
+    fresh = logbook.event(dealer, "service", "2019-07-01", odometer_km=300, items=[])
+    Dispute.objects.create(
+        entry_index=disputed, vin=VIN, reason="not my car", status=Dispute.Status.UNDER_REVIEW
+    )
+    Dispute.objects.create(entry_index=fresh, vin=VIN, reason="one anonymous click")
     Dispute.objects.create(
         entry_index=settled,
         vin=VIN,
@@ -191,7 +195,7 @@ def test_open_dispute_marks_the_entry(logbook, dealer):
         resolved_at=timezone.now(),
     )
     report = build_report(vin=VIN)
-    assert [event["disputed"] for event in report["events"]] == [True, False]
+    assert [event["disputed"] for event in report["events"]] == [True, False, False]
     [flag] = [flag for flag in report["flags"] if flag["code"] == "disputed_entry"]
     assert flag["indexes"] == [disputed]
 

@@ -35,6 +35,8 @@ OVERFLOWING = """() => {
   return Array.from(document.querySelectorAll("body *"))
     .filter((element) => element.getBoundingClientRect().right > width + 0.5)
     .filter((element) => !element.closest("[hidden], details:not([open]) > :not(summary)"))
+    // Shapes inside an <svg> are clipped by it; the <svg> itself is checked.
+    .filter((element) => !(element instanceof SVGElement) || element.tagName === "svg")
     .slice(0, 5)
     .map((element) => element.tagName.toLowerCase() + "." + element.className);
 }"""
@@ -88,3 +90,36 @@ def test_moderation_pages_fit_a_phone(phone, live_server, log_key):
     signed_in(phone, UserFactory(is_staff=True, is_superuser=True))
     for path in MODERATION_PAGES:
         assert_fits(phone, live_server.url + path)
+
+
+def test_the_verdict_is_above_the_fold_on_a_phone(browser, live_server, log_key):
+    record_rollback_history(approved_sources())
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/vehicles/{ROLLBACK_VIN}/")
+    risks = page.locator(".verdict-risks .risk")
+    assert any("went backwards" in text for text in risks.all_inner_texts())
+    for risk in risks.all():
+        box = risk.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 844, risk.inner_text()
+    odometer_card = page.locator('[data-summary="last-odometer"]')
+    assert "bad" in odometer_card.get_attribute("class")
+    context.close()
+
+
+def test_printing_the_report_clips_nothing_and_keeps_the_chart(browser, live_server, log_key):
+    record_rollback_history(approved_sources())
+    # A4 at 96 dpi with the browser's default margins leaves about 700 CSS pixels.
+    context = browser.new_context(viewport={"width": 700, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/vehicles/{ROLLBACK_VIN}/print")
+    page.wait_for_selector("#odometer-chart[data-chart-points]")
+    page.emulate_media(media="print")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    page.wait_for_timeout(200)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 700
+    assert page.evaluate(OVERFLOWING) == []
+    canvas = page.locator("#odometer-chart").bounding_box()
+    assert 0 < canvas["width"] <= 700
+    assert page.pdf(format="A4")  # Chromium lays it out for paper without error
+    context.close()

@@ -204,7 +204,7 @@ def test_switching_to_chinese(page, live_server, rollback_car):
 def test_corrections_and_disputes_are_shown_and_verified(page, live_server, rollback_car):
     from django.contrib.auth import get_user_model
 
-    from carhistory.moderation.services import append_correction, open_dispute
+    from carhistory.moderation.services import accept_dispute, append_correction, open_dispute
     from ledger.models import Entry
 
     inspection = Entry.objects.get(vin=ROLLBACK_VIN, type="inspection")
@@ -217,7 +217,11 @@ def test_corrections_and_disputes_are_shown_and_verified(page, live_server, roll
         reason="The inspector typed 30,000 for 46,000.",
         corrected_fields={"odometer_km": 46000},
     )
-    open_dispute(entry=accident, reason="This was another car.")
+    accept_dispute(
+        moderator=moderator,
+        dispute=open_dispute(entry=accident, reason="This was another car."),
+        site_url=live_server.url,
+    )
 
     open_report(page, live_server)
     expect(page.locator(f"#entry-{inspection.index}")).to_contain_text(

@@ -1,0 +1,95 @@
+"""A source's kind (its role), slug and name change only through a logged, audited moderation
+action (issue 14 §6): a repair shop cannot quietly become an insurer in the admin."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from carhistory.moderation.models import AuditEntry
+from carhistory.sources.models import Organisation
+from ledger.models import Entry
+from tests.moderation.factories import make_moderator
+from tests.sources.factories import OrganisationFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def repair_shop():
+    return OrganisationFactory(kind="repair_shop", slug="bj-garage", name="Beijing Garage")
+
+
+def test_the_admin_cannot_change_kind_slug_or_name(client, repair_shop):
+    client.force_login(make_moderator(is_staff=True, is_superuser=True))
+    url = reverse("admin:sources_organisation_change", args=[repair_shop.pk])
+    form = client.get(url).context["adminform"].form
+    assert not {"kind", "slug", "name"} & set(form.fields)
+    data = {name: field.initial or "" for name, field in form.fields.items()}
+
+    client.post(
+        url,
+        {
+            **data,
+            "kind": "insurer",
+            "slug": "fake-insurer",
+            "name": "Fake Insurance",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+
+    repair_shop.refresh_from_db()
+    assert (repair_shop.kind, repair_shop.slug, repair_shop.name) == (
+        "repair_shop",
+        "bj-garage",
+        "Beijing Garage",
+    )
+    assert not Entry.objects.exists()
+
+
+def test_a_kind_change_is_logged_and_audited(client, repair_shop):
+    moderator = make_moderator()
+    client.force_login(moderator)
+
+    response = client.post(
+        reverse("moderation:source-profile", args=[repair_shop.pk]),
+        {"kind": "insurer", "name": "Beijing Garage", "reason": "licensed as an insurer"},
+    )
+
+    assert response.status_code == 302
+    assert Organisation.objects.get(pk=repair_shop.pk).kind == "insurer"
+    entry = Entry.objects.get(type="source_status")
+    facts = json.loads(bytes(entry.data))["facts"]
+    assert facts["source"] == "bj-garage"
+    assert facts["status"] == "approved"
+    assert "kind repair_shop -> insurer" in facts["reason"]
+    audit = AuditEntry.objects.get(action="change_source_profile")
+    assert (audit.moderator, audit.ledger_index) == (moderator, entry.index)
+    assert audit.details == {"kind": ["repair_shop", "insurer"]}
+
+
+def test_a_revoked_source_cannot_be_changed(client):
+    revoked = OrganisationFactory(status="revoked")
+    client.force_login(make_moderator())
+
+    response = client.post(
+        reverse("moderation:source-profile", args=[revoked.pk]),
+        {"kind": "insurer", "name": revoked.name, "reason": "x"},
+    )
+
+    assert response.status_code == 200
+    assert Organisation.objects.get(pk=revoked.pk).kind == revoked.kind
+    assert not Entry.objects.exists()
+
+
+def test_only_moderators_may_change_a_source(client, repair_shop):
+    client.force_login(UserFactory())
+
+    response = client.post(
+        reverse("moderation:source-profile", args=[repair_shop.pk]),
+        {"kind": "insurer", "name": "x", "reason": "x"},
+    )
+
+    assert response.status_code in (302, 403)
+    assert Organisation.objects.get(pk=repair_shop.pk).kind == "repair_shop"
