@@ -142,11 +142,11 @@ def test_enqueue_schedules_integration_when_the_transaction_commits(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         pending = services.enqueue_entry(entry=EntryFactory())
         assert selectors.entry_for_pending(pending.id) is None
-    # Integration, then (once it has committed a checkpoint) the push to the witnesses.
-    assert [callback.__name__ for callback in callbacks] == [
-        "_schedule_integration",
-        "_schedule_witnessing",
-    ]
+    # Integration, then (once it has committed a checkpoint) the push to the witnesses, among
+    # what the sequencer's commit sets off.
+    names = [getattr(callback, "func", callback).__name__ for callback in callbacks]
+    assert names[0] == "_schedule_integration"
+    assert "_schedule_witnessing" in names[1:]
     assert selectors.entry_for_pending(pending.id).index == 0
 
 
