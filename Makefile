@@ -9,7 +9,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/carhistory
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger bench-ingest bench-report bench-reliability
+.PHONY: help install run test lint format messages static services-up check-services chromium worker beat bench-ledger bench-ingest bench-report bench-reliability bench-witness
 
 help:
 	@echo "make run    install, migrate, create the log key, load demo data, serve on :$(PORT)"
@@ -105,3 +105,7 @@ bench-report: install check-services /usr/bin/wrk
 # Its own database and its own redis-server on port 18810; never stops the shared ones.
 bench-reliability: install check-services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/reliability.py
+
+bench-witness: install check-services
+	$(PY) bench/witness.py
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/witnessing.py

@@ -1,0 +1,234 @@
+"""Witnessing benchmark: time from a source's `POST /api/v1/events` to a checkpoint that
+includes the event and is cosigned by both of two local witnesses.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory \
+    REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/witnessing.py \
+        [--rates 10,200] [--seconds 10] [--workers 2]
+
+The real arrangement: its own PostgreSQL database (`carhistory_bench_witnessing`, dropped at
+the end), gunicorn, a Celery worker (integration and the pushes to witnesses), and two
+`carhistory-witness serve` processes registered with `add_witness`. For each rate, single
+signed events are posted open loop (event i leaves at i / rate seconds, whatever the answers
+before it did) for `--seconds`; afterwards the database says, for each event, its index and the
+first moment both witnesses' cosignatures on a checkpoint covering that index were stored. The
+signing and JSON encoding a source does happen before the clock starts.
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+from benchdb import create_database, drop_database
+from ingest import (
+    ROOT,
+    VENV_BIN,
+    make_events,
+    make_source,
+    server_environment,
+    set_up_django,
+    start,
+    stop,
+    wait_until_serving,
+)
+
+BENCH_DATABASE = "carhistory_bench_witnessing"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_witnesses(directory: Path, log_key: str) -> list[subprocess.Popen]:
+    """Two witnesses trusting the log, registered with it."""
+    from carhistory_verifier import note
+
+    from ledger.witnessing import add_witness
+
+    (directory / "log.pub").write_text(log_key + "\n")
+    processes = []
+    for name in ("registry.example/w", "insurers.example/w"):
+        key = note.CosignatureSigner.generate(name)
+        slug = name.split(".")[0]
+        (directory / f"{slug}.key").write_text(key.key_string() + "\n")
+        port = free_port()
+        process = subprocess.Popen(
+            [str(VENV_BIN / "carhistory-witness"), "serve", "--listen", f"127.0.0.1:{port}",
+             "--key", f"@{directory / f'{slug}.key'}", "--log-key", f"@{directory / 'log.pub'}",
+             "--state", str(directory / f"{slug}.db")],
+            stdout=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        assert "serving" in process.stdout.readline()
+        add_witness(verifier_key=key.verifier().key_string(), url=f"http://127.0.0.1:{port}")
+        processes.append(process)
+    return processes
+
+
+def post_open_loop(url: str, raw_key: str, bodies: list[bytes], rate: float) -> dict[str, float]:
+    """Post body i at i / rate seconds from now; return each submission's id and send time."""
+    headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+    sent: dict[str, float] = {}
+    lock = threading.Lock()
+    threads_count = max(4, min(64, int(rate // 4)))
+    local = threading.local()
+    start_at = time.time() + 0.5
+
+    def worker(offset: int) -> None:
+        local.session = requests.Session()
+        for position in range(offset, len(bodies), threads_count):
+            delay = start_at + position / rate - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            leaving = time.time()
+            response = local.session.post(f"{url}/api/v1/events", data=bodies[position],
+                                          headers=headers)  # fmt: skip
+            if response.status_code not in (200, 201, 202):
+                raise SystemExit(f"event {position}: {response.status_code} {response.text[:200]}")
+            with lock:
+                sent[response.json()["id"]] = leaving
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sent
+
+
+def witnessed_latencies(
+    sent: dict[str, float], witnesses: int, timeout: float
+) -> tuple[list[float], list[float]]:
+    """Seconds from each event's POST to the first checkpoint covering it that every witness
+    has cosigned (as stored by the log), and to its integration in the log."""
+    from carhistory.sources.models import Submission
+    from ledger.models import Checkpoint, Cosignature, Entry
+
+    deadline = time.time() + timeout
+    while True:
+        pending_ids = {
+            str(public_id): pending_id
+            for public_id, pending_id in Submission.objects.filter(
+                public_id__in=list(sent)
+            ).values_list("public_id", "pending_id")
+        }
+        indexes = dict(
+            Entry.objects.filter(pending_id__in=list(pending_ids.values())).values_list(
+                "pending_id", "index"
+            )
+        )
+        latest = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", flat=True)[0]
+        cosigned_latest = (
+            Cosignature.objects.filter(checkpoint_id=latest).values("cosigner").distinct().count()
+        )
+        if (len(indexes) == len(sent) and cosigned_latest >= witnesses) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    # When each checkpoint had all its witnesses: the later of their first cosignatures.
+    first_by_pair: dict[tuple[int, int], float] = {}
+    for size, cosigner, created in Cosignature.objects.values_list(
+        "checkpoint_id", "cosigner_id", "created_at"
+    ):
+        key = (size, cosigner)
+        first_by_pair[key] = min(first_by_pair.get(key, created.timestamp()), created.timestamp())
+    complete: dict[int, list[float]] = {}
+    for (size, _), at in first_by_pair.items():
+        complete.setdefault(size, []).append(at)
+    witnessed = sorted(
+        (size, max(times)) for size, times in complete.items() if len(times) >= witnesses
+    )
+    integrated_at = dict(
+        Entry.objects.filter(index__in=list(indexes.values())).values_list("index", "integrated_at")
+    )
+    latencies, integration = [], []
+    for public_id, leaving in sent.items():
+        index = indexes.get(pending_ids.get(public_id))
+        if index is None:
+            continue
+        integration.append(integrated_at[index].timestamp() - leaving)
+        at = min((t for size, t in witnessed if size > index), default=None)
+        if at is not None:
+            latencies.append(at - leaving)
+    return latencies, integration
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="10,200")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+
+    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carhistory")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
+    environment = server_environment(create_database(base_url, BENCH_DATABASE), redis_url)
+    environment["CACHE_KEY_PREFIX"] = "bench-witnessing"
+    set_up_django(environment)
+    from carhistory_verifier import note
+
+    organisation, signer, raw_key = make_source()
+    log_key = note.Signer.from_key_string(environment["LEDGER_SIGNING_KEY"]).verifier()
+    url = f"http://127.0.0.1:{args.port}"
+    celery = str(VENV_BIN / "celery")
+    subprocess.run([celery, "-A", "carhistory", "purge", "-f"], cwd=ROOT,
+                   env={**os.environ, **environment}, check=True, capture_output=True)  # fmt: skip
+    results = []
+    with tempfile.TemporaryDirectory() as directory:
+        witnesses = start_witnesses(Path(directory), log_key.key_string())
+        worker = start([celery, "-A", "carhistory", "worker", "--concurrency=3",
+                        "--loglevel=WARNING"], environment)  # fmt: skip
+        server = start([str(VENV_BIN / "gunicorn"), "carhistory.wsgi:application",
+                        f"--workers={args.workers}", f"--bind=127.0.0.1:{args.port}",
+                        "--log-level=warning"], environment)  # fmt: skip
+        try:
+            wait_until_serving(url)
+            for run, rate in enumerate(float(r) for r in args.rates.split(",")):
+                count = int(rate * args.seconds)
+                events = make_events(organisation, signer, run + 1, count)
+                bodies = [json.dumps(event).encode() for event in events]
+                started = time.time()
+                sent = post_open_loop(url, raw_key, bodies, rate)
+                sending = max(sent.values()) - min(sent.values())
+                latencies, integration = witnessed_latencies(sent, len(witnesses), timeout=60)
+                load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+                line = (
+                    f"{rate:5.0f} events/s for {args.seconds:.0f} s (sent at "
+                    f"{(count - 1) / sending if sending else 0:.0f}/s, "
+                    f"{time.time() - started:.0f} s in all): {len(latencies)}/{count} witnessed; "
+                    f"POST to witnessed p50 {percentile(latencies, 0.5):.3f} s, "
+                    f"p99 {percentile(latencies, 0.99):.3f} s, max {max(latencies):.3f} s; "
+                    f"POST to integrated p50 {percentile(integration, 0.5):.3f} s, "
+                    f"p99 {percentile(integration, 0.99):.3f} s; load average {load}"
+                )
+                results.append(line)
+                print(line, flush=True)
+        finally:
+            stop(server)
+            stop(worker)
+            for process in witnesses:
+                stop(process)
+            from django.db import connections
+
+            connections.close_all()
+            drop_database(base_url, BENCH_DATABASE)
+    print(f"\n{os.cpu_count()} CPUs, {args.workers} gunicorn workers, 3 Celery processes:")
+    print("\n".join(results))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
