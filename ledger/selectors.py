@@ -25,7 +25,7 @@ from carhistory.errors import DomainError
 
 from . import vin_index
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -255,21 +255,6 @@ def commits_to_vin_index(tree_size: int) -> bool:
         return False
     last = Entry.objects.filter(index=tree_size - 1).values_list("type", flat=True).first()
     return last == protocol.VIN_INDEX
-
-
-def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
-    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
-    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
-    the VIN index."""
-    first = address.index * TILE_WIDTH
-    last = first + address.width  # exclusive
-    if last > _current_size():
-        return None
-    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
-    return {
-        vin: bytes(proof)
-        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
-    }
 
 
 def vin_index_entry(tree_size: int) -> dict | None:
