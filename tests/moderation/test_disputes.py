@@ -7,7 +7,13 @@ from django.urls import reverse
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.moderation.selectors import disputes_by_index
 from ledger.models import Entry
-from tests.moderation.factories import entry_object, logged_entry, make_moderator
+from ledger.services import integrate_pending
+from tests.moderation.factories import (
+    entry_object,
+    integrated_entry,
+    logged_entry,
+    make_moderator,
+)
 from tests.sources.factories import OrganisationFactory, make_vin
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +97,14 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
     )
 
     assert response.status_code == 302
-    correction = Entry.objects.get(type="correction")
+    # Enqueued with the audit row and the dispute's resolution; both pages say "pending"
+    # until the sequencer logs it, and then name its index.
+    dispute.refresh_from_db()
+    assert not Entry.objects.filter(type="correction").exists()
+    detail = reverse("moderation:dispute", args=[dispute.pk])
+    assert '(<span class="badge warn">pending</span>)' in client.get(detail).content.decode()
+    correction = integrated_entry(dispute.correction_pending_id)
+    assert f"(#{correction.index})" in client.get(detail).content.decode()
     body = entry_object(correction)
     assert body["vin"] == VIN
     assert body["source"] == "platform"
@@ -101,16 +114,15 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
         "odometer_km": 15200,
     }
     assert correction.index > entry.index
-    dispute.refresh_from_db()
-    assert (dispute.status, dispute.correction_index) == ("corrected", correction.index)
+    assert dispute.status == "corrected"
     # The disputed entry itself is untouched: the log is append-only.
     assert entry_object(Entry.objects.get(index=entry.index))["odometer_km"] == 152000
     audit = AuditEntry.objects.get()
-    assert (audit.action, audit.dispute, audit.entry_index, audit.ledger_index) == (
+    assert (audit.action, audit.dispute, audit.entry_index, audit.pending_id) == (
         "correct_entry",
         dispute,
         entry.index,
-        correction.index,
+        dispute.correction_pending_id,
     )
     # The private note stays in the audit trail, out of the public log.
     assert audit.reason == "Called the workshop; invoice 88121 says 15,200 km"
@@ -169,6 +181,7 @@ def test_the_report_shows_old_and_new_on_the_corrected_line(client, entry):
         reason="Typing error at the workshop",
         corrected_fields={"odometer_km": 15200},
     )
+    integrate_pending(wait=True)
     page = client.get(reverse("vehicles:report", args=[VIN])).content.decode()
     assert "<del>152,000</del> → <ins>15200</ins>" in page or (
         "152000</del>" in page and "<ins>15200</ins>" in page
