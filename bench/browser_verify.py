@@ -12,6 +12,7 @@ Each is verified 10 times after one warm-up run; it prints the median and the sl
         .venv/bin/python bench/browser_verify.py
 """
 
+import base64
 import json
 import os
 import statistics
@@ -50,11 +51,12 @@ def demo_bundles() -> tuple[str, list[tuple[str, str]]]:
     os.environ["DATABASE_URL"] = create_database(server, DATABASE)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
-    # A throw-away log key for the throw-away log.
+    # Throw-away log and VRF keys for the throw-away log (a fresh clone has neither on disk).
     from carhistory_verifier.note import Signer
 
     origin = os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
     os.environ["LEDGER_SIGNING_KEY"] = Signer.generate(origin).key_string()
+    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
     django.setup()
     from django.core.management import call_command
 

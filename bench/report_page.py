@@ -17,6 +17,7 @@
 """
 
 import argparse
+import base64
 import os
 import secrets
 import signal
@@ -77,9 +78,13 @@ def server_environment(scratch: Path, database_url: str, redis_url: str) -> dict
 
     key_file = scratch / "log.key"
     key_file.write_text(note.Signer.generate("carhistory.localhost/log").key_string())
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_SIGNING")}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LEDGER_SIGNING", "LEDGER_VRF"))
+    }
     environment.update(
         DEBUG="0",
+        # Its own VRF key too: a fresh clone has none, and DEBUG=0 refuses to start without one.
+        LEDGER_VRF_KEY=base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
         SECRET_KEY=secrets.token_urlsafe(40),
         LEDGER_SIGNING_KEY_FILE=str(key_file),
         DATABASE_URL=database_url,
