@@ -2,7 +2,10 @@
 live with the public pages (`portal.apply`, `vehicles.dispute`)."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -102,114 +105,122 @@ def approve_application(request: HttpRequest, pk: int) -> HttpResponse:
 @moderator_required
 def reject_application(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk, status=OrganisationStatus.APPLIED)
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.reject_application(
-                moderator=request.user,
-                organisation=organisation,
-                reason=form.cleaned_data["reason"],
-            )
-        except services.REFUSALS as error:
-            form.add_error(None, services.refusal_messages(error))
-        else:
-            messages.success(request, _("The application was rejected."))
-            return redirect("moderation:queue")
-    return render(
+    return _moderator_action(
         request,
-        "moderation/reason_form.html",
-        {
-            "form": form,
-            "title": _("Reject the application of %(name)s") % {"name": organisation.name},
-            "subject": organisation,
-        },
+        ReasonForm,
+        act=lambda data: services.reject_application(
+            moderator=request.user, organisation=organisation, reason=data["reason"]
+        ),
+        done=lambda _result: _("The application was rejected."),
+        title=_("Reject the application of %(name)s") % {"name": organisation.name},
+        subject=organisation,
     )
 
 
 @moderator_required
 def source_status(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
-    form = SourceStatusForm(request.POST or None, initial={"status": request.GET.get("status")})
-    if request.method == "POST" and form.is_valid():
-        status = form.cleaned_data["status"]
-        if status in ("suspended", "revoked") and not confirmation.is_confirmed(request):
-            consequence = (
-                _(
-                    "Its API keys stop working at once and the suspension is written into the "
-                    "public log."
-                )
-                if status == "suspended"
-                else _(
-                    "Its keys stop working for good, every report marks its records as from a "
-                    "revoked source, and the revocation is written into the public log."
-                )
-            )
-            return confirmation.ask(
-                request,
-                title=_("%(action)s %(name)s?")
-                % {
-                    "action": dict(form.fields["status"].choices)[status],
-                    "name": organisation.name,
-                },
-                consequence=consequence,
-                cancel_url=reverse("moderation:queue"),
-                action=request.get_full_path(),
-            )
-        try:
-            entry = services.change_source_status(
-                moderator=request.user,
-                organisation=organisation,
-                status=form.cleaned_data["status"],
-                reason=form.cleaned_data["reason"],
-            )
-        except services.REFUSALS as error:
-            form.add_error(None, services.refusal_messages(error))
-        else:
-            organisation.refresh_from_db(fields=["status"])
-            messages.success(
-                request,
-                _("%(name)s is now %(status)s; log entry %(index)s records it.")
-                % {
-                    "name": organisation.name,
-                    "status": organisation.get_status_display(),
-                    "index": entry.index,
-                },
-            )
-            return redirect("moderation:queue")
-    return render(
+
+    def done(entry) -> str:
+        organisation.refresh_from_db(fields=["status"])
+        return _("%(name)s is now %(status)s; log entry %(index)s records it.") % {
+            "name": organisation.name,
+            "status": organisation.get_status_display(),
+            "index": entry.index,
+        }
+
+    return _moderator_action(
         request,
-        "moderation/reason_form.html",
-        {
-            "form": form,
-            "title": _("Change the status of %(name)s") % {"name": organisation.name},
-            "subject": organisation,
-        },
+        SourceStatusForm,
+        initial={"status": request.GET.get("status")},
+        confirm=lambda form: _confirm_status_change(request, form, organisation),
+        act=lambda data: services.change_source_status(
+            moderator=request.user,
+            organisation=organisation,
+            status=data["status"],
+            reason=data["reason"],
+        ),
+        done=done,
+        title=_("Change the status of %(name)s") % {"name": organisation.name},
+        subject=organisation,
+    )
+
+
+def _confirm_status_change(
+    request: HttpRequest, form: SourceStatusForm, organisation: Organisation
+) -> HttpResponse | None:
+    # Suspending and revoking stop the source's keys at once: ask again. Reinstating does not.
+    status = form.cleaned_data["status"]
+    if status not in ("suspended", "revoked"):
+        return None
+    if status == "suspended":
+        consequence = _(
+            "Its API keys stop working at once and the suspension is written into the public log."
+        )
+    else:
+        consequence = _(
+            "Its keys stop working for good, every report marks its records as from a "
+            "revoked source, and the revocation is written into the public log."
+        )
+    return confirmation.ask(
+        request,
+        title=_("%(action)s %(name)s?")
+        % {"action": dict(form.fields["status"].choices)[status], "name": organisation.name},
+        consequence=consequence,
+        cancel_url=reverse("moderation:queue"),
+        action=request.get_full_path(),
     )
 
 
 @moderator_required
 def source_profile(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
-    initial = {"kind": organisation.kind, "name": organisation.name}
-    form = SourceProfileForm(request.POST or None, initial=initial)
+    return _moderator_action(
+        request,
+        SourceProfileForm,
+        initial={"kind": organisation.kind, "name": organisation.name},
+        act=lambda data: services.change_source_profile(
+            moderator=request.user, organisation=organisation, **data
+        ),
+        done=lambda _entry: _("The change is recorded in the log and the audit trail."),
+        title=_("Change the kind or name of %(name)s") % {"name": organisation.name},
+        subject=organisation,
+    )
+
+
+def _moderator_action(
+    request: HttpRequest,
+    form_class: type[forms.Form],
+    *,
+    act: Callable[[dict[str, Any]], Any],
+    done: Callable[[Any], str],
+    title: str,
+    subject: Organisation,
+    initial: dict[str, Any] | None = None,
+    confirm: Callable[[forms.Form], HttpResponse | None] | None = None,
+) -> HttpResponse:
+    """The one shape of a moderator action on a reason form: a valid POST is (confirmed if
+    `confirm` asks, then) handed to `act`, the service call; its result becomes the message
+    `done` writes, and the moderator goes back to the queue. A refusal by the service is shown
+    on the form, like a field error, and nothing is changed."""
+    form = form_class(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
+        question = None
+        if confirm is not None and not confirmation.is_confirmed(request):
+            question = confirm(form)
+        if question is not None:
+            return question
         try:
-            services.change_source_profile(
-                moderator=request.user, organisation=organisation, **form.cleaned_data
-            )
+            result = act(form.cleaned_data)
         except services.REFUSALS as error:
             form.add_error(None, services.refusal_messages(error))
         else:
-            messages.success(request, _("The change is recorded in the log and the audit trail."))
+            messages.success(request, done(result))
             return redirect("moderation:queue")
     return render(
         request,
         "moderation/reason_form.html",
-        {
-            "form": form,
-            "title": _("Change the kind or name of %(name)s") % {"name": organisation.name},
-            "subject": organisation,
-        },
+        {"form": form, "title": title, "subject": subject},
     )
 
 
