@@ -16,71 +16,29 @@ It creates its own PostgreSQL database (`carhistory_index_bench`) and drops it a
 """
 
 import argparse
-import base64
 import json
 import os
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
+from _harness import (
+    ROOT,
+    configure_django,
+    fill_log,
+    load_average,
+    migrate_ledger,
+    percentile,
+    service_entry,
+)
 from benchdb import create_database, drop_database
 
-BENCH_DATABASE = "carhistory_index_bench"
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def configure_django(database_url: str) -> None:
-    from carhistory_verifier import note
-
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate("carhistory.localhost/log").key_string()
-    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
-    import django
-
-    django.setup()
-
-
-def migrate_fresh() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_index_bench")
 
 
 def vin_of(number: int) -> str:
     return f"LSVAU2180N{number:07d}"
-
-
-def make_entry(number: int, vins: int) -> dict:
-    from carhistory_verifier.entry import new_nonce
-
-    return {
-        "v": 1,
-        "type": "service",
-        "vin": vin_of(random.randrange(vins)),
-        "occurred_at": "2024-05-03",
-        "odometer_km": number % 300_000,
-        "facts": {"items": ["oil", "filter"]},
-        "source": f"shop-{number % 500}",
-        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
-        "source_sig": "c2lnbmF0dXJl" * 7,
-        "private_commitment": None,
-        "submitted_at": "2024-05-03T09:12:44Z",
-        "nonce": new_nonce(),
-    }
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def bench_vrf(count: int) -> None:
@@ -96,46 +54,35 @@ def bench_vrf(count: int) -> None:
     verifying = time.process_time() - started
     print(
         f"vrf: {count / proving:8.0f} proofs/s, {count / verifying:8.0f} verifications/s "
-        f"(one core, CPU time), load {os.getloadavg()[0]:.1f}",
+        f"(one core, CPU time), load {load_average()}",
         flush=True,
     )
 
 
 def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> float:
-    from django.conf import settings
-    from django.db import transaction
+    from ledger import vin_index
 
-    from ledger import services, vin_index
-
-    migrate_fresh()
+    migrate_ledger(fresh=True)
     random.seed(seed)
     saved = vin_index.update_map, vin_index.ensure_vin_keys
     if not with_map:
         vin_index.update_map = lambda new_indexes: bytes(32)
         vin_index.ensure_vin_keys = lambda vins: None
     try:
-        chunk = settings.LEDGER_BATCH_SIZE
-        enqueue_seconds = integrate_seconds = 0.0
-        for first in range(0, total, chunk):
-            entries = [make_entry(n, vins) for n in range(first, min(total, first + chunk))]
-            started = time.perf_counter()
-            with transaction.atomic():
-                services.enqueue_entries(entries=entries)
-            enqueued = time.perf_counter()
-            services.integrate_pending()
-            integrate_seconds += time.perf_counter() - enqueued
-            enqueue_seconds += enqueued - started
+        times = fill_log(
+            total, lambda number: service_entry(number, vin_of(random.randrange(vins)))
+        )
     finally:
         vin_index.update_map, vin_index.ensure_vin_keys = saved
-    rate = total / integrate_seconds
     label = "with the map   " if with_map else "without the map"
     print(
-        f"sequencer {label}: integrate {rate:8.0f} entries/s, "
-        f"enqueue {total / enqueue_seconds:8.0f} entries/s (VRF of new VINs included), "
-        f"load {os.getloadavg()[0]:.1f}",
+        f"sequencer {label}: integrate {times.integrate_rate:8.0f} entries/s "
+        f"(median batch {times.median_chunk_rate:.0f}, {times.integrate_seconds:.0f} s), "
+        f"enqueue {times.enqueue_rate:8.0f} entries/s (VRF of new VINs included), "
+        f"load {load_average()}",
         flush=True,
     )
-    return rate
+    return times.integrate_rate
 
 
 def bench_bundle_proofs(vins: int, count: int) -> None:
@@ -153,7 +100,7 @@ def bench_bundle_proofs(vins: int, count: int) -> None:
     print(
         f"bundle vin_index section at {size} entries: build median "
         f"{statistics.median(timings):.2f} ms, p99 {percentile(timings, 0.99):.2f} ms; bytes "
-        f"median {statistics.median(sizes):.0f}, max {max(sizes)}; load {os.getloadavg()[0]:.1f}",
+        f"median {statistics.median(sizes):.0f}, max {max(sizes)}; load {load_average()}",
         flush=True,
     )
 
@@ -163,7 +110,7 @@ def twenty_entry_bundle() -> dict:
     from ledger import services
 
     vin = "LFV2A21K0E3000001"
-    entries = [services.sign_as_platform(make_entry(n, 1) | {"vin": vin}) for n in range(20)]
+    entries = [services.sign_as_platform(service_entry(n, vin)) for n in range(20)]
     services.enqueue_entries(entries=entries)
     services.integrate_pending()
     return build_evidence_bundle(vin=vin)
@@ -226,7 +173,7 @@ def bench_browser(bundle: dict) -> None:
         f"browser: verify a {len(bundle['entries'])}-entry bundle with its VIN index proof "
         f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
         f"(first {result['times'][0]:.1f} ms), completeness {result['completeness']}; "
-        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {os.getloadavg()[0]:.1f}",
+        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {load_average()}",
         flush=True,
     )
 
@@ -242,7 +189,7 @@ def main() -> None:
         parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
     print(
         f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load average {load_average()}",
         flush=True,
     )
     configure_django(create_database(url, BENCH_DATABASE))
@@ -253,7 +200,7 @@ def main() -> None:
         print(f"sequencer with the map / without: {with_map / without:.2f}x", flush=True)
         bench_bundle_proofs(arguments.vins, arguments.proofs)
         bench_browser(twenty_entry_bundle())
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        print(f"load average at the end {load_average()}")
     finally:
         from django.db import connections
 
