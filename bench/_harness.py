@@ -20,18 +20,24 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-def configure_django(database_url: str) -> None:
-    """Point Django at `database_url` with a new log key and VRF key, no Redis, and the
-    scheduled integration going to an in-memory broker (the benchmarks integrate themselves)."""
+def configure_django(
+    database_url: str, *, signing_key: str | None = None, vrf_key: str | None = None
+) -> None:
+    """Point Django at `database_url` with the given log and VRF keys (new ones by default),
+    no Redis, and the scheduled integration going to an in-memory broker (the benchmarks
+    integrate themselves)."""
     from carhistory_verifier import note
 
     os.environ["DATABASE_URL"] = database_url
     os.environ.pop("REDIS_URL", None)
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate(
-        os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
-    ).key_string()
-    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
+    os.environ["LEDGER_SIGNING_KEY"] = (
+        signing_key
+        or note.Signer.generate(
+            os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
+        ).key_string()
+    )
+    os.environ["LEDGER_VRF_KEY"] = vrf_key or base64.b64encode(os.urandom(32)).decode("ascii")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
     import django
 

@@ -2,15 +2,21 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory .venv/bin/python bench/vin_index.py \
         [--entries 1000000] [--vins 100000] [--proofs 2000]
+    DATABASE_URL=... .venv/bin/python bench/vin_index.py --proofs-only carhistory_bench_report
 
-It creates its own PostgreSQL database (`carhistory_index_bench`) and drops it at the end.
+It creates its own PostgreSQL database (`carhistory_index_bench`, `--database`) and drops it at
+the end. `--proofs-only NAME` runs part 3 alone on a database `bench/report.py --keep` built
+(1,000,000 entries over 100,000 VINs by default), with the keys it kept in `var/`.
 
 1. VRF: ECVRF proofs per second on one core (`carhistory_verifier.vrf`, libsodium).
 2. Sequencer: the same entries integrated twice in this one run, into a fresh log each time:
    without the map (the map update replaced by a constant root) and with it. VRF proofs are
    computed at enqueue, so the integrate rate is the sequencer's alone.
-3. Bundle proofs at the final size: the `vin_index` section of a bundle (the map proof and the
-   `vin_index` entry's inclusion proof) for random VINs, and its size in bytes.
+3. Bundle proofs at the final size, for random VINs of the log and as many it never saw: the
+   time to build the `vin_index` section of a bundle (the VIN's map key and path, the
+   `vin_index` entry and its inclusion proof) and the whole bundle
+   (`build_evidence_bundle`: entries, source keys, every inclusion proof, the map proof),
+   the queries each takes, and the bytes the section adds.
 4. Browser: Chromium verifying a 20-entry bundle (verify-core.js + vin-index.js), and ECVRF
    verifications per second in the browser.
 """
@@ -21,6 +27,7 @@ import os
 import random
 import statistics
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from _harness import (
     ROOT,
@@ -33,8 +40,17 @@ from _harness import (
 )
 from benchdb import create_database, drop_database
 
-# Another name lets two runs share one PostgreSQL server without dropping each other's database.
-BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_index_bench")
+BENCH_DATABASE = "carhistory_index_bench"
+
+
+def kept_keys(database: str) -> tuple[str, str]:
+    """The log key and VRF key `bench/report.py --keep` kept in `var/` beside its database
+    (the stored VIN keys depend on the VRF key)."""
+    kept = ROOT / "var" / f"{database}.key"
+    return (
+        kept.read_text(encoding="ascii").strip(),
+        kept.with_suffix(".vrf").read_text(encoding="ascii").strip(),
+    )
 
 
 def vin_of(number: int) -> str:
@@ -85,23 +101,61 @@ def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> floa
     return times.integrate_rate
 
 
-def bench_bundle_proofs(vins: int, count: int) -> None:
-    from carhistory.vehicles.evidence import _vin_index_proof
+def bench_bundle_proofs(count: int) -> None:
+    """Part 3: bundles for `count` VINs, half of them in the log (drawn from its stored VIN
+    keys) and half never seen (their VRF proof is computed on the spot, as a lookup does)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from carhistory.vehicles.evidence import build_evidence_bundle
     from ledger import selectors
+    from ledger.models import VinKey
 
     size = selectors.tree_size()
-    timings, sizes = [], []
-    for _ in range(count):
-        vin = vin_of(random.randrange(vins * 2))  # half of them absent
+    rng = random.Random(9381)
+    logged = list(VinKey.objects.exclude(indexes=b"").values_list("vin", flat=True))
+    vins = [
+        rng.choice(logged) if number % 2 else f"LSVAU2180Z{rng.randrange(10**7):07d}"
+        for number in range(count)
+    ]
+    sections, bundles, sizes, queries = [], [], [], []
+    for vin in vins:
+        checkpoint = selectors.latest_checkpoint()
         started = time.perf_counter()
-        section = _vin_index_proof(vin, size)
-        timings.append((time.perf_counter() - started) * 1000)
-        sizes.append(len(json.dumps(section, separators=(",", ":"))))
+        vin_index_section(vin, checkpoint)
+        sections.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            bundle = build_evidence_bundle(vin=vin, checkpoint=checkpoint)
+            bundles.append((time.perf_counter() - started) * 1000)
+        queries.append(len(captured.captured_queries))
+        sizes.append(len(json.dumps(bundle["vin_index"], separators=(",", ":"))))
+    entries = statistics.median(
+        len(selectors.vin_history(vin, checkpoint).entries) for vin in logged[:50]
+    )
     print(
-        f"bundle vin_index section at {size} entries: build median "
-        f"{statistics.median(timings):.2f} ms, p99 {percentile(timings, 0.99):.2f} ms; bytes "
-        f"median {statistics.median(sizes):.0f}, max {max(sizes)}; load {load_average()}",
+        f"bundle proofs at {size} entries ({len(logged)} VINs logged, a logged car has "
+        f"{entries:.0f} entries), {count} VINs, half never logged:\n"
+        f"  vin_index section (the VIN's rows and the vin_index entry, the map key and path, "
+        f"the entry's inclusion proof): median "
+        f"{statistics.median(sections):.2f} ms, p99 {percentile(sections, 0.99):.2f} ms\n"
+        f"  whole bundle (build_evidence_bundle): median {statistics.median(bundles):.2f} ms, "
+        f"p99 {percentile(bundles, 0.99):.2f} ms, {max(queries)} queries at most\n"
+        f"  bytes the section adds: median {statistics.median(sizes):.0f}, max {max(sizes)}; "
+        f"load {load_average()}",
         flush=True,
+    )
+
+
+def vin_index_section(vin: str, checkpoint) -> tuple:
+    """What the `vin_index` section of a bundle reads and computes (SPEC §7)."""
+    from ledger import selectors
+
+    history = selectors.vin_history(vin, checkpoint)
+    index = history.last_entry.index
+    return (
+        selectors.inclusion_proofs(indexes=[index], checkpoint=checkpoint),
+        selectors.vin_index_proof(vin),
     )
 
 
@@ -183,29 +237,48 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--vins", type=int, default=100_000)
     parser.add_argument("--proofs", type=int, default=2000)
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the one to create and drop")
+    parser.add_argument(
+        "--proofs-only", metavar="NAME", help="part 3 alone, on the kept database NAME"
+    )
     arguments = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
+    if arguments.proofs_only:
+        proofs_only(url, arguments.proofs_only, arguments.proofs)
+        return
     print(
         f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
         f"{os.cpu_count()} CPUs, load average {load_average()}",
         flush=True,
     )
-    configure_django(create_database(url, BENCH_DATABASE))
+    configure_django(create_database(url, arguments.database))
     try:
         bench_vrf(2000)
         without = bench_sequencer(arguments.entries, arguments.vins, with_map=False, seed=1)
         with_map = bench_sequencer(arguments.entries, arguments.vins, with_map=True, seed=1)
         print(f"sequencer with the map / without: {with_map / without:.2f}x", flush=True)
-        bench_bundle_proofs(arguments.vins, arguments.proofs)
+        bench_bundle_proofs(arguments.proofs)
         bench_browser(twenty_entry_bundle())
         print(f"load average at the end {load_average()}")
     finally:
         from django.db import connections
 
         connections.close_all()
-        drop_database(url, BENCH_DATABASE)
+        drop_database(url, arguments.database)
+
+
+def proofs_only(url: str, database: str, count: int) -> None:
+    print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
+    signing_key, vrf_key = kept_keys(database)
+    configure_django(
+        urlunsplit(urlsplit(url)._replace(path=f"/{database}")),
+        signing_key=signing_key,
+        vrf_key=vrf_key,
+    )
+    bench_bundle_proofs(count)
+    print(f"load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

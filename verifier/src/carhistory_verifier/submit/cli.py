@@ -123,9 +123,11 @@ def _batches(
     the result file, records accepted in an earlier run are skipped."""
     batch: list[tuple[Record, dict[str, Any]]] = []
     for record in records:
+        if record.problem:
+            results.write([_refusal(record, None, {record.problem_field: [record.problem]})])
+            progress.refused += 1
+            continue
         try:
-            if record.problem:
-                raise RecordError(record.problem)
             payload = signer.prepared_payload(record.body)
             if payload["external_id"] in results.accepted_earlier:
                 progress.skipped += 1
