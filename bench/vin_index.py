@@ -2,85 +2,59 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory .venv/bin/python bench/vin_index.py \
         [--entries 1000000] [--vins 100000] [--proofs 2000]
+    DATABASE_URL=... .venv/bin/python bench/vin_index.py --proofs-only carhistory_bench_report
 
-It creates its own PostgreSQL database (`carhistory_index_bench`) and drops it at the end.
+It creates its own PostgreSQL database (`carhistory_index_bench`, `--database`) and drops it at
+the end. `--proofs-only NAME` runs part 3 alone on a database `bench/report.py --keep` built
+(1,000,000 entries over 100,000 VINs by default), with the keys it kept in `var/`.
 
 1. VRF: ECVRF proofs per second on one core (`carhistory_verifier.vrf`, libsodium).
 2. Sequencer: the same entries integrated twice in this one run, into a fresh log each time:
    without the map (the map update replaced by a constant root) and with it. VRF proofs are
    computed at enqueue, so the integrate rate is the sequencer's alone.
-3. Bundle proofs at the final size: the `vin_index` section of a bundle (the map proof and the
-   `vin_index` entry's inclusion proof) for random VINs, and its size in bytes.
+3. Bundle proofs at the final size, for random VINs of the log and as many it never saw: the
+   time to build the `vin_index` section of a bundle (the VIN's map key and path, the
+   `vin_index` entry and its inclusion proof) and the whole bundle
+   (`build_evidence_bundle`: entries, source keys, every inclusion proof, the map proof),
+   the queries each takes, and the bytes the section adds.
 4. Browser: Chromium verifying a 20-entry bundle (verify-core.js + vin-index.js), and ECVRF
    verifications per second in the browser.
 """
 
 import argparse
-import base64
 import json
 import os
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from _harness import (
+    ROOT,
+    configure_django,
+    fill_log,
+    load_average,
+    migrate_ledger,
+    percentile,
+    service_entry,
+)
 from benchdb import create_database, drop_database
 
 BENCH_DATABASE = "carhistory_index_bench"
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
-def configure_django(database_url: str) -> None:
-    from carhistory_verifier import note
-
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate("carhistory.localhost/log").key_string()
-    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
-    import django
-
-    django.setup()
-
-
-def migrate_fresh() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
+def kept_keys(database: str) -> tuple[str, str]:
+    """The log key and VRF key `bench/report.py --keep` kept in `var/` beside its database
+    (the stored VIN keys depend on the VRF key)."""
+    kept = ROOT / "var" / f"{database}.key"
+    return (
+        kept.read_text(encoding="ascii").strip(),
+        kept.with_suffix(".vrf").read_text(encoding="ascii").strip(),
+    )
 
 
 def vin_of(number: int) -> str:
     return f"LSVAU2180N{number:07d}"
-
-
-def make_entry(number: int, vins: int) -> dict:
-    from carhistory_verifier.entry import new_nonce
-
-    return {
-        "v": 1,
-        "type": "service",
-        "vin": vin_of(random.randrange(vins)),
-        "occurred_at": "2024-05-03",
-        "odometer_km": number % 300_000,
-        "facts": {"items": ["oil", "filter"]},
-        "source": f"shop-{number % 500}",
-        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
-        "source_sig": "c2lnbmF0dXJl" * 7,
-        "private_commitment": None,
-        "submitted_at": "2024-05-03T09:12:44Z",
-        "nonce": new_nonce(),
-    }
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def bench_vrf(count: int) -> None:
@@ -96,65 +70,92 @@ def bench_vrf(count: int) -> None:
     verifying = time.process_time() - started
     print(
         f"vrf: {count / proving:8.0f} proofs/s, {count / verifying:8.0f} verifications/s "
-        f"(one core, CPU time), load {os.getloadavg()[0]:.1f}",
+        f"(one core, CPU time), load {load_average()}",
         flush=True,
     )
 
 
 def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> float:
-    from django.conf import settings
-    from django.db import transaction
+    from ledger import vin_index
 
-    from ledger import services, vin_index
-
-    migrate_fresh()
+    migrate_ledger(fresh=True)
     random.seed(seed)
     saved = vin_index.update_map, vin_index.ensure_vin_keys
     if not with_map:
         vin_index.update_map = lambda new_indexes: bytes(32)
         vin_index.ensure_vin_keys = lambda vins: None
     try:
-        chunk = settings.LEDGER_BATCH_SIZE
-        enqueue_seconds = integrate_seconds = 0.0
-        for first in range(0, total, chunk):
-            entries = [make_entry(n, vins) for n in range(first, min(total, first + chunk))]
-            started = time.perf_counter()
-            with transaction.atomic():
-                services.enqueue_entries(entries=entries)
-            enqueued = time.perf_counter()
-            services.integrate_pending()
-            integrate_seconds += time.perf_counter() - enqueued
-            enqueue_seconds += enqueued - started
+        times = fill_log(
+            total, lambda number: service_entry(number, vin_of(random.randrange(vins)))
+        )
     finally:
         vin_index.update_map, vin_index.ensure_vin_keys = saved
-    rate = total / integrate_seconds
     label = "with the map   " if with_map else "without the map"
     print(
-        f"sequencer {label}: integrate {rate:8.0f} entries/s, "
-        f"enqueue {total / enqueue_seconds:8.0f} entries/s (VRF of new VINs included), "
-        f"load {os.getloadavg()[0]:.1f}",
+        f"sequencer {label}: integrate {times.integrate_rate:8.0f} entries/s "
+        f"(median batch {times.median_chunk_rate:.0f}, {times.integrate_seconds:.0f} s), "
+        f"enqueue {times.enqueue_rate:8.0f} entries/s (VRF of new VINs included), "
+        f"load {load_average()}",
         flush=True,
     )
-    return rate
+    return times.integrate_rate
 
 
-def bench_bundle_proofs(vins: int, count: int) -> None:
-    from carhistory.vehicles.evidence import _vin_index_proof
+def bench_bundle_proofs(count: int) -> None:
+    """Part 3: bundles for `count` VINs, half of them in the log (drawn from its stored VIN
+    keys) and half never seen (their VRF proof is computed on the spot, as a lookup does)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from carhistory.vehicles.evidence import build_evidence_bundle
     from ledger import selectors
+    from ledger.models import VinKey
 
     size = selectors.tree_size()
-    timings, sizes = [], []
-    for _ in range(count):
-        vin = vin_of(random.randrange(vins * 2))  # half of them absent
+    rng = random.Random(9381)
+    logged = list(VinKey.objects.exclude(indexes=b"").values_list("vin", flat=True))
+    vins = [
+        rng.choice(logged) if number % 2 else f"LSVAU2180Z{rng.randrange(10**7):07d}"
+        for number in range(count)
+    ]
+    sections, bundles, sizes, queries = [], [], [], []
+    for vin in vins:
+        checkpoint = selectors.latest_checkpoint()
         started = time.perf_counter()
-        section = _vin_index_proof(vin, size)
-        timings.append((time.perf_counter() - started) * 1000)
-        sizes.append(len(json.dumps(section, separators=(",", ":"))))
+        vin_index_section(vin, checkpoint)
+        sections.append((time.perf_counter() - started) * 1000)
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            bundle = build_evidence_bundle(vin=vin, checkpoint=checkpoint)
+            bundles.append((time.perf_counter() - started) * 1000)
+        queries.append(len(captured.captured_queries))
+        sizes.append(len(json.dumps(bundle["vin_index"], separators=(",", ":"))))
+    entries = statistics.median(
+        len(selectors.vin_history(vin, checkpoint).entries) for vin in logged[:50]
+    )
     print(
-        f"bundle vin_index section at {size} entries: build median "
-        f"{statistics.median(timings):.2f} ms, p99 {percentile(timings, 0.99):.2f} ms; bytes "
-        f"median {statistics.median(sizes):.0f}, max {max(sizes)}; load {os.getloadavg()[0]:.1f}",
+        f"bundle proofs at {size} entries ({len(logged)} VINs logged, a logged car has "
+        f"{entries:.0f} entries), {count} VINs, half never logged:\n"
+        f"  vin_index section (the VIN's rows and the vin_index entry, the map key and path, "
+        f"the entry's inclusion proof): median "
+        f"{statistics.median(sections):.2f} ms, p99 {percentile(sections, 0.99):.2f} ms\n"
+        f"  whole bundle (build_evidence_bundle): median {statistics.median(bundles):.2f} ms, "
+        f"p99 {percentile(bundles, 0.99):.2f} ms, {max(queries)} queries at most\n"
+        f"  bytes the section adds: median {statistics.median(sizes):.0f}, max {max(sizes)}; "
+        f"load {load_average()}",
         flush=True,
+    )
+
+
+def vin_index_section(vin: str, checkpoint) -> tuple:
+    """What the `vin_index` section of a bundle reads and computes (SPEC §7)."""
+    from ledger import selectors
+
+    history = selectors.vin_history(vin, checkpoint)
+    index = history.last_entry.index
+    return (
+        selectors.inclusion_proofs(indexes=[index], checkpoint=checkpoint),
+        selectors.vin_index_proof(vin),
     )
 
 
@@ -163,7 +164,7 @@ def twenty_entry_bundle() -> dict:
     from ledger import services
 
     vin = "LFV2A21K0E3000001"
-    entries = [services.sign_as_platform(make_entry(n, 1) | {"vin": vin}) for n in range(20)]
+    entries = [services.sign_as_platform(service_entry(n, vin)) for n in range(20)]
     services.enqueue_entries(entries=entries)
     services.integrate_pending()
     return build_evidence_bundle(vin=vin)
@@ -226,7 +227,7 @@ def bench_browser(bundle: dict) -> None:
         f"browser: verify a {len(bundle['entries'])}-entry bundle with its VIN index proof "
         f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
         f"(first {result['times'][0]:.1f} ms), completeness {result['completeness']}; "
-        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {os.getloadavg()[0]:.1f}",
+        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {load_average()}",
         flush=True,
     )
 
@@ -236,29 +237,48 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--vins", type=int, default=100_000)
     parser.add_argument("--proofs", type=int, default=2000)
+    parser.add_argument("--database", default=BENCH_DATABASE, help="the one to create and drop")
+    parser.add_argument(
+        "--proofs-only", metavar="NAME", help="part 3 alone, on the kept database NAME"
+    )
     arguments = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
+    if arguments.proofs_only:
+        proofs_only(url, arguments.proofs_only, arguments.proofs)
+        return
     print(
         f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load average {load_average()}",
         flush=True,
     )
-    configure_django(create_database(url, BENCH_DATABASE))
+    configure_django(create_database(url, arguments.database))
     try:
         bench_vrf(2000)
         without = bench_sequencer(arguments.entries, arguments.vins, with_map=False, seed=1)
         with_map = bench_sequencer(arguments.entries, arguments.vins, with_map=True, seed=1)
         print(f"sequencer with the map / without: {with_map / without:.2f}x", flush=True)
-        bench_bundle_proofs(arguments.vins, arguments.proofs)
+        bench_bundle_proofs(arguments.proofs)
         bench_browser(twenty_entry_bundle())
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        print(f"load average at the end {load_average()}")
     finally:
         from django.db import connections
 
         connections.close_all()
-        drop_database(url, BENCH_DATABASE)
+        drop_database(url, arguments.database)
+
+
+def proofs_only(url: str, database: str, count: int) -> None:
+    print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
+    signing_key, vrf_key = kept_keys(database)
+    configure_django(
+        urlunsplit(urlsplit(url)._replace(path=f"/{database}")),
+        signing_key=signing_key,
+        vrf_key=vrf_key,
+    )
+    bench_bundle_proofs(count)
+    print(f"load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -19,7 +20,7 @@ from carhistory_verifier.tiles import (
 )
 from carhistory_verifier.vin_index import VinIndexProof
 from django.db import connection
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, OuterRef, Q, Subquery
 
 from carhistory.errors import DomainError
 
@@ -31,9 +32,21 @@ from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
 SUBTREE_CONDITION_SQL = '(level = %s AND "index" = %s)'
 SUBTREE_HASHES_SQL = 'SELECT level, "index", hash FROM ledger_subtree WHERE {conditions}'
+# PostgreSQL: the positions as arrays, so that the few hundred subtrees of a whole bundle's
+# proofs are one short statement, answered by primary-key probes.
+LEAF_HASHES_ANY_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" = ANY(%s)'
+SUBTREE_HASHES_ANY_SQL = (
+    'SELECT stored.level, stored."index", stored.hash FROM ledger_subtree AS stored '
+    'JOIN unnest(%s::smallint[], %s::bigint[]) AS wanted (level, "index") '
+    'ON stored.level = wanted.level AND stored."index" = wanted."index"'
+)
 ENTRY_DATA_SQL = (
     'SELECT data FROM ledger_entry WHERE "index" >= %s AND "index" < %s ORDER BY "index"'
 )
+
+
+# Any model row of another app that keeps a pending entry's id (`with_log_indexes`).
+Row = TypeVar("Row")
 
 
 class ProofRequestError(DomainError):
@@ -118,14 +131,63 @@ def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
     return dict(rows)
 
 
-def platform_entries(*, types: Iterable[str], below: int) -> Iterator[tuple[int, bytes]]:
+def with_log_indexes(rows: Iterable[Row], *, pending: str, into: str) -> list[Row]:
+    """Rows of other apps that keep a pending entry's id in their attribute `pending`, each
+    given attribute `into`: that entry's log index, or None while the sequencer has not
+    integrated it yet (or when the row refers to no entry). One query for all of them.
+
+    The way a page shows the index of an entry its request only enqueued: the row keeps the
+    pending id, which is known at once, and the index is looked up where it is shown."""
+    rows = list(rows)
+    indexes = indexes_for_pending(
+        pending_id for row in rows if (pending_id := getattr(row, pending)) is not None
+    )
+    for row in rows:
+        setattr(row, into, indexes.get(getattr(row, pending)))
+    return rows
+
+
+def log_index_of_pending(pending_field: str) -> Subquery:
+    """For annotating another app's queryset (an admin list): the log index of the entry whose
+    pending id is in the row's `pending_field`, NULL while pending."""
+    return Subquery(Entry.objects.filter(pending_id=OuterRef(pending_field)).values("index")[:1])
+
+
+def platform_entries(*, types: Iterable[str], below: int) -> list[tuple[int, bytes]]:
     """(index, bytes) of the platform's own entries of the given `types` below index `below`,
-    in index order, streamed: `source` is indexed, and only the platform writes these types."""
+    in index order, in one query: `source` is indexed, and only the platform writes these
+    types (a few per source: its keys and its status changes)."""
     rows = Entry.objects.filter(
         source=protocol.PLATFORM_SOURCE, type__in=list(types), index__lt=below
+    ).order_by("index")
+    return [(index, bytes(data)) for index, data in rows.values_list("index", "data")]
+
+
+@dataclass(frozen=True)
+class VinHistory:
+    """What one checkpoint of the log holds about one VIN."""
+
+    entries: list[Entry]  # the VIN's entries the checkpoint covers, in index order
+    last_entry: Entry | None  # the checkpoint's own last entry (None for an empty log)
+
+    @property
+    def commits_to_vin_index(self) -> bool:
+        """Whether the checkpoint ends with a `vin_index` entry (SPEC §7), so that its
+        evidence bundles can prove that no entry of the VIN was left out."""
+        return self.last_entry is not None and self.last_entry.type == protocol.VIN_INDEX
+
+
+def vin_history(vin: str, checkpoint: Checkpoint | None) -> VinHistory:
+    """The entries of `vin` that `checkpoint` covers and the checkpoint's last entry, in one
+    query (two index probes, `vin` and the primary key, OR-ed by the database)."""
+    size = checkpoint.tree_size if checkpoint is not None else 0
+    if size == 0:
+        return VinHistory(entries=[], last_entry=None)
+    rows = list(
+        Entry.objects.filter(Q(vin=vin, index__lt=size) | Q(index=size - 1)).order_by("index")
     )
-    for index, data in rows.order_by("index").values_list("index", "data").iterator():
-        yield index, bytes(data)
+    last = rows[-1] if rows and rows[-1].index == size - 1 else None
+    return VinHistory(entries=[row for row in rows if row.vin == vin], last_entry=last)
 
 
 def entries_for_vin(vin: str) -> list[Entry]:
@@ -159,18 +221,12 @@ def subtree_hashes(subtrees: Iterable[tuple[int, int]]) -> dict[tuple[int, int],
     the ORM costs several milliseconds, ten times what PostgreSQL needs to answer it.
     """
     wanted = set(subtrees)
-    parts: list[str] = []
-    params: list[int] = []
     leaves = [index for level, index in wanted if level == 0]
-    if leaves:
-        placeholders = ", ".join(["%s"] * len(leaves))
-        parts.append(LEAF_HASHES_SQL.format(placeholders=placeholders))
-        params.extend(leaves)
     upper = [(level, index) for level, index in wanted if level > 0]
-    if upper:
-        conditions = " OR ".join([SUBTREE_CONDITION_SQL] * len(upper))
-        parts.append(SUBTREE_HASHES_SQL.format(conditions=conditions))
-        params.extend(value for subtree in upper for value in subtree)
+    if connection.vendor == "postgresql":
+        parts, params = _subtree_query_as_arrays(leaves, upper)
+    else:
+        parts, params = _subtree_query_as_conditions(leaves, upper)
     if not parts:
         return {}
     with connection.cursor() as cursor:
@@ -178,17 +234,53 @@ def subtree_hashes(subtrees: Iterable[tuple[int, int]]) -> dict[tuple[int, int],
         return {(level, index): bytes(value) for level, index, value in cursor.fetchall()}
 
 
+def _subtree_query_as_arrays(
+    leaves: list[int], upper: list[tuple[int, int]]
+) -> tuple[list[str], list[object]]:
+    parts: list[str] = []
+    params: list[object] = []
+    if leaves:
+        parts.append(LEAF_HASHES_ANY_SQL)
+        params.append(leaves)
+    if upper:
+        parts.append(SUBTREE_HASHES_ANY_SQL)
+        params.extend([[level for level, _index in upper], [index for _level, index in upper]])
+    return parts, params
+
+
+def _subtree_query_as_conditions(
+    leaves: list[int], upper: list[tuple[int, int]]
+) -> tuple[list[str], list[object]]:
+    parts: list[str] = []
+    params: list[object] = []
+    if leaves:
+        placeholders = ", ".join(["%s"] * len(leaves))
+        parts.append(LEAF_HASHES_SQL.format(placeholders=placeholders))
+        params.extend(leaves)
+    if upper:
+        conditions = " OR ".join([SUBTREE_CONDITION_SQL] * len(upper))
+        parts.append(SUBTREE_HASHES_SQL.format(conditions=conditions))
+        params.extend(value for subtree in upper for value in subtree)
+    return parts, params
+
+
 def _hashes_of_ranges(ranges: list[tuple[int, int]]) -> list[bytes]:
     needed = [subtree for start, end in ranges for subtree in merkle.range_subtrees(start, end)]
+    stored = _stored_subtrees(needed)
+    return [
+        merkle.hash_range(start, end, lambda level, index: stored[(level, index)])
+        for start, end in ranges
+    ]
+
+
+def _stored_subtrees(needed: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    needed = list(needed)
     stored = subtree_hashes(needed)
     missing = [subtree for subtree in needed if subtree not in stored]
     if missing:
         # Only possible if storage lost rows: `verify_ledger` names the damage.
         raise LookupError(f"stored subtrees are missing: {missing[:5]}")
-    return [
-        merkle.hash_range(start, end, lambda level, index: stored[(level, index)])
-        for start, end in ranges
-    ]
+    return stored
 
 
 def inclusion_proof(*, index: int, tree_size: int) -> list[bytes]:
@@ -199,6 +291,36 @@ def inclusion_proof(*, index: int, tree_size: int) -> list[bytes]:
     if not 0 <= index < tree_size:
         raise ProofRequestError(f"index must be between 0 and tree_size - 1, {tree_size - 1}")
     return _hashes_of_ranges(merkle.inclusion_proof_ranges(index, tree_size))
+
+
+def inclusion_proofs(*, indexes: Iterable[int], checkpoint: Checkpoint) -> dict[int, list[bytes]]:
+    """RFC 9162 inclusion proofs of each of `indexes` against a stored checkpoint, by index,
+    from one query however many there are (an evidence bundle needs a few dozen).
+
+    A stored checkpoint is never larger than the log, so unlike `inclusion_proof` this reads
+    no size first: read the checkpoint in the same transaction.
+    """
+    tree_size = checkpoint.tree_size
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for index in indexes:
+        if not 0 <= index < tree_size:
+            raise ProofRequestError(f"index must be between 0 and tree_size - 1, {tree_size - 1}")
+        ranges[index] = merkle.inclusion_proof_ranges(index, tree_size)
+    stored = _stored_subtrees(
+        {
+            subtree
+            for proof_ranges in ranges.values()
+            for start, end in proof_ranges
+            for subtree in merkle.range_subtrees(start, end)
+        }
+    )
+    return {
+        index: [
+            merkle.hash_range(start, end, lambda level, position: stored[(level, position)])
+            for start, end in proof_ranges
+        ]
+        for index, proof_ranges in ranges.items()
+    }
 
 
 def consistency_proof(*, first: int, second: int) -> list[bytes]:
@@ -246,26 +368,6 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
-
-
-def commits_to_vin_index(tree_size: int) -> bool:
-    """Whether the checkpoint of `tree_size` ends with a `vin_index` entry (SPEC §7), so its
-    evidence bundles can prove that no entry of a VIN was left out."""
-    if tree_size < 1:
-        return False
-    last = Entry.objects.filter(index=tree_size - 1).values_list("type", flat=True).first()
-    return last == protocol.VIN_INDEX
-
-
-def vin_index_entry(tree_size: int) -> dict | None:
-    """The `vin_index` entry that ends the checkpoint of `tree_size` (SPEC §7), parsed; None
-    for a checkpoint from before the VIN index."""
-    if tree_size < 1:
-        return None
-    last = Entry.objects.filter(index=tree_size - 1).values_list("type", "data").first()
-    if last is None or last[0] != protocol.VIN_INDEX:
-        return None
-    return json.loads(bytes(last[1]))
 
 
 def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:

@@ -23,13 +23,13 @@ from django.db import connection, transaction
 
 from ledger.selectors import (
     Checkpoint,
-    entries_for_vin,
-    inclusion_proof,
+    VinHistory,
+    inclusion_proofs,
     latest_checkpoint,
     log_verifier_key,
     platform_entries,
     served_checkpoint_text,
-    vin_index_entry,
+    vin_history,
     vin_index_proof,
 )
 from ledger.services import ensure_checkpoint
@@ -46,6 +46,10 @@ def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> 
     `checkpoint` is the one the caller saw; when the sequencer has signed a newer one since,
     the bundle is proven against the newer one, since the map proof exists only for the
     latest. A VIN with no entries gets a bundle with no entries and its proof of absence.
+
+    It reads a fixed handful of rows whatever the VIN's history holds: the checkpoint, the
+    VIN's entries with the checkpoint's last entry, the cosignatures, the sources' key
+    entries, the VIN's map key and path, and every inclusion proof's subtrees in one query.
     """
     if checkpoint is None and latest_checkpoint() is None:
         ensure_checkpoint()
@@ -68,39 +72,40 @@ def _one_snapshot() -> Iterator[None]:
 
 
 def _build(vin: str, checkpoint: Checkpoint) -> dict:
-    tree_size = checkpoint.tree_size
-    entries = {
-        row.index: json.loads(bytes(row.data))
-        for row in entries_for_vin(vin)
-        if row.index < tree_size
-    }
-    log_key = log_verifier_key()
+    history = vin_history(vin, checkpoint)
+    entries = {row.index: json.loads(bytes(row.data)) for row in history.entries}
     sources = {entry.get("source") for entry in entries.values()} - {PLATFORM, None}
+    source_history = _source_history_entries(sources, checkpoint.tree_size)
+    map_proof = _map_proof(vin, history)
+    index_entry = history.last_entry if map_proof is not None else None
+    # Every inclusion proof of the bundle from one read of the stored subtrees.
+    proven = [*entries, *source_history, *([index_entry.index] if index_entry else [])]
+    proofs = inclusion_proofs(indexes=proven, checkpoint=checkpoint)
     return {
         "format": FORMAT,
         "vin": vin,
         # With the cosignatures the log holds for it now (SPEC §8), for a buyer's quorum.
         "checkpoint": served_checkpoint_text(checkpoint),
-        "log_key": log_key,
-        "entries": [_proven(index, entry, tree_size) for index, entry in entries.items()],
-        "source_keys": [
-            _proven(index, entry, tree_size)
-            for index, entry in _source_history_entries(sources, tree_size).items()
-        ],
-        "vin_index": _vin_index_proof(vin, tree_size),
+        "log_key": log_verifier_key(),
+        "entries": [_proven(index, entry, proofs) for index, entry in entries.items()],
+        "source_keys": [_proven(index, entry, proofs) for index, entry in source_history.items()],
+        "vin_index": None
+        if index_entry is None
+        else {
+            **_proven(index_entry.index, json.loads(bytes(index_entry.data)), proofs),
+            **map_proof,
+        },
     }
 
 
-def _vin_index_proof(vin: str, tree_size: int) -> dict | None:
-    """SPEC §7's proof for `vin` against the checkpoint of `tree_size`, whose last entry is the
-    `vin_index` entry; None for a checkpoint from before the VIN index."""
-    entry = vin_index_entry(tree_size)
-    if entry is None:
+def _map_proof(vin: str, history: VinHistory) -> dict | None:
+    """SPEC §7's proof for `vin` in the map the checkpoint's last entry commits to (the
+    bundle's `vin_index` beside that entry); None for a checkpoint from before the index."""
+    if not history.commits_to_vin_index:
         return None
     vrf_proof, proof = vin_index_proof(vin)
     leaf = proof.leaf
     return {
-        **_proven(tree_size - 1, entry, tree_size),
         "vrf_proof": b64encode(vrf_proof),
         "siblings": [b64encode(sibling) for sibling in proof.siblings],
         "leaf": None
@@ -109,9 +114,12 @@ def _vin_index_proof(vin: str, tree_size: int) -> dict | None:
     }
 
 
-def _proven(index: int, entry: dict, tree_size: int) -> dict:
-    proof = inclusion_proof(index=index, tree_size=tree_size)
-    return {"index": index, "entry": entry, "inclusion_proof": [b64encode(h) for h in proof]}
+def _proven(index: int, entry: dict, proofs: dict[int, list[bytes]]) -> dict:
+    return {
+        "index": index,
+        "entry": entry,
+        "inclusion_proof": [b64encode(h) for h in proofs[index]],
+    }
 
 
 def _source_history_entries(sources: set[str], tree_size: int) -> dict[int, dict]:

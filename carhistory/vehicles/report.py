@@ -2,7 +2,9 @@
 what the HTML report renders.
 
 It reads a fixed handful of rows whatever the car's history holds: the latest checkpoint, the
-VIN's entries (one indexed query), their sources (one query) and their disputes (one query).
+VIN's entries together with the checkpoint's last entry (one query on two indexes; the last
+says whether the checkpoint commits to the VIN index), their sources (one query) and their
+disputes (one query).
 Entries integrated after the checkpoint it read are left out, so every line it shows is
 covered by the checkpoint it shows.
 """
@@ -29,10 +31,10 @@ from carhistory.vin import (
 )
 from ledger.selectors import (
     Checkpoint,
-    commits_to_vin_index,
-    entries_for_vin,
+    VinHistory,
     latest_checkpoint,
     log_verifier_key,
+    vin_history,
 )
 
 PLATFORM = protocol.PLATFORM_SOURCE
@@ -46,7 +48,8 @@ def build_report(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
     vin_check = check_vin(vin)
     if checkpoint is None:
         checkpoint = latest_checkpoint()
-    events = _logged_events(vin_check.vin, checkpoint) if vin_check.is_valid else []
+    history = vin_history(vin_check.vin, checkpoint) if vin_check.is_valid else None
+    events = _logged_events(history) if history is not None else []
     odometer = analyse_readings(
         reading for event in events if (reading := event.odometer_reading()) is not None
     )
@@ -64,16 +67,17 @@ def build_report(*, vin: str, checkpoint: Checkpoint | None = None) -> dict:
         "odometer": odometer.as_dict(),
         "events": [_event(event) for event in events],
         "empty": not events,
-        "completeness": _completeness(checkpoint, events),
+        "completeness": _completeness(checkpoint, history, events),
     }
 
 
-def _completeness(checkpoint: Checkpoint | None, events: list) -> dict:
+def _completeness(checkpoint: Checkpoint | None, history: VinHistory | None, events: list) -> dict:
     """SPEC §7: whether the checkpoint commits to the VIN index, so that the evidence bundle
     proves these are all the VIN's records. The buyer's browser checks that proof itself and
     only then says so; this tells the page which words to prepare."""
     size = checkpoint.tree_size if checkpoint is not None else 0
-    return {"proven": commits_to_vin_index(size), "records": len(events), "log_size": size}
+    proven = history is not None and history.commits_to_vin_index
+    return {"proven": proven, "records": len(events), "log_size": size}
 
 
 def _vin_check(vin_check: VinCheck) -> dict:
@@ -81,13 +85,8 @@ def _vin_check(vin_check: VinCheck) -> dict:
     return {name: checked[name] for name in ("is_valid", "check_digit", "errors")}
 
 
-def _logged_events(vin: str, checkpoint: Checkpoint | None) -> list[LoggedEvent]:
-    tree_size = checkpoint.tree_size if checkpoint else 0
-    entries = {
-        row.index: json.loads(bytes(row.data))
-        for row in entries_for_vin(vin)
-        if row.index < tree_size
-    }
+def _logged_events(history: VinHistory) -> list[LoggedEvent]:
+    entries = {row.index: json.loads(bytes(row.data)) for row in history.entries}
     if not entries:
         return []
     sources = _sources({entry.get("source", "") for entry in entries.values()})

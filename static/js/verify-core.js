@@ -675,12 +675,19 @@
     return outcome;
   }
 
-  // The failures of an outcome, in index order: what the corpus compares with Python's.
+  // The failures of an outcome, in index order: what the corpus compares with Python's. The
+  // VIN index (SPEC §7) is checked after the lines, as in Python, which stops at the first
+  // failure: its failure is listed when every line holds (a failed line already refutes the
+  // bundle, and makes the index's list of entries wrong too).
   function failuresOf(outcome) {
     var failures = [];
     outcome.results.forEach(function (result, index) {
       if (result.status === "failed") failures.push({ index: index, code: result.code });
     });
+    var completeness = outcome.completeness;
+    if (!failures.length && completeness && completeness.status === "failed") {
+      failures.push({ index: null, code: completeness.code });
+    }
     return failures;
   }
 

@@ -5,7 +5,12 @@ const path = require("node:path");
 const vm = require("node:vm");
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const SCRIPTS = ["static/vendor/noble.js", "static/js/protocol.js", "static/js/verify-core.js"];
+const SCRIPTS = [
+  "static/vendor/noble.js",
+  "static/js/protocol.js",
+  "static/js/verify-core.js",
+  "static/js/vin-index.js",
+];
 
 function loadVerifier() {
   for (const script of SCRIPTS) {

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from carhistory_verifier import vrf
 from carhistory_verifier.entry import b64encode, statement_bytes
 from carhistory_verifier.note import (
     CosignatureSigner,
@@ -31,6 +32,8 @@ from carhistory_verifier.note import (
 )
 from carhistory_verifier.protocol import Failure
 from memory_log import ORIGIN, OTHER_VIN, VIN, MemoryLog
+
+THIRD_VIN = "LVSHFFAL9H5226410"
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 DEALER = "sh-anting-vw-4s"
@@ -55,6 +58,8 @@ class CorpusLog(MemoryLog):
     def __init__(self, log_signer: Signer | None = None) -> None:
         self.signer = log_signer or fixed_signer(ORIGIN, "log key")
         self.key = self.signer.verifier().key_string()
+        # ECVRF proofs are deterministic: a fixed key gives the same map on every run.
+        self.vrf_key = vrf.VrfKey.from_seed(fixed_seed("vrf key"))
         self.entries = []
 
     def _signed(self, entry: dict[str, Any], signer: Signer, key: str) -> dict[str, Any]:
@@ -564,6 +569,110 @@ def bundle_cases() -> list[Case]:
     return cases
 
 
+def indexed_history() -> History:
+    """The everyday history in a log whose checkpoint ends with its `vin_index` entry, so that
+    the bundle proves it holds every entry of the VIN (SPEC §7)."""
+    history = everyday_history()
+    history.log.commit_vin_index()
+    return history
+
+
+def completeness_cases() -> list[Case]:
+    """SPEC §7: bundles that prove, or fail to prove, that none of the VIN's entries is missing."""
+    cases = [
+        Case(
+            "valid_complete",
+            "the everyday history with its vin_index: every entry of the VIN, and the proof",
+            indexed_history().bundle(),
+        )
+    ]
+    others = CorpusLog()
+    others.source_status(REGISTRY, "approved")
+    others.source_entry(REGISTRY, None, vin=OTHER_VIN, type="odometer", odometer_km=1)
+    others.source_entry(REGISTRY, None, vin=THIRD_VIN, type="odometer", odometer_km=2)
+    others.commit_vin_index()
+    cases.append(
+        Case(
+            "valid_absence_proven",
+            "a VIN the log holds nothing for, among two others, and the proof of its absence",
+            others.bundle([], []),
+        )
+    )
+
+    def tampered(name: str, description: str, failure: Failure, change: Callable) -> Case:
+        history = indexed_history()
+        bundle = history.bundle()
+        change(bundle, history)
+        return Case(name, description, bundle, failure)
+
+    def dropped(bundle, history):
+        bundle["entries"].remove(_entry_of_type(bundle, "registration"))
+
+    def another_vins_entry(bundle, history):
+        [other] = [i for i, e in enumerate(history.log.entries) if e.get("vin") == OTHER_VIN]
+        bundle["entries"].append(history.log.proven(other, len(history.log.entries)))
+        bundle["entries"].sort(key=lambda item: item["index"])
+
+    def stale(bundle, history):
+        # The log grows by an accident and a new vin_index entry; the server proves the older
+        # entries against the new checkpoint, hides the accident and shows the old map proof.
+        older = bundle["vin_index"]
+        history.log.source_entry(INSURER, None, type="accident", facts=SEVERE_ACCIDENT)
+        history.log.commit_vin_index()
+        bundle.update(history.bundle(), vin_index=older)
+
+    def other_vrf_proof(bundle, history):
+        bundle["vin_index"]["vrf_proof"] = b64encode(history.log.vrf_proof(OTHER_VIN))
+
+    def flipped_sibling(bundle, history):
+        siblings = bundle["vin_index"]["siblings"]
+        siblings[-1] = _flip_base64(siblings[-1])
+
+    def absence_claimed(bundle, history):
+        bundle["entries"] = []
+        bundle["source_keys"] = []
+
+    cases += [
+        tampered(
+            "vin_index_entry_dropped",
+            "the registration left out of a bundle whose vin_index lists it",
+            Failure.VIN_INDEX,
+            dropped,
+        ),
+        tampered(
+            "vin_index_with_another_vins_entry",
+            "another car's logged entry added to a bundle that proves its completeness",
+            Failure.ENTRY_VIN,
+            another_vins_entry,
+        ),
+        tampered(
+            "stale_vin_index",
+            "the vin_index of an older checkpoint, hiding an accident logged since",
+            Failure.VIN_INDEX,
+            stale,
+        ),
+        tampered(
+            "another_vins_vrf_proof",
+            "the VRF proof of another VIN, whose path in the map is not this VIN's",
+            Failure.VIN_INDEX,
+            other_vrf_proof,
+        ),
+        tampered(
+            "vin_index_sibling_flipped",
+            "one bit of the map proof's deepest sibling hash flipped",
+            Failure.VIN_INDEX,
+            flipped_sibling,
+        ),
+        tampered(
+            "absence_claimed_for_a_vin_with_entries",
+            "no entries, and the map proof of a VIN that has six",
+            Failure.VIN_INDEX,
+            absence_claimed,
+        ),
+    ]
+    return cases
+
+
 def all_cases() -> list[Case]:
     return [
         *valid_cases(),
@@ -571,6 +680,7 @@ def all_cases() -> list[Case]:
         *proof_cases(),
         *signature_cases(),
         *bundle_cases(),
+        *completeness_cases(),
     ]
 
 

@@ -29,6 +29,36 @@ def test_corpus_case(name):
     assert outcome(case) == case["failure"], case["description"]
 
 
+@pytest.mark.parametrize(
+    "name", sorted(name for name, case in CASES.items() if case["failure"] is None)
+)
+def test_a_valid_bundle_proves_completeness_exactly_when_it_has_a_vin_index(name):
+    case = CASES[name]
+    bundle = load_bundle((CORPUS / case["file"]).read_text(encoding="utf-8"))
+    summary = verify_bundle(bundle, log_key=MANIFEST["log_key"], vin=case["vin"])
+    if "vin_index" in bundle:
+        # SPEC §7: all of the VIN's entries among the first N - 1, N the checkpoint's size.
+        assert summary.complete_as_of == bundle["vin_index"]["index"]
+    else:
+        assert summary.complete_as_of is None
+
+
+def test_the_corpus_has_the_completeness_cases_of_spec_7():
+    completeness = {
+        "valid_complete": None,
+        "valid_absence_proven": None,
+        "vin_index_entry_dropped": "vin_index",
+        "vin_index_with_another_vins_entry": "entry_vin",
+        "stale_vin_index": "vin_index",
+        "another_vins_vrf_proof": "vin_index",
+        "vin_index_sibling_flipped": "vin_index",
+        "absence_claimed_for_a_vin_with_entries": "vin_index",
+    }
+    assert {name: CASES[name]["failure"] for name in completeness} == completeness
+    assert all("vin_index" in json.loads((CORPUS / CASES[name]["file"]).read_text())
+               for name in completeness)  # fmt: skip
+
+
 def test_the_corpus_has_valid_and_tampered_bundles_of_every_kind_asked_for():
     failures = {case["failure"] for case in CASES.values()}
     assert {
