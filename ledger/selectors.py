@@ -9,6 +9,7 @@ tree size up to the current one, not only sizes that have a checkpoint.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -42,6 +43,10 @@ SUBTREE_HASHES_ANY_SQL = (
 ENTRY_DATA_SQL = (
     'SELECT data FROM ledger_entry WHERE "index" >= %s AND "index" < %s ORDER BY "index"'
 )
+
+
+# Any model row of another app that keeps a pending entry's id (`with_log_indexes`).
+Row = TypeVar("Row")
 
 
 class ProofRequestError(DomainError):
@@ -124,6 +129,28 @@ def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
         return {}
     rows = Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
     return dict(rows)
+
+
+def with_log_indexes(rows: Iterable[Row], *, pending: str, into: str) -> list[Row]:
+    """Rows of other apps that keep a pending entry's id in their attribute `pending`, each
+    given attribute `into`: that entry's log index, or None while the sequencer has not
+    integrated it yet (or when the row refers to no entry). One query for all of them.
+
+    The way a page shows the index of an entry its request only enqueued: the row keeps the
+    pending id, which is known at once, and the index is looked up where it is shown."""
+    rows = list(rows)
+    indexes = indexes_for_pending(
+        pending_id for row in rows if (pending_id := getattr(row, pending)) is not None
+    )
+    for row in rows:
+        setattr(row, into, indexes.get(getattr(row, pending)))
+    return rows
+
+
+def log_index_of_pending(pending_field: str) -> Subquery:
+    """For annotating another app's queryset (an admin list): the log index of the entry whose
+    pending id is in the row's `pending_field`, NULL while pending."""
+    return Subquery(Entry.objects.filter(pending_id=OuterRef(pending_field)).values("index")[:1])
 
 
 def platform_entries(*, types: Iterable[str], below: int) -> list[tuple[int, bytes]]:

@@ -185,12 +185,16 @@ def test_sign_as_platform_signs_the_statement_with_the_log_key(log_key):
 
 
 @pytest.mark.django_db
-def test_platform_entries_are_integrated_at_once_and_signed_by_the_log(log_key):
+def test_platform_entries_are_enqueued_in_order_and_signed_by_the_log(log_key):
     services.enqueue_entries(entries=EntryFactory.build_batch(3))
-    stored = services.append_platform_entry(
+    pending = services.enqueue_platform_entry(
         type="source_key", facts={"source": "shop", "key": "shop+00000000+AQ=="}
     )
-    assert stored.index == 3
+    # Only enqueued, like any other entry: the caller's request never waits for the sequencer.
+    assert not Entry.objects.exists()
+    services.integrate_pending(wait=True)
+    stored = Entry.objects.get(pending_id=pending.id)
+    assert stored.index == 3  # after the three enqueued before it
     assert stored.vin is None
     entry = Entry.objects.get(index=3)
     body = json.loads(bytes(entry.data))
