@@ -7,6 +7,7 @@ from carhistory_verifier import entry as entry_format
 from carhistory_verifier import merkle, note
 from django.core.management import call_command
 from django.db import connection, connections
+from django.utils import timezone
 
 from ledger import selectors, sequencer, services
 from ledger.models import Checkpoint, Entry, PendingEntry, Subtree
@@ -77,6 +78,25 @@ def test_indexed_copies_come_from_the_entry_bytes():
         "sh-anting-vw-4s",
         "2024-05-03",
     )
+
+
+@pytest.mark.django_db
+def test_stored_rows_keep_their_pending_id_integration_time_and_exact_bytes():
+    # The sequencer writes rows in PostgreSQL's binary COPY format: every column must come
+    # back as it was meant, non-ASCII text and NULLs included.
+    entry = EntryFactory(source="上海安亭-4s", facts={"note": "tab\there, newline\nthere"})
+    before = timezone.now()
+    pending = services.enqueue_entry(entry=entry)
+    services.integrate_pending()
+    after = timezone.now()
+    stored = Entry.objects.get(index=0)
+    assert stored.pending_id == pending.id
+    assert stored.source == "上海安亭-4s"
+    assert bytes(stored.data) == entry_format.entry_bytes(entry)
+    assert before <= stored.integrated_at <= after
+    commitment = Entry.objects.get(index=1)
+    assert (commitment.vin, commitment.pending_id) == (None, None)
+    assert commitment.integrated_at == stored.integrated_at
 
 
 @pytest.mark.django_db
