@@ -80,7 +80,7 @@ def test_register_logs_the_key_as_a_source_key_entry(shop, registered, key_file)
     verifier_key = signer_of(key_file).verifier().key_string()
     signing_key = SigningKey.objects.get(organisation=shop, retired_at__isnull=True)
     assert signing_key.verifier_key == verifier_key
-    logged = json.loads(bytes(Entry.objects.get(index=signing_key.ledger_index).data))
+    logged = json.loads(bytes(Entry.objects.get(pending_id=signing_key.pending_id).data))
     assert logged["type"] == "source_key"
     assert logged["facts"] == {"source": SLUG, "key": verifier_key}
 

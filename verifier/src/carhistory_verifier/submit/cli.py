@@ -89,7 +89,10 @@ def _register(arguments: argparse.Namespace) -> int:
     if answer.status != 201:
         print(f"refused (HTTP {answer.status}): {answer.detail()}", file=sys.stderr)
         return EXIT_REFUSED
-    print(f"registered {verifier_key} at log index {answer.body.get('index')}")
+    index = answer.body.get("index")
+    # The log enqueues the key's entry; records signed from now on are logged after it anyway.
+    where = "its log entry is pending" if index is None else f"at log index {index}"
+    print(f"registered {verifier_key}; {where}")
     return EXIT_OK
 
 
