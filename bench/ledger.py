@@ -17,7 +17,6 @@ docs/PERFORMANCE.md with the machine they came from.
 """
 
 import argparse
-import base64
 import hashlib
 import io
 import os
@@ -26,100 +25,57 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from _harness import (
+    ROOT,
+    FillTimes,
+    configure_django,
+    fill_log,
+    load_average,
+    migrate_ledger,
+    percentile,
+    service_entry,
+)
 from benchdb import create_database, drop_database
 
 # Another name lets two runs share one PostgreSQL server without dropping each other's database.
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench")
 REPORT_EVERY = 100_000
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def configure_django(database_url: str) -> None:
-    from carhistory_verifier import note
-
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    # Integration is called explicitly below; the scheduled task goes to an in-memory broker.
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    os.environ["LEDGER_SIGNING_KEY"] = note.Signer.generate(
-        os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
-    ).key_string()
-    os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
-
 
 def make_entry(number: int) -> dict:
-    from carhistory_verifier.entry import new_nonce
-
-    vin = f"LSVAU2180N{number % 10_000_000:07d}"
-    return {
-        "v": 1,
-        "type": "service",
-        "vin": vin,
-        "occurred_at": "2024-05-03",
-        "odometer_km": number % 300_000,
-        "facts": {"items": ["oil", "filter"]},
-        "source": f"shop-{number % 500}",
-        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
-        "source_sig": "c2lnbmF0dXJl" * 7,
-        "private_commitment": None,
-        "submitted_at": "2024-05-03T09:12:44Z",
-        "nonce": new_nonce(),
-    }
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+    return service_entry(number, f"LSVAU2180N{number % 10_000_000:07d}")
 
 
 def bench_append(total: int) -> float:
-    from django.conf import settings
-    from django.db import transaction
+    window = {"start": time.perf_counter(), "done": 0, "rates": []}
 
-    from ledger import services
+    def report_window(done: int, times: FillTimes) -> None:
+        # Every REPORT_EVERY entries and at the end: the rate of the window just finished.
+        if done - window["done"] < REPORT_EVERY and done < total:
+            return
+        now = time.perf_counter()
+        window["rates"].append((done - window["done"]) / (now - window["start"]))
+        print(
+            f"  {done:>9} entries: {window['rates'][-1]:8.0f} entries/s "
+            "(window, including building the entries)",
+            flush=True,
+        )
+        window.update(start=now, done=done)
 
-    chunk = settings.LEDGER_BATCH_SIZE
-    enqueue_seconds = integrate_seconds = 0.0
-    window_start, window_count, window_rates = time.perf_counter(), 0, []
-    for first in range(0, total, chunk):
-        entries = [make_entry(number) for number in range(first, min(total, first + chunk))]
-        started = time.perf_counter()
-        with transaction.atomic():
-            services.enqueue_entries(entries=entries)
-        enqueued = time.perf_counter()
-        services.integrate_pending()
-        integrate_seconds += time.perf_counter() - enqueued
-        enqueue_seconds += enqueued - started
-        window_count += len(entries)
-        if window_count >= REPORT_EVERY or first + chunk >= total:
-            now = time.perf_counter()
-            window_rates.append(window_count / (now - window_start))
-            print(
-                f"  {first + len(entries):>9} entries: {window_rates[-1]:8.0f} entries/s "
-                "(window, including building the entries)",
-                flush=True,
-            )
-            window_start, window_count = now, 0
+    times = fill_log(total, make_entry, after_chunk=report_window)
     print(
-        f"append: enqueue {total / enqueue_seconds:8.0f} entries/s, "
-        f"integrate {total / integrate_seconds:8.0f} entries/s, "
-        f"enqueue+integrate {total / (enqueue_seconds + integrate_seconds):8.0f} entries/s"
+        f"append: enqueue {times.enqueue_rate:8.0f} entries/s, "
+        f"integrate {times.integrate_rate:8.0f} entries/s "
+        f"(median batch {times.median_chunk_rate:.0f}), "
+        f"enqueue+integrate "
+        f"{total / (times.enqueue_seconds + times.integrate_seconds):8.0f} entries/s"
     )
     print(
-        f"        slowest window {min(window_rates):.0f} entries/s, "
-        f"median window {statistics.median(window_rates):.0f} entries/s"
+        f"        slowest window {min(window['rates']):.0f} entries/s, "
+        f"median window {statistics.median(window['rates']):.0f} entries/s"
     )
-    return total / integrate_seconds
+    return times.integrate_rate
 
 
 def bench_copy_floor(total: int, integrate_rate: float) -> None:
@@ -189,7 +145,7 @@ def bench_verify(total: int) -> None:
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-c", VERIFY_AND_REPORT_PEAK],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=ROOT,
         env=os.environ,
         check=True,
         capture_output=True,
@@ -254,17 +210,18 @@ def main() -> None:
         parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
     print(
         f"ledger benchmark: {arguments.entries} entries, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load average {load_average()}",
         flush=True,
     )
     configure_django(create_database(url, BENCH_DATABASE))
+    migrate_ledger()
     try:
         integrate_rate = bench_append(arguments.entries)
         bench_copy_floor(arguments.entries, integrate_rate)
         bench_proofs(arguments.entries, arguments.proofs)
         bench_verify(arguments.entries)
         bench_in_memory(arguments.entries)
-        print(f"load average at the end {os.getloadavg()[0]:.1f} (other work on the machine)")
+        print(f"load average at the end {load_average()} (other work on the machine)")
     finally:
         from django.db import connections
 

@@ -22,81 +22,39 @@ the end. `--proofs-only NAME` runs part 3 alone on a database `bench/report.py -
 """
 
 import argparse
-import base64
 import json
 import os
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from _harness import (
+    ROOT,
+    configure_django,
+    fill_log,
+    load_average,
+    migrate_ledger,
+    percentile,
+    service_entry,
+)
 from benchdb import create_database, drop_database
 
 BENCH_DATABASE = "carhistory_index_bench"
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
-def configure_django(database_url: str, *, kept_keys: str | None = None) -> None:
-    """Django on `database_url`, with fresh keys, or with those `bench/report.py` kept in
-    `var/` beside its database `kept_keys` (the stored VIN keys depend on the VRF key)."""
-    from carhistory_verifier import note
-
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    if kept_keys:
-        kept = ROOT / "var" / f"{kept_keys}.key"
-        os.environ["LEDGER_SIGNING_KEY"] = kept.read_text(encoding="ascii").strip()
-        vrf_text = kept.with_suffix(".vrf").read_text(encoding="ascii").strip()
-        os.environ["LEDGER_VRF_KEY"] = vrf_text
-    else:
-        signer = note.Signer.generate("carhistory.localhost/log")
-        os.environ["LEDGER_SIGNING_KEY"] = signer.key_string()
-        os.environ["LEDGER_VRF_KEY"] = base64.b64encode(os.urandom(32)).decode("ascii")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
-    import django
-
-    django.setup()
-
-
-def migrate_fresh() -> None:
-    from django.core.management import call_command
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    call_command("migrate", "ledger", verbosity=0, skip_checks=True)
+def kept_keys(database: str) -> tuple[str, str]:
+    """The log key and VRF key `bench/report.py --keep` kept in `var/` beside its database
+    (the stored VIN keys depend on the VRF key)."""
+    kept = ROOT / "var" / f"{database}.key"
+    return (
+        kept.read_text(encoding="ascii").strip(),
+        kept.with_suffix(".vrf").read_text(encoding="ascii").strip(),
+    )
 
 
 def vin_of(number: int) -> str:
     return f"LSVAU2180N{number:07d}"
-
-
-def make_entry(number: int, vins: int) -> dict:
-    from carhistory_verifier.entry import new_nonce
-
-    return {
-        "v": 1,
-        "type": "service",
-        "vin": vin_of(random.randrange(vins)),
-        "occurred_at": "2024-05-03",
-        "odometer_km": number % 300_000,
-        "facts": {"items": ["oil", "filter"]},
-        "source": f"shop-{number % 500}",
-        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
-        "source_sig": "c2lnbmF0dXJl" * 7,
-        "private_commitment": None,
-        "submitted_at": "2024-05-03T09:12:44Z",
-        "nonce": new_nonce(),
-    }
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def bench_vrf(count: int) -> None:
@@ -112,46 +70,35 @@ def bench_vrf(count: int) -> None:
     verifying = time.process_time() - started
     print(
         f"vrf: {count / proving:8.0f} proofs/s, {count / verifying:8.0f} verifications/s "
-        f"(one core, CPU time), load {os.getloadavg()[0]:.1f}",
+        f"(one core, CPU time), load {load_average()}",
         flush=True,
     )
 
 
 def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> float:
-    from django.conf import settings
-    from django.db import transaction
+    from ledger import vin_index
 
-    from ledger import services, vin_index
-
-    migrate_fresh()
+    migrate_ledger(fresh=True)
     random.seed(seed)
     saved = vin_index.update_map, vin_index.ensure_vin_keys
     if not with_map:
         vin_index.update_map = lambda new_indexes: bytes(32)
         vin_index.ensure_vin_keys = lambda vins: None
     try:
-        chunk = settings.LEDGER_BATCH_SIZE
-        enqueue_seconds = integrate_seconds = 0.0
-        for first in range(0, total, chunk):
-            entries = [make_entry(n, vins) for n in range(first, min(total, first + chunk))]
-            started = time.perf_counter()
-            with transaction.atomic():
-                services.enqueue_entries(entries=entries)
-            enqueued = time.perf_counter()
-            services.integrate_pending()
-            integrate_seconds += time.perf_counter() - enqueued
-            enqueue_seconds += enqueued - started
+        times = fill_log(
+            total, lambda number: service_entry(number, vin_of(random.randrange(vins)))
+        )
     finally:
         vin_index.update_map, vin_index.ensure_vin_keys = saved
-    rate = total / integrate_seconds
     label = "with the map   " if with_map else "without the map"
     print(
-        f"sequencer {label}: integrate {rate:8.0f} entries/s, "
-        f"enqueue {total / enqueue_seconds:8.0f} entries/s (VRF of new VINs included), "
-        f"load {os.getloadavg()[0]:.1f}",
+        f"sequencer {label}: integrate {times.integrate_rate:8.0f} entries/s "
+        f"(median batch {times.median_chunk_rate:.0f}, {times.integrate_seconds:.0f} s), "
+        f"enqueue {times.enqueue_rate:8.0f} entries/s (VRF of new VINs included), "
+        f"load {load_average()}",
         flush=True,
     )
-    return rate
+    return times.integrate_rate
 
 
 def bench_bundle_proofs(count: int) -> None:
@@ -195,7 +142,7 @@ def bench_bundle_proofs(count: int) -> None:
         f"  whole bundle (build_evidence_bundle): median {statistics.median(bundles):.2f} ms, "
         f"p99 {percentile(bundles, 0.99):.2f} ms, {max(queries)} queries at most\n"
         f"  bytes the section adds: median {statistics.median(sizes):.0f}, max {max(sizes)}; "
-        f"load {os.getloadavg()[0]:.1f}",
+        f"load {load_average()}",
         flush=True,
     )
 
@@ -217,7 +164,7 @@ def twenty_entry_bundle() -> dict:
     from ledger import services
 
     vin = "LFV2A21K0E3000001"
-    entries = [services.sign_as_platform(make_entry(n, 1) | {"vin": vin}) for n in range(20)]
+    entries = [services.sign_as_platform(service_entry(n, vin)) for n in range(20)]
     services.enqueue_entries(entries=entries)
     services.integrate_pending()
     return build_evidence_bundle(vin=vin)
@@ -280,7 +227,7 @@ def bench_browser(bundle: dict) -> None:
         f"browser: verify a {len(bundle['entries'])}-entry bundle with its VIN index proof "
         f"median {statistics.median(times):.1f} ms, max {max(times):.1f} ms "
         f"(first {result['times'][0]:.1f} ms), completeness {result['completeness']}; "
-        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {os.getloadavg()[0]:.1f}",
+        f"ECVRF verifications {result['vrfPerSecond']:.0f}/s; load {load_average()}",
         flush=True,
     )
 
@@ -303,7 +250,7 @@ def main() -> None:
         return
     print(
         f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        f"{os.cpu_count()} CPUs, load average {load_average()}",
         flush=True,
     )
     configure_django(create_database(url, arguments.database))
@@ -314,7 +261,7 @@ def main() -> None:
         print(f"sequencer with the map / without: {with_map / without:.2f}x", flush=True)
         bench_bundle_proofs(arguments.proofs)
         bench_browser(twenty_entry_bundle())
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        print(f"load average at the end {load_average()}")
     finally:
         from django.db import connections
 
@@ -323,10 +270,15 @@ def main() -> None:
 
 
 def proofs_only(url: str, database: str, count: int) -> None:
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
-    configure_django(urlunsplit(urlsplit(url)._replace(path=f"/{database}")), kept_keys=database)
+    print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
+    signing_key, vrf_key = kept_keys(database)
+    configure_django(
+        urlunsplit(urlsplit(url)._replace(path=f"/{database}")),
+        signing_key=signing_key,
+        vrf_key=vrf_key,
+    )
     bench_bundle_proofs(count)
-    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    print(f"load average at the end {load_average()}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ tree size up to the current one, not only sizes that have a checkpoint.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -25,7 +26,7 @@ from carhistory.errors import DomainError
 
 from . import vin_index
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -42,6 +43,10 @@ SUBTREE_HASHES_ANY_SQL = (
 ENTRY_DATA_SQL = (
     'SELECT data FROM ledger_entry WHERE "index" >= %s AND "index" < %s ORDER BY "index"'
 )
+
+
+# Any model row of another app that keeps a pending entry's id (`with_log_indexes`).
+Row = TypeVar("Row")
 
 
 class ProofRequestError(DomainError):
@@ -124,6 +129,28 @@ def indexes_for_pending(pending_ids: Iterable[int]) -> dict[int, int]:
         return {}
     rows = Entry.objects.filter(pending_id__in=pending_ids).values_list("pending_id", "index")
     return dict(rows)
+
+
+def with_log_indexes(rows: Iterable[Row], *, pending: str, into: str) -> list[Row]:
+    """Rows of other apps that keep a pending entry's id in their attribute `pending`, each
+    given attribute `into`: that entry's log index, or None while the sequencer has not
+    integrated it yet (or when the row refers to no entry). One query for all of them.
+
+    The way a page shows the index of an entry its request only enqueued: the row keeps the
+    pending id, which is known at once, and the index is looked up where it is shown."""
+    rows = list(rows)
+    indexes = indexes_for_pending(
+        pending_id for row in rows if (pending_id := getattr(row, pending)) is not None
+    )
+    for row in rows:
+        setattr(row, into, indexes.get(getattr(row, pending)))
+    return rows
+
+
+def log_index_of_pending(pending_field: str) -> Subquery:
+    """For annotating another app's queryset (an admin list): the log index of the entry whose
+    pending id is in the row's `pending_field`, NULL while pending."""
+    return Subquery(Entry.objects.filter(pending_id=OuterRef(pending_field)).values("index")[:1])
 
 
 def platform_entries(*, types: Iterable[str], below: int) -> list[tuple[int, bytes]]:
@@ -341,21 +368,6 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
-
-
-def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
-    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
-    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
-    the VIN index."""
-    first = address.index * TILE_WIDTH
-    last = first + address.width  # exclusive
-    if last > _current_size():
-        return None
-    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
-    return {
-        vin: bytes(proof)
-        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
-    }
 
 
 def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:

@@ -5,11 +5,9 @@ It runs in a Celery worker (`ledger.tasks.integrate_pending`), never inside a us
 `ledger.services` enqueues and schedules it.
 """
 
-import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from carhistory_verifier import entry as entry_format
@@ -19,7 +17,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import keys, selectors, signals, vin_index
+from . import keys, pg_copy, selectors, signals, vin_index
 from .models import Checkpoint, Entry, PendingEntry, Subtree
 
 # The PostgreSQL advisory lock key that makes the sequencer a single writer: "clog" in ASCII.
@@ -181,8 +179,19 @@ def _integrate_batch(
     _insert_rows(Entry, ENTRY_COLUMNS, entries)
     _insert_rows(Subtree, SUBTREE_COLUMNS, subtrees)
     checkpoint = _sign_checkpoint(frontier.size, frontier.root())
-    PendingEntry.objects.filter(id__in=[pending_id for pending_id, _ in pending]).delete()
+    _delete_pending([pending_id for pending_id, _ in pending])
     return frontier.size, len(pending), checkpoint
+
+
+def _delete_pending(ids: list[int]) -> None:
+    if connection.vendor != "postgresql":
+        PendingEntry.objects.filter(id__in=ids).delete()
+        return
+    # One array parameter instead of the ORM's thousands of placeholders. Exactly the rows
+    # read: ids are not committed in order, so "every id up to the last" could drop a row
+    # committed after this batch looked.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ledger_pendingentry WHERE id = ANY(%s)", [ids])
 
 
 EMPTY_MAP_ROOT = bytes(32)
@@ -212,51 +221,42 @@ def _bring_map_up_to_date(size: int) -> None:
     )
 
 
-ENTRY_COLUMNS = (
-    "index",
-    "leaf_hash",
-    "data",
-    "vin",
-    "type",
-    "source",
-    "occurred_at",
-    "pending_id",
-    "integrated_at",
-)
-SUBTREE_COLUMNS = ("level", "index", "hash")
+# Each column with its binary COPY encoding (`pg_copy`), in the order of the rows built above.
+ENTRY_COLUMNS = {
+    "index": pg_copy.bigint,
+    "leaf_hash": pg_copy.binary,
+    "data": pg_copy.binary,
+    "vin": pg_copy.text,
+    "type": pg_copy.text,
+    "source": pg_copy.text,
+    "occurred_at": pg_copy.text,
+    "pending_id": pg_copy.bigint,
+    "integrated_at": pg_copy.timestamp,
+}
+SUBTREE_COLUMNS = {"level": pg_copy.smallint, "index": pg_copy.bigint, "hash": pg_copy.binary}
 
 
-def _insert_rows(model: type[Entry] | type[Subtree], columns: tuple[str, ...], rows: list) -> None:
+def _insert_rows(
+    model: type[Entry] | type[Subtree], columns: Mapping[str, Callable], rows: list
+) -> None:
     if not rows:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_create(model(**dict(zip(columns, row, strict=True))) for row in rows)
         return
     # COPY is several times faster than INSERT through the ORM, and the sequencer is the one
-    # writer every submission waits for.
-    quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
-    text = "".join("\t".join(map(_copy_field, row)) + "\n" for row in rows)
+    # writer every submission waits for; the binary form spares the hex of every entry.
+    encoders = tuple(columns.values())
     with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {model._meta.db_table} ({quoted}) FROM STDIN",
-            io.BytesIO(text.encode("utf-8")),
+        pg_copy.copy_rows(
+            cursor.cursor,
+            model._meta.db_table,
+            [connection.ops.quote_name(column) for column in columns],
+            (
+                pg_copy.row([encode(value) for encode, value in zip(encoders, row, strict=True)])
+                for row in rows
+            ),
         )
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: object) -> str:
-    """One field in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, bytes):
-        return "\\\\x" + value.hex()
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
 
 
 def _load_frontier(size: int) -> merkle.Frontier:

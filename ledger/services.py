@@ -18,7 +18,7 @@ from django.utils import timezone
 from carhistory.errors import DomainError
 
 from . import keys, selectors, tasks, vin_index
-from .models import Checkpoint, Cosignature, Cosigner, Entry, PendingEntry
+from .models import Checkpoint, Cosignature, Cosigner, PendingEntry
 
 # The sequencer's names other apps and tests use, offered here so that `services` and
 # `selectors` stay the ledger's only doors.
@@ -107,18 +107,24 @@ def sign_as_platform(entry: Mapping[str, Any]) -> dict[str, Any]:
     return signed
 
 
-def append_platform_entry(
+def enqueue_platform_entry(
     *,
     type: str,
     facts: dict[str, Any],
     vin: str | None = None,
     occurred_at: str | None = None,
-) -> Entry:
-    """Build, sign with the log key and integrate at once an entry the platform writes itself
-    (`source_key`, `source_status`, `correction`); returns the integrated Entry.
+) -> PendingEntry:
+    """Build and sign with the log key an entry the platform writes itself (`source_key`,
+    `source_status`, `correction`), and enqueue it like any other; the sequencer integrates it
+    once the surrounding transaction commits. The returned row's id is the reference the caller
+    keeps; `selectors.indexes_for_pending` gives the log index once integrated.
 
-    `vin` is left out of the entry when None (SPEC §5: those types have none); `occurred_at`
-    defaults to now, since the platform's act happens when it is written.
+    Nothing waits for the sequencer here, yet the entry's place in the log is fixed: pending
+    ids come from one sequence and the sequencer integrates in their order, so every entry
+    enqueued after this transaction commits (an event signed by the key a `source_key` entry
+    registers, say) lands after it. `vin` is left out of the entry when None (SPEC §5: those
+    types have none); `occurred_at` defaults to now, since the platform's act happens when it
+    is written.
     """
     now = timezone.now().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     entry: dict[str, Any] = {
@@ -133,9 +139,7 @@ def append_platform_entry(
     }
     if vin is not None:
         entry["vin"] = vin
-    pending = enqueue_entry(entry=sign_as_platform(entry))
-    integrate_pending(wait=True)
-    return Entry.objects.get(pending_id=pending.id)
+    return enqueue_entry(entry=sign_as_platform(entry))
 
 
 def add_cosignature(*, cosigner_name: str, cosigned_note: str) -> Cosignature:

@@ -8,6 +8,8 @@ subtree hashes and the checkpoint commit together or not at all.
 from __future__ import annotations
 
 import hashlib
+import io
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +31,7 @@ from django.db import connection
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
-from . import keys
+from . import keys, pg_copy
 from .models import VinIndexNode, VinKey
 
 
@@ -95,22 +97,115 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
     `new_indexes` maps each VIN to its new entries' indexes, increasing and all larger than
     any the map already has. Runs inside the sequencer's transaction.
     """
+    stored_root = map_root()
     if not new_indexes:
-        return map_root()
-    ensure_vin_keys(new_indexes)
-    stored = places(new_indexes)
+        return stored_root
+    cache = _node_cache_at(stored_root)
+    stored = _batch_places(new_indexes)
     updates: dict[bytes, bytes] = {}
     indexes_by_vin: dict[str, bytes] = {}
     for vin, added in new_indexes.items():
-        place = stored[vin]
-        indexes = place.indexes + b"".join(index.to_bytes(8, "big") for index in added)
+        key, indexes = stored[vin]
+        indexes += b"".join(index.to_bytes(8, "big") for index in added)
         indexes_by_vin[vin] = indexes
         # SPEC §7: index_hash is SHA-256 of all the VIN's indexes as u64be, in order.
-        updates[place.key] = hashlib.sha256(indexes).digest()
-    root, changed = apply_updates(updates, fetch_nodes)
+        updates[key] = hashlib.sha256(indexes).digest()
+    root, changed = apply_updates(updates, cache.fetch)
     _write_nodes(changed)
     _write_indexes(indexes_by_vin)
+    cache.advance(root, changed)
     return root
+
+
+def _batch_places(vins: Iterable[str]) -> dict[str, tuple[bytes, bytes]]:
+    """(map key, stored index bytes) of each VIN, computing the VRF proof of any VIN that has
+    none yet (one that bypassed `enqueue_entries`): one query when every VIN has one."""
+    wanted = list(vins)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT vin, key, indexes FROM ledger_vinkey WHERE vin = ANY(%s)", [wanted]
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = VinKey.objects.filter(vin__in=wanted).values_list("vin", "key", "indexes")
+    stored = {vin: (bytes(key), bytes(indexes)) for vin, key, indexes in rows}
+    missing = [vin for vin in wanted if vin not in stored]
+    if missing:
+        ensure_vin_keys(missing)
+        stored.update(
+            (vin, (bytes(key), bytes(indexes)))
+            for vin, key, indexes in VinKey.objects.filter(vin__in=missing).values_list(
+                "vin", "key", "indexes"
+            )
+        )
+    return stored
+
+
+# Past this many nodes the cache is emptied and refills from the table as batches need them,
+# so a worker's memory stays bounded (about 350 bytes a node) whatever the map's size.
+NODE_CACHE_LIMIT = 1_000_000
+_UNKNOWN = object()
+
+
+class _NodeCache:
+    """The stored map nodes this process has read or written, kept between sequencer batches
+    so that a batch reads the trie from memory instead of one query per depth.
+
+    Only the sequencer writes the map, under its advisory lock, and the map's root commits to
+    every node. A batch that rolled back, another process that sequenced since, or a rebuilt
+    map all leave a stored root other than the one the cache ends with; `_node_cache_at`
+    compares the two at the start of every batch and starts afresh on any difference, so
+    the cache is never trusted past a rollback. A node cached as None is known to be absent;
+    when `complete`, every stored node is cached and the table is never read.
+    """
+
+    def __init__(self, root: bytes) -> None:
+        self.root = root
+        self.nodes: dict[NodeId, Node | None] = {}
+        # An empty map has no nodes: everything written from here on passes through `advance`.
+        self.complete = root == EMPTY_HASH
+
+    def fetch(self, node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
+        """The `Fetch` of `apply_updates`: cached nodes, and the rest read in one query."""
+        found: dict[NodeId, Node] = {}
+        missing = []
+        nodes = self.nodes
+        for node_id in node_ids:
+            node = nodes.get(node_id, _UNKNOWN)
+            if node is _UNKNOWN:
+                missing.append(node_id)
+            elif node is not None:
+                found[node_id] = node
+        if missing and not self.complete:
+            stored = fetch_nodes(missing)
+            for node_id in missing:
+                node = stored.get(node_id)
+                nodes[node_id] = node
+                if node is not None:
+                    found[node_id] = node
+        return found
+
+    def advance(self, root: bytes, changed: Mapping[NodeId, Node]) -> None:
+        """Take in the nodes a batch wrote; valid once that batch commits (see above)."""
+        self.nodes.update(changed)
+        self.root = root
+        if len(self.nodes) > NODE_CACHE_LIMIT:
+            self.nodes = {}
+            self.complete = False
+
+
+# Per thread: a web worker's thread may sequence too (with CELERY_TASK_ALWAYS_EAGER the
+# integration task runs in the request's thread), and a cache is only ever used under the
+# sequencer lock its own thread holds.
+_node_caches = threading.local()
+
+
+def _node_cache_at(stored_root: bytes) -> _NodeCache:
+    cache = getattr(_node_caches, "cache", None)
+    if cache is None or cache.root != stored_root:
+        cache = _node_caches.cache = _NodeCache(stored_root)
+    return cache
 
 
 def map_root() -> bytes:
@@ -168,11 +263,11 @@ def _node_row(node_id: NodeId, node: Node) -> tuple:
 
 
 def _write_nodes(changed: Mapping[NodeId, Node]) -> None:
-    rows = [_node_row(node_id, node) for node_id, node in changed.items()]
-    if not rows:
+    if not changed:
         return
     if connection.vendor != "postgresql":
-        for path, node_hash, leaf_key, leaf_index_hash in rows:
+        for node_id, node in changed.items():
+            path, node_hash, leaf_key, leaf_index_hash = _node_row(node_id, node)
             VinIndexNode.objects.update_or_create(
                 path=path,
                 defaults={
@@ -182,15 +277,45 @@ def _write_nodes(changed: Mapping[NodeId, Node]) -> None:
                 },
             )
         return
+    # A batch rewrites several nodes per VIN it touches, tens of thousands of rows: binary COPY
+    # into a scratch table and one upsert cost a fraction of a multi-row INSERT's parsing.
     with connection.cursor() as cursor:
-        execute_values(
-            cursor.cursor,
-            "INSERT INTO ledger_vinindexnode (path, hash, leaf_key, leaf_index_hash) VALUES %s "
-            "ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, "
-            "leaf_key = EXCLUDED.leaf_key, leaf_index_hash = EXCLUDED.leaf_index_hash",
-            [tuple(_binary(value) for value in row) for row in rows],
-            page_size=5000,
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS vin_index_node_changes "
+            "(LIKE ledger_vinindexnode) ON COMMIT DELETE ROWS"
         )
+        # Emptied first as well: one transaction may write the map twice (a rebuild, then the
+        # batch), and rows of the first write must not be upserted again over the second's.
+        cursor.execute("TRUNCATE vin_index_node_changes")
+        cursor.cursor.copy_expert(
+            "COPY vin_index_node_changes (path, hash, leaf_key, leaf_index_hash) "
+            "FROM STDIN (FORMAT binary)",
+            io.BytesIO(_binary_copy_of_nodes(changed)),
+        )
+        cursor.execute(
+            "INSERT INTO ledger_vinindexnode (path, hash, leaf_key, leaf_index_hash) "
+            "SELECT path, hash, leaf_key, leaf_index_hash FROM vin_index_node_changes "
+            "ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, "
+            "leaf_key = EXCLUDED.leaf_key, leaf_index_hash = EXCLUDED.leaf_index_hash"
+        )
+
+
+_HASH_LENGTH = (32).to_bytes(4, "big")
+
+
+def _binary_copy_of_nodes(changed: Mapping[NodeId, Node]) -> bytes:
+    # Built inline rather than through `pg_copy.row`: tens of thousands of rows a batch.
+    parts = [pg_copy.HEADER]
+    append = parts.append
+    for node_id, node in changed.items():
+        path = node_id.to_bytes()
+        append(b"\x00\x04" + len(path).to_bytes(4, "big") + path + _HASH_LENGTH + node.hash)
+        if isinstance(node, Leaf):
+            append(_HASH_LENGTH + node.key + _HASH_LENGTH + node.index_hash)
+        else:
+            append(pg_copy.NULL + pg_copy.NULL)
+    append(pg_copy.TRAILER)
+    return b"".join(parts)
 
 
 def _write_indexes(indexes_by_vin: Mapping[str, bytes]) -> None:
@@ -206,10 +331,6 @@ def _write_indexes(indexes_by_vin: Mapping[str, bytes]) -> None:
             [(vin, psycopg2.Binary(indexes)) for vin, indexes in indexes_by_vin.items()],
             page_size=5000,
         )
-
-
-def _binary(value: object) -> object:
-    return psycopg2.Binary(value) if isinstance(value, bytes) else value
 
 
 def rebuild_map(entries: Iterable[tuple[int, str]]) -> bytes:

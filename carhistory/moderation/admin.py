@@ -22,6 +22,8 @@ from carhistory.moderation.models import (
     SourceApplication,
     SubmissionWithPrivateDetails,
 )
+from carhistory.sources.templatetags.log_entries import log_entry_label
+from ledger.selectors import log_index_of_pending
 
 
 class ModeratorOnlyMixin:
@@ -108,10 +110,23 @@ class DisputeAdmin(ModeratorOnlyMixin, admin.ModelAdmin):
     list_display = ["entry_index", "vin", "status", "created_at", "resolved_at", "resolve_link"]
     list_filter = ["status", "created_at"]
     search_fields = ["vin", "reason"]
-    readonly_fields = [field.name for field in Dispute._meta.fields]
+    readonly_fields = [field.name for field in Dispute._meta.fields] + ["correction_entry"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dispute]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(log_index=log_index_of_pending("correction_pending_id"))
+        )
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description=gettext_lazy("correction entry"))
+    def correction_entry(self, dispute: Dispute) -> str:
+        if dispute.correction_pending_id is None:
+            return ""
+        return log_entry_label(dispute.log_index)
 
     @admin.display(description=gettext_lazy("Correct"))
     def resolve_link(self, dispute: Dispute) -> str:
@@ -165,13 +180,20 @@ class AuditEntryAdmin(ModeratorOnlyMixin, admin.ModelAdmin):
         "organisation",
         "entry_index",
         "submission_id",
-        "ledger_index",
+        "appended_entry",
         "reason",
     ]
     list_filter = ["action", "created_at", "moderator", "organisation"]
     search_fields = ["reason", "organisation__name", "moderator__username"]
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in AuditEntry._meta.fields]
+    readonly_fields = [field.name for field in AuditEntry._meta.fields] + ["appended_entry"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        return super().get_queryset(request).annotate(log_index=log_index_of_pending("pending_id"))
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    @admin.display(description=gettext_lazy("appended entry"))
+    def appended_entry(self, audit: AuditEntry) -> str:
+        return "" if audit.pending_id is None else log_entry_label(audit.log_index)

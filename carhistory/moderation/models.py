@@ -12,7 +12,8 @@ class Dispute(models.Model):
     """Someone reading a report says one of its entries is wrong.
 
     The entry itself never changes: a dispute ends either with a `correction` entry appended to
-    the log (its index is kept here) or with a reasoned rejection.
+    the log (kept here by its pending id, since the moderator's request only enqueues it) or
+    with a reasoned rejection.
     """
 
     class Status(models.TextChoices):
@@ -33,7 +34,9 @@ class Dispute(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
     )
     resolution_reason = models.TextField(_("resolution"), blank=True)
-    correction_index = models.BigIntegerField(_("correction entry index"), null=True, blank=True)
+    correction_pending_id = models.BigIntegerField(
+        _("pending id of the correction entry"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
     resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
     # The slug of the source whose entry is disputed: its portal lists the dispute.
@@ -52,9 +55,9 @@ class Dispute(models.Model):
             ),
             # A corrected dispute always names its correction; only a corrected one does.
             models.CheckConstraint(
-                name="dispute_correction_index_iff_corrected",
-                condition=(Q(status="corrected") & Q(correction_index__isnull=False))
-                | (~Q(status="corrected") & Q(correction_index__isnull=True)),
+                name="dispute_correction_iff_corrected",
+                condition=(Q(status="corrected") & Q(correction_pending_id__isnull=False))
+                | (~Q(status="corrected") & Q(correction_pending_id__isnull=True)),
             ),
             # Every closed dispute says why; an open one has no resolution yet.
             models.CheckConstraint(
@@ -79,8 +82,9 @@ class Dispute(models.Model):
 class AuditEntry(models.Model):
     """One moderator action: who did what to which target, why, and what the log gained.
 
-    Written by the same service function that performs the action, in the same transaction,
-    so there is no action without its audit row.
+    Written by the same service function that performs the action, in the same transaction
+    as the pending entry it enqueues, so there is no action without its audit row and no
+    audit row without its entry.
     """
 
     class Action(models.TextChoices):
@@ -124,7 +128,11 @@ class AuditEntry(models.Model):
     submission_id = models.BigIntegerField(_("submission"), null=True, blank=True)
     reason = models.TextField(_("reason"))
     details = models.JSONField(_("details"), default=dict, blank=True)
-    ledger_index = models.BigIntegerField(_("appended entry index"), null=True, blank=True)
+    # The entry the action appended, by pending id: the action only enqueues it, so its index
+    # is not known yet (`ledger.selectors.with_log_indexes` finds it once integrated).
+    pending_id = models.BigIntegerField(
+        _("pending id of the appended entry"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,6 +7,7 @@ from django.db.models import Count, QuerySet
 
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.sources.models import Organisation, OrganisationStatus, PrivateRecord, Submission
+from ledger.selectors import with_log_indexes
 
 
 def disputes_by_index(indexes: Iterable[int]) -> dict[int, list[Dispute]]:
@@ -53,8 +54,25 @@ def disputes_against(*, source: str) -> QuerySet[Dispute]:
     return Dispute.objects.filter(source=source, accepted_at__isnull=False).order_by("-pk")
 
 
-def recent_audit_entries(*, limit: int = 50) -> QuerySet[AuditEntry]:
-    return AuditEntry.objects.select_related("moderator", "organisation", "dispute")[:limit]
+def disputes_against_with_corrections(*, source: str) -> list[Dispute]:
+    """`disputes_against`, each with `correction_index` (None while the correction is
+    pending, or when there is none)."""
+    return with_log_indexes(
+        disputes_against(source=source), pending="correction_pending_id", into="correction_index"
+    )
+
+
+def recent_audit_entries(*, limit: int = 50) -> list[AuditEntry]:
+    """The newest audit rows, each with `log_index`: the index of the entry the action
+    appended, None while it is pending (or when the action appended none)."""
+    audits = AuditEntry.objects.select_related("moderator", "organisation", "dispute")[:limit]
+    return with_log_indexes(audits, pending="pending_id", into="log_index")
+
+
+def with_correction_index(dispute: Dispute) -> Dispute:
+    """The dispute with `correction_index`: the log index of its correction entry, None while
+    that entry is pending or when it has none."""
+    return with_log_indexes([dispute], pending="correction_pending_id", into="correction_index")[0]
 
 
 def private_records_for_vin(vin: str) -> QuerySet[PrivateRecord]:

@@ -29,6 +29,7 @@ from carhistory.sources.slugs import slug_from_name
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.selectors import Entry
+from ledger.services import PendingEntry
 
 # Written into the public log when a moderator approves without a note of their own; the log is
 # read in every language, so this stays English.
@@ -161,7 +162,7 @@ def approve_application(
     and its first account, whose contact is e-mailed a link to set the password."""
     organisation = _locked(organisation)
     reason = reason.strip() or DEFAULT_APPROVAL_REASON
-    entry = source_services.set_source_status(
+    pending = source_services.set_source_status(
         organisation=organisation, status="approved", reason=reason
     )
     api_key, raw_key = source_services.create_api_key(
@@ -173,7 +174,7 @@ def approve_application(
         action=AuditEntry.Action.APPROVE_APPLICATION,
         reason=reason,
         organisation=organisation,
-        ledger_index=entry.index,
+        pending_id=pending.id,
         details={"api_key_id": api_key.pk, "account_id": account.pk if account else None},
     )
     return api_key, raw_key
@@ -197,8 +198,9 @@ def reject_application(
 @transaction.atomic
 def change_source_status(
     *, moderator: AbstractBaseUser, organisation: Organisation, status: str, reason: str
-) -> Entry:
-    """Suspend, reinstate or revoke a source (`status` as the source_status entry says it).
+) -> PendingEntry:
+    """Suspend, reinstate or revoke a source (`status` as the source_status entry says it);
+    returns the enqueued `source_status` entry.
 
     Which changes are allowed is `sources.services.set_source_status`'s rule; a suspended
     source's keys are refused until it is reinstated, and revocation is final.
@@ -206,7 +208,7 @@ def change_source_status(
     if status not in STATUS_ACTIONS:
         raise SourceError(_("Unknown source status %(status)s.") % {"status": status})
     reason = _required(reason)
-    entry = source_services.set_source_status(
+    pending = source_services.set_source_status(
         organisation=organisation, status=status, reason=reason
     )
     _record(
@@ -214,9 +216,9 @@ def change_source_status(
         action=STATUS_ACTIONS[status],
         reason=reason,
         organisation=organisation,
-        ledger_index=entry.index,
+        pending_id=pending.id,
     )
-    return entry
+    return pending
 
 
 # A source's standing as the log states it (SPEC §5 `source_status`), by its status here.
@@ -229,7 +231,7 @@ LOGGED_STANDING = {
 @transaction.atomic
 def change_source_profile(
     *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
-) -> Entry | None:
+) -> PendingEntry | None:
     """Change a source's kind (its role: what it may submit) or its name, in the open.
 
     A source's kind decides which events it may log, so changing it must leave a public trace:
@@ -248,12 +250,12 @@ def change_source_profile(
         raise ValidationError(_("Nothing changes: pick another kind or name."))
     if organisation.status == OrganisationStatus.REVOKED:
         raise ValidationError(_("A revoked source is final and cannot be changed."))
-    entry = None
+    pending = None
     standing = LOGGED_STANDING.get(organisation.status)
     if standing is not None:
         # The log is read in every language: its reason stays English.
         said = "; ".join(f"{field} {old} -> {new}" for field, (old, new) in changes.items())
-        entry = ledger_services.append_platform_entry(
+        pending = ledger_services.enqueue_platform_entry(
             type=schemas.EventType.SOURCE_STATUS,
             facts={
                 "source": organisation.slug,
@@ -270,10 +272,10 @@ def change_source_profile(
         action=AuditEntry.Action.CHANGE_SOURCE_PROFILE,
         reason=reason,
         organisation=organisation,
-        ledger_index=entry.index if entry else None,
+        pending_id=pending.id if pending else None,
         details=changes,
     )
-    return entry
+    return pending
 
 
 @transaction.atomic
@@ -284,8 +286,8 @@ def correct_dispute(
     reason: str,
     corrected_fields: dict[str, Any],
     note: str = "",
-) -> Entry:
-    """Resolve a dispute by appending a `correction` entry that points at the disputed entry."""
+) -> PendingEntry:
+    """Resolve a dispute by enqueueing a `correction` entry that points at the disputed entry."""
     dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
     _require_open(dispute)
     reason = _required(reason)
@@ -299,10 +301,12 @@ def correct_dispute(
         note=note,
     )
     dispute.status = Dispute.Status.CORRECTED
-    dispute.correction_index = correction.index
+    dispute.correction_pending_id = correction.id
     dispute.resolution_reason = reason
     dispute.resolved_at = timezone.now()
-    dispute.save(update_fields=["status", "correction_index", "resolution_reason", "resolved_at"])
+    dispute.save(
+        update_fields=["status", "correction_pending_id", "resolution_reason", "resolved_at"]
+    )
     _announce(dispute)
     return correction
 
@@ -317,8 +321,8 @@ def append_correction(
     corrected_fields: dict[str, Any],
     dispute: Dispute | None = None,
     note: str = "",
-) -> Entry:
-    """Append a `correction` entry (SPEC §5): corrects, the public reason, and the corrected
+) -> PendingEntry:
+    """Enqueue a `correction` entry (SPEC §5): corrects, the public reason, and the corrected
     fields, each checked by the schema of the corrected entry's type, so a bad value never
     reaches the permanent log. The moderator's private note stays in the audit trail."""
     reason = _required(reason)
@@ -331,14 +335,14 @@ def append_correction(
     if errors:
         raise ValidationError(errors)
     facts = {**cleaned, "corrects": entry_index, "reason": reason}
-    correction = ledger_services.append_platform_entry(type="correction", facts=facts, vin=vin)
+    correction = ledger_services.enqueue_platform_entry(type="correction", facts=facts, vin=vin)
     _record(
         moderator=moderator,
         action=AuditEntry.Action.CORRECT_ENTRY,
         reason=note.strip() or reason,
         dispute=dispute,
         entry_index=entry_index,
-        ledger_index=correction.index,
+        pending_id=correction.id,
         details={"corrected_fields": cleaned, "public_reason": reason},
     )
     return correction

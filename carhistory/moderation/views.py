@@ -121,12 +121,12 @@ def reject_application(request: HttpRequest, pk: int) -> HttpResponse:
 def source_status(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = get_object_or_404(Organisation, pk=pk)
 
-    def done(entry) -> str:
+    def done(_pending) -> str:
         organisation.refresh_from_db(fields=["status"])
-        return _("%(name)s is now %(status)s; log entry %(index)s records it.") % {
+        # The entry is only enqueued: the audit trail in the queue shows its index once logged.
+        return _("%(name)s is now %(status)s; the public log records it.") % {
             "name": organisation.name,
             "status": organisation.get_status_display(),
-            "index": entry.index,
         }
 
     return _moderator_action(
@@ -244,7 +244,7 @@ def accept_dispute(request: HttpRequest, pk: int) -> HttpResponse:
 
 @moderator_required
 def dispute_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    dispute = get_object_or_404(Dispute, pk=pk)
+    dispute = selectors.with_correction_index(get_object_or_404(Dispute, pk=pk))
     entry = entries_by_index([dispute.entry_index]).get(dispute.entry_index)
     logged = json.loads(bytes(entry.data)) if entry is not None else {}
     correction_form = CorrectionForm(prefix="correct", entry=logged)

@@ -5,7 +5,9 @@ The event types, their facts and who may submit what are not repeated here: colu
 the API. How a CSV cell spells a JSON value (lists joined with "|", booleans as true/false,
 whole numbers as digits) and the id derived for a row lie in the verifier package
 (`carhistory_verifier.submit.records`), which `carhistory-submit` shares: one file gives the
-same submissions whether it is uploaded here or sent with the tool.
+same submissions whether it is uploaded here or sent with the tool, in either format version
+(a version-1 file has no format line; `#carhistory-csv/v2` on the first row reads the `items`
+column through the service-item vocabulary).
 """
 
 from collections.abc import Mapping
@@ -13,7 +15,9 @@ from typing import Any
 
 from carhistory_verifier.submit import records
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
+from carhistory.service_items import ServiceItem
 from carhistory.sources import repair_records, roles
 from carhistory.sources.schemas import EVENT_SCHEMAS, Odometer
 
@@ -22,6 +26,12 @@ BASE_COLUMNS = records.BASE_COLUMNS
 PRIVATE_PREFIX = records.PRIVATE_PREFIX
 fact_kinds = records.fact_kinds
 normalise_header = records.normalise_header
+csv_format_version = records.csv_format_version
+UnknownCsvFormat = records.UnknownCsvFormat
+UnknownServiceItems = records.UnknownServiceItems
+FORMAT_LINE = records.CSV_FORMAT_LINE
+FIRST_VERSION = records.CSV_FORMAT_FIRST
+VOCABULARY_COLUMN = records.VOCABULARY_COLUMN
 
 # Private columns each kind of source typically keeps; any other `private_*` column works too.
 PRIVATE_EXAMPLES = {
@@ -75,9 +85,34 @@ def header_problems(header: list[str]) -> list[str]:
     return problems
 
 
-def row_payload(row: Mapping[str, str], *, organisation_slug: str) -> dict[str, Any]:
-    """The submission body (SPEC §5) for one CSV row, with its given or derived external id."""
-    return records.row_payload(row, source=organisation_slug)
+def row_payload(
+    row: Mapping[str, str], *, organisation_slug: str, version: int = FIRST_VERSION
+) -> dict[str, Any]:
+    """The submission body (SPEC §5) for one CSV row, with its given or derived external id.
+
+    Raises UnknownServiceItems for a version-2 row naming an item outside the vocabulary.
+    """
+    return records.row_payload(row, source=organisation_slug, version=version)
+
+
+def unknown_format_message(line: str) -> str:
+    return _(
+        "The first line “%(line)s” names no CSV format this site reads. Write "
+        "“%(format_line)s” there, or start the file with its header row."
+    ) % {"line": line, "format_line": FORMAT_LINE}
+
+
+def unknown_items_message(items: list[str]) -> str:
+    """Which items a version-2 row names outside the vocabulary, and every name it knows."""
+    separator = pgettext("between the items of a list", ", ")
+    allowed = separator.join(
+        _("%(code)s (%(label)s)") % {"code": item.value, "label": item.label}
+        for item in ServiceItem
+    )
+    return _(
+        "Not in the service-item vocabulary: %(items)s. Write each item as a code or a name "
+        "in English or Chinese: %(allowed)s."
+    ) % {"items": separator.join(items), "allowed": allowed}
 
 
 def _repair_header_problems(header: list[str]) -> list[str]:

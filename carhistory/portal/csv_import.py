@@ -83,7 +83,9 @@ def process_csv_upload(*, upload_id: int) -> CsvUpload:
 
 def _submit_rows(upload: CsvUpload) -> None:
     errors: list[tuple[int, str, str]] = []
-    header = csv_format.normalise_header(next(csv.reader(io.StringIO(upload.content))))
+    version, header, _header_row = _version_and_header(
+        csv.reader(io.StringIO(upload.content, newline=""))
+    )
     repair_layout = repair_records.is_csv_layout(header)
     for chunk in _chunks(_rows(upload.content), CHUNK_SIZE):
         # A source suspended while its file is processed stops here, between chunks.
@@ -95,13 +97,29 @@ def _submit_rows(upload: CsvUpload) -> None:
             if problem:
                 upload.rejected += 1
                 errors.append((line, "", problem))
-            else:
-                lines.append(line)
-                payloads.append(
+                continue
+            try:
+                payload = (
                     repair_records.record_from_csv_row(row)
                     if repair_layout
-                    else csv_format.row_payload(row, organisation_slug=upload.organisation.slug)
+                    else csv_format.row_payload(
+                        row, organisation_slug=upload.organisation.slug, version=version
+                    )
                 )
+            except csv_format.UnknownServiceItems as error:
+                # Refused whole: storing the row without the items it names would log a
+                # service that says less than the source wrote.
+                upload.rejected += 1
+                errors.append(
+                    (
+                        line,
+                        csv_format.VOCABULARY_COLUMN,
+                        csv_format.unknown_items_message(error.items),
+                    )
+                )
+                continue
+            lines.append(line)
+            payloads.append(payload)
         if repair_layout:
             results = repair_records.import_repair_records(
                 organisation=upload.organisation, records=payloads, channel=Channel.CSV
@@ -144,8 +162,11 @@ def _fail(upload: CsvUpload, failure: str) -> None:
 
 
 def template_csv(kind: str) -> str:
+    """A new file in the latest format version: its format line, then the header."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(csv_format.template_columns(kind))
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_format.FORMAT_LINE])
+    writer.writerow(csv_format.template_columns(kind))
     return buffer.getvalue()
 
 
@@ -170,10 +191,10 @@ def _decoded(content: bytes) -> str:
 def _count_rows(text: str) -> int:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = next(reader, None)
+        _version, header, _header_row = _version_and_header(reader)
         if not header:
             raise ValidationError(_("The file has no header row."))
-        problems = csv_format.header_problems(csv_format.normalise_header(header))
+        problems = csv_format.header_problems(header)
         if problems:
             raise ValidationError(problems)
         total = sum(1 for row in reader if any(cell.strip() for cell in row))
@@ -187,12 +208,25 @@ def _count_rows(text: str) -> int:
     return total
 
 
+def _version_and_header(reader: Iterator[list[str]]) -> tuple[int, list[str], int]:
+    """The file's format version, its header, and the row the header is on (1, or 2 below a
+    format line), read from its first row or two."""
+    first_row = next(reader, [])
+    try:
+        version = csv_format.csv_format_version(first_row)
+    except csv_format.UnknownCsvFormat as error:
+        raise ValidationError(csv_format.unknown_format_message(error.line)) from None
+    if version is None:
+        return csv_format.FIRST_VERSION, csv_format.normalise_header(first_row), 1
+    return version, csv_format.normalise_header(next(reader, [])), 2
+
+
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str], str | None]]:
     """(row number as a spreadsheet shows it, cells by column, what is wrong with the row's
     shape or None) for each non-blank row."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header = csv_format.normalise_header(next(reader))
-    for number, cells in enumerate(reader, start=2):
+    _version, header, header_row = _version_and_header(reader)
+    for number, cells in enumerate(reader, start=header_row + 1):
         if not any(cell.strip() for cell in cells):
             continue
         problem = None

@@ -208,7 +208,7 @@ def keys(request: HttpRequest) -> HttpResponse:
         api_key_form=api_key_form,
         signing_key_form=signing_key_form,
         api_keys=ApiKey.objects.filter(organisation=organisation),
-        signing_keys=organisation.signing_keys.all(),
+        signing_keys=selectors.signing_keys_of(organisation=organisation),
     )
     return render(request, "portal/keys.html", context)
 
@@ -275,7 +275,9 @@ def disputes(request: HttpRequest) -> HttpResponse:
         "portal/disputes.html",
         {
             "organisation": organisation,
-            "disputes": moderation_selectors.disputes_against(source=organisation.slug),
+            "disputes": moderation_selectors.disputes_against_with_corrections(
+                source=organisation.slug
+            ),
         },
     )
 

@@ -2,6 +2,7 @@
 log records them; here the fields that the log or the services own are read-only."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from carhistory.sources.models import (
     ApiKey,
@@ -11,6 +12,8 @@ from carhistory.sources.models import (
     SigningKey,
     Submission,
 )
+from carhistory.sources.templatetags.log_entries import log_entry_label
+from ledger.selectors import log_index_of_pending
 
 
 class MembershipInline(admin.TabularInline):
@@ -45,9 +48,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 @admin.register(SigningKey)
 class SigningKeyAdmin(admin.ModelAdmin):
-    list_display = ["organisation", "key_id", "ledger_index", "created_at", "retired_at"]
+    list_display = ["organisation", "key_id", "log_entry", "created_at", "retired_at"]
     search_fields = ["organisation__slug", "key_id"]
-    readonly_fields = ["verifier_key", "key_id", "ledger_index", "created_at", "retired_at"]
+    readonly_fields = ["verifier_key", "key_id", "log_entry", "created_at", "retired_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(log_index=log_index_of_pending("pending_id"))
+
+    @admin.display(description=_("log entry of its source_key"))
+    def log_entry(self, signing_key: SigningKey) -> str:
+        return log_entry_label(signing_key.log_index)
 
 
 @admin.register(Submission)

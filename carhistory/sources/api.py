@@ -19,6 +19,7 @@ from carhistory.sources.repair_records import import_repair_records, unwrap
 from carhistory.sources.selectors import (
     State,
     accepted_state,
+    signing_key_index,
     submission_states,
     submission_status,
 )
@@ -233,9 +234,10 @@ class SigningKeyView(SourceApiView):
         responses={201: SigningKeySerializer, 400: FIELD_ERRORS, **COMMON_ERRORS},
         tags=["sources"],
         description=(
-            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is logged "
-            "as a `source_key` entry before this answers, so every event it signs comes after "
-            "it in the log; your previous key stops being accepted."
+            "Register your own Ed25519 verifier key (`carhistory-submit keygen`). It is "
+            "enqueued as a `source_key` entry before this answers, so every event it signs "
+            "comes after it in the log; your previous key stops being accepted. `index` is the "
+            "entry's log index, or null while it waits for the sequencer."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -252,7 +254,7 @@ class SigningKeyView(SourceApiView):
             {
                 "source": request.auth.organisation.slug,
                 "key": signing_key.verifier_key,
-                "index": signing_key.ledger_index,
+                "index": signing_key_index(signing_key),
             },
             status=status.HTTP_201_CREATED,
         )

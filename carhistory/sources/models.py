@@ -163,7 +163,9 @@ class SigningKey(models.Model):
     )
     verifier_key = models.CharField(_("verifier key"), max_length=300, unique=True)
     key_id = models.CharField(_("key id"), max_length=8)
-    ledger_index = models.BigIntegerField(_("log index of its source_key entry"), unique=True)
+    # Its `source_key` entry, by pending id: registering only enqueues the entry, so the log
+    # index is not known yet (`ledger.selectors.with_log_indexes` finds it once integrated).
+    pending_id = models.BigIntegerField(_("pending id of its source_key entry"), unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
 

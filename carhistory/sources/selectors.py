@@ -15,7 +15,7 @@ from carhistory.sources.models import (
     Submission,
     SubmissionStatus,
 )
-from ledger.selectors import indexes_for_pending
+from ledger.selectors import indexes_for_pending, with_log_indexes
 
 
 class State:
@@ -57,6 +57,17 @@ def organisation_by_slug(slug: str) -> Organisation | None:
 
 def current_signing_key(*, organisation: Organisation) -> SigningKey | None:
     return SigningKey.objects.filter(organisation=organisation, retired_at__isnull=True).first()
+
+
+def signing_keys_of(*, organisation: Organisation) -> list[SigningKey]:
+    """The source's signing keys, newest first, each with `log_index`: the index of its
+    `source_key` entry, or None while that entry is pending."""
+    return with_log_indexes(organisation.signing_keys.all(), pending="pending_id", into="log_index")
+
+
+def signing_key_index(signing_key: SigningKey) -> int | None:
+    """The log index of the key's `source_key` entry, None while it is pending."""
+    return indexes_for_pending([signing_key.pending_id]).get(signing_key.pending_id)
 
 
 def submissions_of(*, organisation: Organisation) -> QuerySet[Submission]:

@@ -81,7 +81,10 @@ class SigningKeyRequestSerializer(serializers.Serializer):
 class SigningKeySerializer(serializers.Serializer):
     source = serializers.CharField()
     key = serializers.CharField()
-    index = serializers.IntegerField(help_text=_("The log index of its `source_key` entry."))
+    index = serializers.IntegerField(
+        allow_null=True,
+        help_text=_("The log index of its `source_key` entry; null while that entry is pending."),
+    )
 
 
 class RepairBasicInfoSerializer(serializers.Serializer):

@@ -197,7 +197,7 @@ def _demo_vehicles_present() -> list[dict]:
 
 
 def _report_context(data: dict) -> dict:
-    events = [_presentable_event(event) for event in data["events"]]
+    events = [presentable_event(event) for event in data["events"]]
     summary = data["summary"]
     flags = [
         flag | {"css_class": SEVERITY_CLASSES.get(flag["severity"], "info")}
@@ -268,7 +268,9 @@ def _share(request: HttpRequest, data: dict) -> dict:
     }
 
 
-def _presentable_event(event: dict) -> dict:
+def presentable_event(event: dict) -> dict:
+    """A report event (`report.build_report`) with what the page shows of it: its date, the
+    type's label and its facts as text. The timeline and the dispute page show lines so."""
     return event | {
         "date": _parse_date(event.get("occurred_at")),
         "type_label": _event_type_label(event["type"]),

@@ -7,6 +7,7 @@ from carhistory_verifier import entry as entry_format
 from carhistory_verifier import merkle, note
 from django.core.management import call_command
 from django.db import connection, connections
+from django.utils import timezone
 
 from ledger import selectors, sequencer, services
 from ledger.models import Checkpoint, Entry, PendingEntry, Subtree
@@ -77,6 +78,25 @@ def test_indexed_copies_come_from_the_entry_bytes():
         "sh-anting-vw-4s",
         "2024-05-03",
     )
+
+
+@pytest.mark.django_db
+def test_stored_rows_keep_their_pending_id_integration_time_and_exact_bytes():
+    # The sequencer writes rows in PostgreSQL's binary COPY format: every column must come
+    # back as it was meant, non-ASCII text and NULLs included.
+    entry = EntryFactory(source="上海安亭-4s", facts={"note": "tab\there, newline\nthere"})
+    before = timezone.now()
+    pending = services.enqueue_entry(entry=entry)
+    services.integrate_pending()
+    after = timezone.now()
+    stored = Entry.objects.get(index=0)
+    assert stored.pending_id == pending.id
+    assert stored.source == "上海安亭-4s"
+    assert bytes(stored.data) == entry_format.entry_bytes(entry)
+    assert before <= stored.integrated_at <= after
+    commitment = Entry.objects.get(index=1)
+    assert (commitment.vin, commitment.pending_id) == (None, None)
+    assert commitment.integrated_at == stored.integrated_at
 
 
 @pytest.mark.django_db
@@ -165,12 +185,16 @@ def test_sign_as_platform_signs_the_statement_with_the_log_key(log_key):
 
 
 @pytest.mark.django_db
-def test_platform_entries_are_integrated_at_once_and_signed_by_the_log(log_key):
+def test_platform_entries_are_enqueued_in_order_and_signed_by_the_log(log_key):
     services.enqueue_entries(entries=EntryFactory.build_batch(3))
-    stored = services.append_platform_entry(
+    pending = services.enqueue_platform_entry(
         type="source_key", facts={"source": "shop", "key": "shop+00000000+AQ=="}
     )
-    assert stored.index == 3
+    # Only enqueued, like any other entry: the caller's request never waits for the sequencer.
+    assert not Entry.objects.exists()
+    services.integrate_pending(wait=True)
+    stored = Entry.objects.get(pending_id=pending.id)
+    assert stored.index == 3  # after the three enqueued before it
     assert stored.vin is None
     entry = Entry.objects.get(index=3)
     body = json.loads(bytes(entry.data))

@@ -3,12 +3,14 @@ whose root is the map of every entry before it, proofs come from the stored map,
 audit rebuilds the map and catches it when it was changed behind the sequencer's back."""
 
 import json
+from contextlib import contextmanager
 
 import pytest
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note, protocol, vrf
 from carhistory_verifier.vin_index import VinIndex, VinIndexError, verify_proof
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection
 
 from ledger import selectors, services, vin_index
 from ledger.models import Checkpoint, Entry, VinKey
@@ -145,3 +147,47 @@ def test_the_checkpoint_and_its_vin_index_entry_are_signed_by_the_log(log_of_fou
     signed = note.verify_checkpoint(latest.note, log_key.verifier())
     last = Entry.objects.get(index=signed.size - 1)
     assert last.type == protocol.VIN_INDEX
+
+
+@contextmanager
+def checkpoints_refused():
+    """A fault in the batch's last write, after the map is written: the database refuses the
+    checkpoint row, so the whole batch rolls back."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION test_refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'checkpoint refused by the test'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse_checkpoint BEFORE INSERT ON ledger_checkpoint "
+            "FOR EACH ROW EXECUTE FUNCTION test_refuse_checkpoint()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_refuse_checkpoint ON ledger_checkpoint")
+            cursor.execute("DROP FUNCTION test_refuse_checkpoint()")
+
+
+@pytest.mark.django_db
+def test_a_batch_rolled_back_after_its_map_update_leaves_nothing_in_the_next_root(
+    log_of_four_vins,
+):
+    from tests.ledger.factories import EntryFactory
+
+    # The sequencer keeps the map's nodes in memory between batches. This batch writes (and
+    # caches) new nodes for every VIN, then rolls back.
+    size = selectors.tree_size()
+    services.enqueue_entries(
+        entries=[EntryFactory(vin=vin) for vin in [*VINS, "LVSHFFAL9H5226410"]]
+    )
+    with checkpoints_refused(), pytest.raises(DatabaseError, match="checkpoint refused"):
+        services.integrate_pending()
+    assert selectors.tree_size() == size
+
+    # Retried one entry a batch: the first batch leaves out the VINs whose rolled-back nodes a
+    # stale cache would still hold, so their old leaves must come from the committed map.
+    services.integrate_pending(batch_size=1)
+    assert selectors.tree_size() == size + 10
+    call_command("verify_ledger")

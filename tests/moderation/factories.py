@@ -3,6 +3,7 @@
 import json
 
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from carhistory.sources.services import submit_event
 from ledger.selectors import entry_for_pending
@@ -24,6 +25,20 @@ def logged_entry(organisation, event_type: str = "service", **overrides):
     assert result.is_accepted, result.errors
     integrate_pending(wait=True)
     return entry_for_pending(result.submission.pending_id)
+
+
+def integrated_entry(pending_id: int):
+    """Run the sequencer, as the worker would after the request, and return the Entry the
+    pending entry became."""
+    integrate_pending(wait=True)
+    return entry_for_pending(pending_id)
+
+
+def audit_row(client, audit) -> str:
+    """The row of the moderation queue's audit trail that shows `audit`."""
+    page = client.get(reverse("moderation:queue")).content.decode()
+    start = page.index(f'data-audit="{audit.pk}"')
+    return page[start : page.index("</tr>", start)]
 
 
 def entry_object(entry) -> dict:

@@ -7,8 +7,8 @@ from django.urls import reverse
 from carhistory.moderation.models import AuditEntry
 from carhistory.sources.models import ApiKey, Organisation
 from carhistory.sources.services import authenticate_api_key
-from ledger.models import Entry
-from tests.moderation.factories import entry_object, make_moderator
+from ledger.models import Entry, PendingEntry
+from tests.moderation.factories import audit_row, entry_object, integrated_entry, make_moderator
 from tests.sources.factories import OrganisationFactory
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +81,14 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
     assert authenticate_api_key(raw_key).organisation == applicant
     applicant.refresh_from_db()
     assert applicant.status == "approved"
-    entry = Entry.objects.get(type="source_status")
+    # The request only enqueued the decision, in the transaction of the audit row; the
+    # sequencer logs it afterwards, and the audit trail shows "pending" until it has.
+    audit = AuditEntry.objects.get()
+    assert audit.pending_id == PendingEntry.objects.get().id
+    assert not Entry.objects.exists()
+    assert ">pending<" in audit_row(client, audit)
+    entry = integrated_entry(audit.pending_id)
+    assert f"#{entry.index}" in audit_row(client, audit)
     assert entry_object(entry)["facts"] == {
         "source": applicant.slug,
         "status": "approved",
@@ -89,11 +96,9 @@ def test_approval_logs_the_decision_and_shows_a_working_api_key_once(client):
         "name": applicant.name,
         "kind": applicant.kind,
     }
-    audit = AuditEntry.objects.get()
     assert audit.action == "approve_application"
     assert audit.moderator == moderator
     assert audit.organisation == applicant
-    assert audit.ledger_index == entry.index
     # The key is never shown again: the queue and the keys list hold only its prefix.
     assert raw_key not in client.get(reverse("moderation:queue")).content.decode()
     assert ApiKey.objects.get().secret_hash not in raw_key
@@ -125,7 +130,7 @@ def test_rejection_appends_nothing_to_the_log_and_is_audited(client):
     assert applicant.status == "rejected"
     assert not Entry.objects.exists()
     audit = AuditEntry.objects.get()
-    assert (audit.action, audit.reason, audit.ledger_index) == (
+    assert (audit.action, audit.reason, audit.pending_id) == (
         "reject_application",
         "Licence number unknown to the SAMR register",
         None,
@@ -160,6 +165,5 @@ def test_the_moderator_may_change_the_public_id_before_approving(client):
     client.post(url, {"slug": "pudong-auto-repair", "confirmed": "yes"})
     applicant.refresh_from_db()
     assert (applicant.slug, applicant.status) == ("pudong-auto-repair", "approved")
-    assert entry_object(Entry.objects.get(type="source_status"))["facts"]["source"] == (
-        "pudong-auto-repair"
-    )
+    entry = integrated_entry(AuditEntry.objects.get().pending_id)
+    assert entry_object(entry)["facts"]["source"] == "pudong-auto-repair"

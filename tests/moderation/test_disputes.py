@@ -1,13 +1,23 @@
 """A reader flags an entry; a moderator corrects it with a new entry, or rejects the dispute."""
 
+import datetime
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils.formats import date_format
 
 from carhistory.moderation.models import AuditEntry, Dispute
 from carhistory.moderation.selectors import disputes_by_index
+from carhistory.sources.models import Organisation
 from ledger.models import Entry
-from tests.moderation.factories import entry_object, logged_entry, make_moderator
+from ledger.services import integrate_pending
+from tests.moderation.factories import (
+    entry_object,
+    integrated_entry,
+    logged_entry,
+    make_moderator,
+)
 from tests.sources.factories import OrganisationFactory, make_vin
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +48,49 @@ def test_anyone_can_flag_an_entry_of_a_report(client, entry):
     assert (dispute.entry_index, dispute.vin, dispute.status) == (entry.index, VIN, "open")
     assert dispute.reporter_contact == "13800000000"
     assert disputes_by_index([entry.index, entry.index + 100]) == {entry.index: [dispute]}
+
+
+def test_the_form_shows_the_line_being_flagged_as_the_report_shows_it(client, entry):
+    page = client.get(_dispute_url(VIN, entry.index)).content.decode()
+    line = page[page.index("data-disputed-line") : page.index("</section>")]
+    report = client.get(reverse("vehicles:report", args=[VIN])).content.decode()
+    shown = report[report.index(f'id="entry-{entry.index}"') :]
+    occurred = datetime.date.fromisoformat(entry_object(entry)["occurred_at"])
+    name = Organisation.objects.get(slug=entry.source).name
+    for part in (
+        '<strong class="event-type">Service</strong>',
+        f'<span class="event-date">{date_format(occurred, "DATE_FORMAT")}</span>',
+        '<span class="event-odometer">152,000 km</span>',
+        "Service at 152,000 km: engine oil, oil filter.",
+        f'Source: <span class="source-name">{name}</span> (4S dealer)',
+        "<dt>items</dt><dd>oil, oil filter</dd>",
+    ):
+        assert part in line
+        assert part in shown  # the same words as the report's own line
+    assert '<form method="post"' in page
+
+
+def test_a_line_the_report_does_not_have_is_said_plainly_and_no_form_is_offered(client, entry):
+    for vin, index in ((make_vin(8), entry.index), (VIN, entry.index + 100)):
+        response = client.get(_dispute_url(vin, index))
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert f"There is no entry {index} in the report of {vin}" in page
+        assert '<form method="post"' not in page
+        assert client.post(_dispute_url(vin, index), {"reason": "wrong"}).status_code == 200
+    assert not Dispute.objects.exists()
+
+
+def test_the_dispute_page_speaks_chinese(client, entry):
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-hans"}
+    page = client.get(_dispute_url(VIN, entry.index), **chinese).content.decode()
+    assert f"{VIN} 历史记录中的条目 {entry.index}" in page
+    assert "保养" in page  # the line's type, in the report's Chinese words
+    assert "来源：" in page
+    missing = client.get(_dispute_url(VIN, entry.index + 100), **chinese).content.decode()
+    assert f"{VIN} 的报告中没有条目 {entry.index + 100}" in missing
+    sent = client.post(_dispute_url(VIN, entry.index), {"reason": "里程有误"}, **chinese)
+    assert "审核员受理后" in sent.content.decode()
 
 
 def test_a_lower_case_vin_in_the_address_still_finds_the_entry(client, entry):
@@ -91,7 +144,14 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
     )
 
     assert response.status_code == 302
-    correction = Entry.objects.get(type="correction")
+    # Enqueued with the audit row and the dispute's resolution; both pages say "pending"
+    # until the sequencer logs it, and then name its index.
+    dispute.refresh_from_db()
+    assert not Entry.objects.filter(type="correction").exists()
+    detail = reverse("moderation:dispute", args=[dispute.pk])
+    assert '(<span class="badge warn">pending</span>)' in client.get(detail).content.decode()
+    correction = integrated_entry(dispute.correction_pending_id)
+    assert f"(#{correction.index})" in client.get(detail).content.decode()
     body = entry_object(correction)
     assert body["vin"] == VIN
     assert body["source"] == "platform"
@@ -101,16 +161,15 @@ def test_a_correction_entry_pointing_at_the_disputed_entry_resolves_it(client, e
         "odometer_km": 15200,
     }
     assert correction.index > entry.index
-    dispute.refresh_from_db()
-    assert (dispute.status, dispute.correction_index) == ("corrected", correction.index)
+    assert dispute.status == "corrected"
     # The disputed entry itself is untouched: the log is append-only.
     assert entry_object(Entry.objects.get(index=entry.index))["odometer_km"] == 152000
     audit = AuditEntry.objects.get()
-    assert (audit.action, audit.dispute, audit.entry_index, audit.ledger_index) == (
+    assert (audit.action, audit.dispute, audit.entry_index, audit.pending_id) == (
         "correct_entry",
         dispute,
         entry.index,
-        correction.index,
+        dispute.correction_pending_id,
     )
     # The private note stays in the audit trail, out of the public log.
     assert audit.reason == "Called the workshop; invoice 88121 says 15,200 km"
@@ -169,6 +228,7 @@ def test_the_report_shows_old_and_new_on_the_corrected_line(client, entry):
         reason="Typing error at the workshop",
         corrected_fields={"odometer_km": 15200},
     )
+    integrate_pending(wait=True)
     page = client.get(reverse("vehicles:report", args=[VIN])).content.decode()
     assert "<del>152,000</del> → <ins>15200</ins>" in page or (
         "152000</del>" in page and "<ins>15200</ins>" in page

@@ -6,7 +6,13 @@ from rest_framework.test import APIClient
 
 from carhistory.moderation.models import AuditEntry
 from ledger.models import Entry
-from tests.moderation.factories import entry_object, make_moderator
+from ledger.services import integrate_pending
+from tests.moderation.factories import (
+    audit_row,
+    entry_object,
+    integrated_entry,
+    make_moderator,
+)
 from tests.sources.factories import OrganisationFactory, api_key_for, event_payload
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +43,19 @@ def test_suspension_is_logged_and_the_sources_api_key_is_refused_afterwards(clie
     assert response.status_code == 302
     source.refresh_from_db()
     assert source.status == "suspended"
-    entry = Entry.objects.get(type="source_status")
+    assert _submit(raw_key).status_code in (401, 403)
+    # The request enqueued the suspension with its audit row; the queue says "pending" until
+    # the sequencer logs it, after the event the source sent before it was suspended.
+    audit = AuditEntry.objects.get()
+    assert not Entry.objects.exists()
+    assert ">pending<" in audit_row(client, audit)
+    entry = integrated_entry(audit.pending_id)
+    assert f"#{entry.index}" in audit_row(client, audit)
+    logged = Entry.objects.exclude(type="vin_index").order_by("index")
+    assert list(logged.values_list("type", flat=True)) == [
+        "service",
+        "source_status",
+    ]
     # The name and kind are logged too, so a buyer's browser can check the report's "Source:".
     assert entry_object(entry)["facts"] == {
         "source": source.slug,
@@ -47,12 +65,9 @@ def test_suspension_is_logged_and_the_sources_api_key_is_refused_afterwards(clie
         "kind": "dealer_4s",
     }
     assert entry_object(entry)["source"] == "platform"
-    assert _submit(raw_key).status_code in (401, 403)
-    audit = AuditEntry.objects.get()
-    assert (audit.action, audit.organisation, audit.ledger_index, audit.moderator) == (
+    assert (audit.action, audit.organisation, audit.moderator) == (
         "suspend_source",
         source,
-        entry.index,
         moderator,
     )
 
@@ -82,6 +97,7 @@ def test_revocation_is_final(client):
     source.refresh_from_db()
     assert source.status == "revoked"
     assert list(AuditEntry.objects.values_list("action", flat=True)) == ["revoke_source"]
+    integrate_pending(wait=True)
     assert Entry.objects.filter(type="source_status").count() == 1
 
 

@@ -261,7 +261,8 @@ def test_each_kind_of_source_has_a_template_with_its_columns(client):
     response = client.get(reverse("portal:csv-template", args=["insurer"]))
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="carhistory-insurer.csv"'
-    header = next(csv.reader(io.StringIO(response.content.decode())))
+    format_line, header = list(csv.reader(io.StringIO(response.content.decode())))
+    assert format_line == ["#carhistory-csv/v2"]
     assert header[:4] == ["vin", "type", "occurred_at", "external_id"]
     assert {
         "severity",
@@ -273,8 +274,8 @@ def test_each_kind_of_source_has_a_template_with_its_columns(client):
     } <= set(header)
     assert "items" not in header
     assert "odometer_km" not in header  # no insurer event carries a reading
-    registry = next(
-        csv.reader(io.StringIO(client.get("/portal/csv/template/registry.csv").content.decode()))
+    _format_line, registry = csv.reader(
+        io.StringIO(client.get("/portal/csv/template/registry.csv").content.decode())
     )
     assert {"odometer_km", "event", "region", "use", "result", "brand", "severity"} <= set(registry)
     assert client.get("/portal/csv/template/spaceship.csv").status_code == 404

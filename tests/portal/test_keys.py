@@ -7,6 +7,7 @@ from django.urls import reverse
 from carhistory.sources.models import ApiKey, SigningKey
 from carhistory.sources.services import authenticate_api_key, create_api_key
 from ledger.models import Entry
+from ledger.services import integrate_pending
 from tests.sources.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +77,13 @@ def test_registering_a_signing_key_shows_its_log_entry(client, source_admin):
 
     signing_key = SigningKey.objects.get()
     assert response.context["new_signing_key"] == signing_key
-    assert f"log entry {signing_key.ledger_index}" in response.content.decode()
-    assert Entry.objects.get(index=signing_key.ledger_index).type == "source_key"
+    # Enqueued by the request; the list says "pending" until the sequencer has logged it.
+    assert not Entry.objects.exists()
+    assert ">pending<" in _signing_key_row(client, signing_key)
+    integrate_pending(wait=True)
+    entry = Entry.objects.get(pending_id=signing_key.pending_id)
+    assert entry.type == "source_key"
+    assert f"<td>#{entry.index}</td>" in _signing_key_row(client, signing_key)
 
 
 def test_a_key_named_after_someone_else_is_a_field_error(client, source_admin):
@@ -92,3 +98,9 @@ def test_garbage_instead_of_a_key_is_a_field_error(client, source_admin):
     response = client.post(reverse("portal:keys"), {"signing-verifier_key": "hello+zz+!!"})
     assert response.status_code == 200
     assert "verifier_key" in response.context["signing_key_form"].errors
+
+
+def _signing_key_row(client, signing_key) -> str:
+    page = client.get(reverse("portal:keys")).content.decode()
+    start = page.index(f"<code>{signing_key.key_id}</code>")
+    return page[start : page.index("</tr>", start)]

@@ -182,12 +182,13 @@ def test_nul_characters_are_refused_not_stored(dealer_client):
 
 def test_forged_source_signature_is_400(dealer, dealer_client):
     signer = note.Signer.generate(dealer.slug)
-    register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
+    key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     forged = entry_format.b64encode(note.Signer.generate(dealer.slug).sign(b"anything"))
     response = dealer_client.post(EVENTS, event_payload(source_sig=forged), format="json")
     assert response.status_code == 400
     assert "source_sig" in response.json()
-    assert not PendingEntry.objects.exists()
+    # Only the key's own entry waits; nothing of the forged event was kept.
+    assert list(PendingEntry.objects.values_list("id", flat=True)) == [key.pending_id]
 
 
 def test_a_deeply_nested_body_is_400_not_500(dealer_client):
@@ -368,4 +369,8 @@ def test_registering_a_signing_key_through_the_api_logs_it_first(dealer_client, 
         "/api/v1/signing-keys", {"key": signer.verifier().key_string()}, format="json"
     )
     assert response.status_code == 201
-    assert Entry.objects.get(index=response.json()["index"]).type == "source_key"
+    # Enqueued, not waited for: the index is null until the sequencer has logged the entry.
+    assert response.json()["index"] is None
+    integrate_pending(wait=True)
+    key = dealer.signing_keys.get()
+    assert Entry.objects.get(pending_id=key.pending_id).type == "source_key"

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from carhistory.sources.models import PrivateRecord, SigningKey, Submission
-from carhistory.sources.selectors import submission_status
+from carhistory.sources.selectors import signing_key_index, submission_status
 from carhistory.sources.services import (
     Outcome,
     SourceError,
@@ -165,6 +165,7 @@ def test_impossible_status_changes_are_refused_and_log_nothing(dealer):
     set_source_status(organisation=dealer, status="revoked", reason="fraud")
     with pytest.raises(SourceError):
         set_source_status(organisation=dealer, status="approved", reason="second chance")
+    integrate_pending(wait=True)
     assert Entry.objects.filter(type="source_status").count() == 1
 
 
@@ -174,13 +175,20 @@ def test_impossible_status_changes_are_refused_and_log_nothing(dealer):
 def test_a_signing_key_enters_the_log_before_it_signs(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
-    key_entry = json.loads(bytes(Entry.objects.get(index=key.ledger_index).data))
-    assert key_entry["type"] == "source_key"
-    assert key_entry["facts"] == {"source": dealer.slug, "key": key.verifier_key}
+    # Registering only enqueues the key's entry: nothing waited for the sequencer.
+    # Only the key's own entry waits; nothing of the forged event was kept.
+    assert list(PendingEntry.objects.values_list("id", flat=True)) == [key.pending_id]
+    assert not Entry.objects.exists()
+    assert signing_key_index(key) is None
 
     result = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
     integrate_pending(wait=True)
-    assert entry_for_pending(result.submission.pending_id).index > key.ledger_index
+    logged_key = entry_for_pending(key.pending_id)
+    key_entry = json.loads(bytes(logged_key.data))
+    assert key_entry["type"] == "source_key"
+    assert key_entry["facts"] == {"source": dealer.slug, "key": key.verifier_key}
+    assert entry_for_pending(result.submission.pending_id).index > logged_key.index
+    assert signing_key_index(key) == logged_key.index
 
 
 def test_a_key_named_after_another_source_is_refused(dealer):
@@ -201,7 +209,7 @@ def test_rotation_retires_the_old_key_and_old_entries_stay_verifiable(dealer):
     register_signing_key(organisation=dealer, verifier_key=old.verifier().key_string())
     first = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
     new = note.Signer.generate(dealer.slug)
-    register_signing_key(organisation=dealer, verifier_key=new.verifier().key_string())
+    new_key = register_signing_key(organisation=dealer, verifier_key=new.verifier().key_string())
 
     assert SigningKey.objects.filter(organisation=dealer, retired_at__isnull=True).count() == 1
     stale = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
@@ -210,6 +218,8 @@ def test_rotation_retires_the_old_key_and_old_entries_stay_verifiable(dealer):
     assert old.verifier().verify(
         entry_format.statement_bytes(entry), entry_format.b64decode(entry["source_sig"])
     )
+    # Signed while the old key was current, so logged before the new key's entry.
+    assert entry_for_pending(first.submission.pending_id).index < signing_key_index(new_key)
 
 
 def test_after_retiring_its_key_a_source_is_signed_for_by_the_platform(dealer):
@@ -259,13 +269,13 @@ def test_a_source_signature_is_checked_and_kept(dealer):
 
 def test_forged_signature_is_refused_and_stores_nothing(dealer):
     signer = note.Signer.generate(dealer.slug)
-    register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
+    key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     forger = note.Signer.generate(dealer.slug)
     result = submit_event(organisation=dealer, payload=_signed(forger, dealer, event_payload()))
     assert result.outcome == Outcome.INVALID
     assert "source_sig" in result.errors
     assert not Submission.objects.exists()
-    assert not PendingEntry.objects.exists()
+    assert list(PendingEntry.objects.values_list("id", flat=True)) == [key.pending_id]
 
 
 def test_a_signature_over_other_facts_is_refused(dealer):

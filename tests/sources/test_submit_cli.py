@@ -80,7 +80,7 @@ def test_register_logs_the_key_as_a_source_key_entry(shop, registered, key_file)
     verifier_key = signer_of(key_file).verifier().key_string()
     signing_key = SigningKey.objects.get(organisation=shop, retired_at__isnull=True)
     assert signing_key.verifier_key == verifier_key
-    logged = json.loads(bytes(Entry.objects.get(index=signing_key.ledger_index).data))
+    logged = json.loads(bytes(Entry.objects.get(pending_id=signing_key.pending_id).data))
     assert logged["type"] == "source_key"
     assert logged["facts"] == {"source": SLUG, "key": verifier_key}
 
@@ -204,3 +204,64 @@ def test_csv_rows_get_the_same_ids_as_a_portal_upload(registered, tmp_path):
     }
     expected = csv_format.row_payload(row, organisation_slug=SLUG)["external_id"]
     assert submission.external_id == expected
+
+
+def test_a_version_2_csv_is_signed_with_vocabulary_codes_and_unknown_items_are_refused(
+    registered, key_file, tmp_path, client
+):
+    source_file = tmp_path / "services.csv"
+    source_file.write_text(
+        "#carhistory-csv/v2\n"
+        "vin,type,occurred_at,odometer_km,items\n"
+        f"{make_vin(30)},service,2024-03-01,52000,机油，机滤|Brake Pads\n"
+        f"{make_vin(31)},service,2024-03-02,61000,机油|门把手\n",
+        encoding="utf-8",
+    )
+
+    assert main(["send", str(source_file), *registered]) == EXIT_REFUSED
+    integrate_pending(wait=True)
+
+    [logged] = [json.loads(bytes(row.data)) for row in Entry.objects.filter(type="service")]
+    assert logged["vin"] == make_vin(30)
+    assert logged["facts"]["items"] == ["oil", "oil_filter", "brake_pads"]
+    verifier = signer_of(key_file).verifier()
+    signature = entry_format.b64decode(logged["source_sig"])
+    assert verifier.verify(entry_format.statement_bytes(logged), signature)
+    results = {r["record"]: r for r in results_of(tmp_path / "services.csv.results.jsonl")}
+    assert results[4]["status"] == "refused"
+    assert "门把手" in results[4]["errors"]["items"][0]
+    # Nothing of the refused row reached the server.
+    assert not Submission.objects.filter(vin=make_vin(31)).exists()
+
+
+def test_a_version_2_file_sent_with_the_tool_then_uploaded_appends_nothing_twice(
+    registered, shop, tmp_path
+):
+    from carhistory.portal import csv_import
+    from tests.sources.factories import MembershipFactory
+
+    content = (
+        "\ufeff#carhistory-csv/v2,,,,\r\n"
+        "vin,type,occurred_at,odometer_km,items\r\n"
+        f"{make_vin(32)},service,2024-03-01,52000,雨刮片、空调滤芯\r\n"
+    )
+    source_file = tmp_path / "services.csv"
+    source_file.write_bytes(content.encode())
+    assert main(["send", str(source_file), *registered]) == EXIT_OK
+
+    member = MembershipFactory(organisation=shop)
+    upload = csv_import.create_csv_upload(
+        organisation=shop,
+        uploaded_by=member.user,
+        filename="services.csv",
+        content=content.encode(),
+    )
+    upload = csv_import.process_csv_upload(upload_id=upload.pk)
+    # Both ways read the row alike and derive the same id; the portal's unsigned body differs
+    # from the source-signed one only by its signature, so the server names the first.
+    assert (upload.accepted, upload.rejected) == (0, 1)
+    [sent] = Submission.objects.filter(status="accepted")
+    assert str(sent.public_id) in upload.error_report
+    integrate_pending(wait=True)
+    [logged] = [json.loads(bytes(row.data)) for row in Entry.objects.filter(type="service")]
+    assert logged["facts"]["items"] == ["wipers", "cabin_filter"]

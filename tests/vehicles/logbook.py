@@ -13,8 +13,8 @@ from carhistory.sources.models import Organisation
 from carhistory.sources.services import register_signing_key, set_source_status
 from ledger.selectors import entry_for_pending
 from ledger.services import (
-    append_platform_entry,
     enqueue_entry,
+    enqueue_platform_entry,
     integrate_pending,
     sign_as_platform,
 )
@@ -56,6 +56,7 @@ class Logbook:
         register_signing_key(
             organisation=source.organisation, verifier_key=source.signer.verifier().key_string()
         )
+        integrate_pending(wait=True)
 
     def event(
         self,
@@ -96,8 +97,11 @@ class Logbook:
 
     def correct(self, index: int, *, vin: str = VIN, reason: str = "typing error", **fields) -> int:
         facts = {"corrects": index, "reason": reason, **fields}
-        return append_platform_entry(type="correction", facts=facts, vin=vin).index
+        pending = enqueue_platform_entry(type="correction", facts=facts, vin=vin)
+        integrate_pending(wait=True)
+        return entry_for_pending(pending.id).index
 
     def set_status(self, source: Source, status: str) -> None:
         set_source_status(organisation=source.organisation, status=status, reason="test")
+        integrate_pending(wait=True)
         source.organisation.refresh_from_db()

@@ -4,6 +4,8 @@ import pytest
 from django.utils import translation
 
 from carhistory.service_items import (
+    CODES,
+    NAMES,
     ServiceItem,
     canonical_items,
     item_code,
@@ -48,6 +50,25 @@ def test_every_item_has_a_chinese_label():
     with translation.override("zh-hans"):
         untranslated = [item.value for item in ServiceItem if str(item.label).isascii()]
     assert untranslated == []
+
+
+def test_the_site_and_carhistory_submit_share_one_vocabulary():
+    # The labels are gettext strings here and plain names in the verifier package (which
+    # cannot import Django): each item's English and Chinese label must be its first two names
+    # there, so a CSV read by `carhistory-submit` knows every name the site shows.
+    assert [item.value for item in ServiceItem] == list(CODES)
+    for item in ServiceItem:
+        english, chinese = NAMES[item.value][:2]
+        assert str(item.label) == english
+        with translation.override("zh-hans"):
+            assert str(item.label) == chinese
+
+
+def test_every_label_in_either_language_reads_back_as_its_code():
+    for item in ServiceItem:
+        assert item_code(str(item.label)) == item.value
+        with translation.override("zh-hans"):
+            assert item_code(str(item.label)) == item.value
 
 
 def test_one_number_format_in_both_languages():

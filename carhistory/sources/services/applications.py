@@ -11,8 +11,7 @@ from carhistory.sources.models import (
     OrganisationStatus,
 )
 from carhistory.sources.schemas import EventType
-from ledger.selectors import Entry
-from ledger.services import append_platform_entry
+from ledger.services import PendingEntry, enqueue_platform_entry
 
 
 def apply_for_source(
@@ -67,10 +66,14 @@ STATUS_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
-def set_source_status(*, organisation: Organisation, status: str, reason: str) -> Entry:
-    """Approve, suspend, reinstate or revoke a source, and say so in the log.
+def set_source_status(*, organisation: Organisation, status: str, reason: str) -> PendingEntry:
+    """Approve, suspend, reinstate or revoke a source, and say so in the log; returns the
+    enqueued `source_status` entry, which the sequencer integrates once this commits.
 
     Its API keys follow at once: authentication reads the organisation's status on every call.
+    The entry keeps its place among the source's events: the row stays locked FOR UPDATE
+    until commit, and submissions take it FOR SHARE before they enqueue, so every event
+    accepted before the change is enqueued (and so integrated) before it, and none after.
     """
     if status not in STATUS_TRANSITIONS:
         raise SourceError(_("Unknown source status %(status)s.") % {"status": status})
@@ -84,7 +87,7 @@ def set_source_status(*, organisation: Organisation, status: str, reason: str) -
             )
         # The name and kind (its role) go into the log with every status, so a buyer's browser
         # checks the "Source: …" a report shows against the log, not the server's word.
-        entry = append_platform_entry(
+        pending = enqueue_platform_entry(
             type=EventType.SOURCE_STATUS,
             facts={
                 "source": organisation.slug,
@@ -97,4 +100,4 @@ def set_source_status(*, organisation: Organisation, status: str, reason: str) -
         organisation.status = new_status
         organisation.decided_at = timezone.now()
         organisation.save(update_fields=["status", "decided_at"])
-    return entry
+    return pending

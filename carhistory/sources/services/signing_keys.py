@@ -13,14 +13,21 @@ from carhistory.sources.models import (
     SigningKey,
 )
 from carhistory.sources.schemas import EventType
-from ledger.services import append_platform_entry
+from ledger.services import enqueue_platform_entry
 
 
 def register_signing_key(*, organisation: Organisation, verifier_key: str) -> SigningKey:
     """Put a source's own Ed25519 key in the log, making it the key its signatures must verify
-    under. The `source_key` entry is integrated before the key is stored, so no entry it signs
-    can precede it in the log (SPEC §2). The previous key, if any, is retired; entries it
-    signed stay verifiable through its own `source_key` entry.
+    under. The previous key, if any, is retired; entries it signed stay verifiable through
+    their own `source_key` entry.
+
+    The `source_key` entry is enqueued, not waited for, yet no entry the key signs can precede
+    it in the log (SPEC §2): the organisation row is locked FOR UPDATE while the entry is
+    enqueued and the key stored, and a submission reads the current key only after taking the
+    same row FOR SHARE (`submissions._still_approved`). So an event signed by this key is
+    enqueued after this transaction commits, with a larger pending id, and the sequencer
+    integrates in pending-id order; an event signed by the old key, enqueued first, stays
+    before the rotation.
     """
     verifier_key = (verifier_key or "").strip()
     try:
@@ -41,7 +48,7 @@ def register_signing_key(*, organisation: Organisation, verifier_key: str) -> Si
         raise SourceError(_("This key is already registered."))
     with transaction.atomic():
         organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-        entry = append_platform_entry(
+        pending = enqueue_platform_entry(
             type=EventType.SOURCE_KEY, facts={"source": organisation.slug, "key": verifier_key}
         )
         now = timezone.now()
@@ -52,7 +59,7 @@ def register_signing_key(*, organisation: Organisation, verifier_key: str) -> Si
             organisation=organisation,
             verifier_key=verifier_key,
             key_id=verifier.key_id.hex(),
-            ledger_index=entry.index,
+            pending_id=pending.id,
         )
 
 

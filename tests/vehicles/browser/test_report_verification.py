@@ -207,17 +207,20 @@ def test_corrections_and_disputes_are_shown_and_verified(page, live_server, roll
 
     from carhistory.moderation.services import accept_dispute, append_correction, open_dispute
     from ledger.models import Entry
+    from ledger.services import integrate_pending
 
     inspection = Entry.objects.get(vin=ROLLBACK_VIN, type="inspection")
     accident = Entry.objects.get(vin=ROLLBACK_VIN, type="accident")
     moderator = get_user_model().objects.create_user("moderator", is_staff=True)
-    correction = append_correction(
+    pending = append_correction(
         moderator=moderator,
         entry_index=inspection.index,
         vin=ROLLBACK_VIN,
         reason="The inspector typed 30,000 for 46,000.",
         corrected_fields={"odometer_km": 46000},
     )
+    integrate_pending(wait=True)
+    correction = Entry.objects.get(pending_id=pending.id)
     accept_dispute(
         moderator=moderator,
         dispute=open_dispute(entry=accident, reason="This was another car."),

@@ -29,9 +29,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from carhistory_verifier import vrf
 
@@ -46,9 +48,11 @@ class VinIndexError(ValueError):
     """A VIN index proof did not verify; the message names what failed."""
 
 
-@dataclass(frozen=True, order=True)
-class NodeId:
-    """A subtree: the keys whose first `depth` bits equal `prefix` (an int of `depth` bits)."""
+class NodeId(NamedTuple):
+    """A subtree: the keys whose first `depth` bits equal `prefix` (an int of `depth` bits).
+
+    A named tuple rather than a dataclass: the sequencer hashes and compares hundreds of
+    thousands of these per batch, and a tuple does both in C."""
 
     depth: int
     prefix: int
@@ -76,8 +80,7 @@ class NodeId:
 ROOT = NodeId(0, 0)
 
 
-@dataclass(frozen=True)
-class Leaf:
+class Leaf(NamedTuple):
     """A stored subtree holding exactly one key."""
 
     key: bytes
@@ -88,8 +91,7 @@ class Leaf:
         return leaf_hash(self.key, self.index_hash)
 
 
-@dataclass(frozen=True)
-class Branch:
+class Branch(NamedTuple):
     """A stored subtree holding two or more keys."""
 
     hash: bytes
@@ -228,42 +230,59 @@ def apply_updates(updates: Mapping[bytes, bytes], fetch: Fetch) -> tuple[bytes, 
     """
     for key in updates:
         _check_key(key)
+    if not updates:
+        return _fetch_root(fetch), {}
+    keys = sorted(updates)
+    # Equal-length big-endian keys sort as their numbers do, so a subtree's keys are one run
+    # of this list and a branch splits its run with one bisection, not a scan of bits.
+    numbers = [int.from_bytes(key, "big") for key in keys]
     changed: dict[NodeId, Node] = {}
     hashes: dict[NodeId, bytes] = {}
     branches: list[NodeId] = []  # branches on the paths, in top-down order
-    level: list[tuple[NodeId, list[bytes]]] = [(ROOT, sorted(updates))] if updates else []
+    level: list[tuple[NodeId, int, int]] = [(ROOT, 0, len(keys))]  # subtree, run of keys
     untouched_siblings: list[NodeId] = []
     while level:
-        nodes = fetch([node_id for node_id, _keys in level] + untouched_siblings)
+        nodes = fetch([node_id for node_id, _low, _high in level] + untouched_siblings)
         for sibling_id in untouched_siblings:
             sibling = nodes.get(sibling_id)
             hashes[sibling_id] = sibling.hash if sibling is not None else EMPTY_HASH
-        next_level: list[tuple[NodeId, list[bytes]]] = []
+        next_level: list[tuple[NodeId, int, int]] = []
         untouched_siblings = []
-        for node_id, keys in level:
+        for node_id, low, high in level:
             node = nodes.get(node_id)
+            depth, prefix = node_id
             if isinstance(node, Branch):
                 branches.append(node_id)
-                zeros, ones = _split(keys, node_id.depth)
-                for bit, side in ((0, zeros), (1, ones)):
-                    if side:
-                        next_level.append((node_id.child(bit), side))
+                left = NodeId(depth + 1, prefix << 1)
+                right = NodeId(depth + 1, (prefix << 1) | 1)
+                middle = bisect_left(numbers, right.prefix << (KEY_BITS - 1 - depth), low, high)
+                for child, child_low, child_high in ((left, low, middle), (right, middle, high)):
+                    if child_high > child_low:
+                        next_level.append((child, child_low, child_high))
                     else:
-                        untouched_siblings.append(node_id.child(bit))
+                        untouched_siblings.append(child)
                 continue
-            leaves = {key: updates[key] for key in keys}
-            if isinstance(node, Leaf) and node.key not in leaves:
-                leaves[node.key] = node.index_hash
-            hashes[node_id] = _build(node_id, sorted(leaves.items()), changed)
+            run_keys = keys[low:high]
+            run_numbers = numbers[low:high]
+            run_hashes = [updates[key] for key in run_keys]
+            if isinstance(node, Leaf) and node.key not in updates:
+                # The one key already there is pushed down beside the new ones.
+                position = bisect_left(run_keys, node.key)
+                run_keys.insert(position, node.key)
+                run_numbers.insert(position, int.from_bytes(node.key, "big"))
+                run_hashes.insert(position, node.index_hash)
+            hashes[node_id] = _build(
+                depth, prefix, (run_keys, run_hashes, run_numbers), 0, len(run_keys), changed
+            )
         level = next_level
     for node_id in reversed(branches):
-        node_hash = branch_hash(hashes[node_id.child(0)], hashes[node_id.child(1)])
+        depth, prefix = node_id
+        node_hash = branch_hash(
+            hashes[NodeId(depth + 1, prefix << 1)], hashes[NodeId(depth + 1, (prefix << 1) | 1)]
+        )
         hashes[node_id] = node_hash
         changed[node_id] = Branch(node_hash)
-    root = hashes.get(ROOT)
-    if root is None:
-        root = _fetch_root(fetch)
-    return root, changed
+    return hashes[ROOT], changed
 
 
 def _fetch_root(fetch: Fetch) -> bytes:
@@ -271,31 +290,31 @@ def _fetch_root(fetch: Fetch) -> bytes:
     return node.hash if node is not None else EMPTY_HASH
 
 
-def _split(keys: list[bytes], depth: int) -> tuple[list[bytes], list[bytes]]:
-    """Sorted keys sharing their first `depth` bits, split by bit `depth`."""
-    for position, key in enumerate(keys):
-        if key_bit(key, depth):
-            return keys[:position], keys[position:]
-    return keys, []
-
-
 def _build(
-    node_id: NodeId, leaves: list[tuple[bytes, bytes]], changed: dict[NodeId, Node]
+    depth: int,
+    prefix: int,
+    run: tuple[list[bytes], list[bytes], list[int]],
+    low: int,
+    high: int,
+    changed: dict[NodeId, Node],
 ) -> bytes:
-    """Build a subtree whose whole content is `leaves` (sorted), recording its stored nodes."""
-    if len(leaves) == 1:
-        key, leaf_index_hash = leaves[0]
-        leaf = Leaf(key, leaf_index_hash)
-        changed[node_id] = leaf
+    """Build the subtree (depth, prefix) whose whole content is the sorted keys, index hashes
+    and key numbers of `run` from `low` to `high`, recording its stored nodes."""
+    keys, index_hashes, numbers = run
+    if high - low == 1:
+        leaf = Leaf(keys[low], index_hashes[low])
+        changed[NodeId(depth, prefix)] = leaf
         return leaf.hash
-    position = next(
-        (p for p, (key, _ih) in enumerate(leaves) if key_bit(key, node_id.depth)), len(leaves)
+    right = (prefix << 1) | 1
+    middle = bisect_left(numbers, right << (KEY_BITS - 1 - depth), low, high)
+    left_hash = (
+        _build(depth + 1, prefix << 1, run, low, middle, changed) if middle > low else EMPTY_HASH
     )
-    sides = []
-    for bit, side in ((0, leaves[:position]), (1, leaves[position:])):
-        sides.append(_build(node_id.child(bit), side, changed) if side else EMPTY_HASH)
-    node_hash = branch_hash(sides[0], sides[1])
-    changed[node_id] = Branch(node_hash)
+    right_hash = (
+        _build(depth + 1, right, run, middle, high, changed) if high > middle else EMPTY_HASH
+    )
+    node_hash = branch_hash(left_hash, right_hash)
+    changed[NodeId(depth, prefix)] = Branch(node_hash)
     return node_hash
 
 
@@ -306,11 +325,22 @@ class VinIndex:
     """The whole map in memory, built incrementally from (key, entry index) pairs.
 
     For the mirror (recompute the map from entries and VRF outputs), the audit and the tests.
+
+    A mirror recomputes the root at every `vin_index` entry of a log of millions of entries, so
+    this keeps the trie in flat dicts rather than going through `apply_updates`: a node is a
+    number, `1 << depth | prefix` (the root is 1, the children of n are 2n and 2n + 1), its hash
+    sits in one dict whatever its kind, and a root recomputation rehashes only the branches
+    above the keys that changed, deepest first. The stored-node form `apply_updates` writes is
+    rebuilt on demand by `nodes()`.
     """
 
     def __init__(self) -> None:
-        self._nodes: dict[NodeId, Node] = {}
-        self._indexes: dict[bytes, list[int]] = {}
+        # Each key's entry indexes, as the 8-byte big-endian integers its index hash covers.
+        self._indexes: dict[bytes, bytearray] = {}
+        self._index_hashes: dict[bytes, bytes] = {}
+        self._hashes: dict[int, bytes] = {}  # every stored node; stale above dirty keys
+        self._leaf_at: dict[int, bytes] = {}  # the nodes that are leaves, and their keys
+        self._place: dict[bytes, int] = {}  # each key's leaf node
         self._dirty: set[bytes] = set()
         self._root = EMPTY_HASH
 
@@ -319,16 +349,66 @@ class VinIndex:
 
         Indexes of one key must arrive in increasing order, as the log numbers them.
         """
-        _check_key(key)
-        indexes = self._indexes.setdefault(key, [])
-        if indexes and index <= indexes[-1]:
-            raise ValueError(f"entry {index} added after entry {indexes[-1]} for the same key")
-        indexes.append(index)
+        indexes = self._indexes.get(key)
+        if indexes is None:
+            _check_key(key)
+            self._insert(key)
+            indexes = self._indexes[key] = bytearray()
+        elif index <= (last := int.from_bytes(indexes[-8:], "big")):
+            raise ValueError(f"entry {index} added after entry {last} for the same key")
+        indexes += index.to_bytes(8, "big")
         self._dirty.add(key)
+
+    def add_encoded(self, key: bytes, indexes: bytes) -> None:
+        """Record the entries of a key not added before, given as 8-byte big-endian integers
+        in increasing order (as a store keeps them): a mirror resuming reloads its map so."""
+        _check_key(key)
+        if key in self._indexes:
+            raise ValueError("add_encoded is for a key not added before")
+        if not indexes or len(indexes) % 8:
+            raise ValueError("entry indexes are 8 bytes each, at least one")
+        numbers = [int.from_bytes(indexes[at : at + 8], "big") for at in range(0, len(indexes), 8)]
+        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+            raise ValueError("entry indexes must be strictly increasing")
+        self._insert(key)
+        self._indexes[key] = bytearray(indexes)
+        self._dirty.add(key)
+
+    def _insert(self, key: bytes) -> None:
+        """Give a new key its leaf: down the branches on its path to the first free node,
+        pushing a leaf found there down beside it until the two keys' bits differ."""
+        number = int.from_bytes(key, "big")
+        hashes, leaf_at = self._hashes, self._leaf_at
+        node, depth = 1, 0
+        while node in hashes and node not in leaf_at:
+            node = node << 1 | (number >> (255 - depth) & 1)
+            depth += 1
+        other = leaf_at.pop(node, None)
+        if other is not None:
+            other_number = int.from_bytes(other, "big")
+            other_hash = hashes.get(node)
+            while True:
+                # A branch, hashed when the root is next asked for: `key` is dirty below it.
+                hashes[node] = EMPTY_HASH
+                bit = number >> (255 - depth) & 1
+                other_bit = other_number >> (255 - depth) & 1
+                depth += 1
+                if bit != other_bit:
+                    break
+                node = node << 1 | bit
+            other_node = node << 1 | other_bit
+            node = node << 1 | bit
+            leaf_at[other_node] = other
+            self._place[other] = other_node
+            if other_hash is not None:
+                hashes[other_node] = other_hash
+        leaf_at[node] = key
+        self._place[key] = node
 
     def indexes(self, key: bytes) -> tuple[int, ...]:
         """The entry indexes recorded for `key` (empty when absent)."""
-        return tuple(self._indexes.get(key, ()))
+        raw = self._indexes.get(key, b"")
+        return tuple(int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8))
 
     def __len__(self) -> int:
         return len(self._indexes)
@@ -336,7 +416,7 @@ class VinIndex:
     def nodes(self) -> Mapping[NodeId, Node]:
         """The stored-node form of the map (what `apply_updates` writes), for audits."""
         self._flush()
-        return self._nodes
+        return {_node_id(node): self._node(node) for node in self._hashes}
 
     def root(self) -> bytes:
         """The map root over everything added so far."""
@@ -348,16 +428,48 @@ class VinIndex:
         self._flush()
         return prove(key, self._fetch)
 
+    def _node(self, node: int) -> Node:
+        key = self._leaf_at.get(node)
+        if key is None:
+            return Branch(self._hashes[node])
+        return Leaf(key, self._index_hashes[key])
+
     def _fetch(self, node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
-        return {node_id: self._nodes[node_id] for node_id in node_ids if node_id in self._nodes}
+        found = {}
+        for node_id in node_ids:
+            node = 1 << node_id.depth | node_id.prefix
+            if node in self._hashes:
+                found[node_id] = self._node(node)
+        return found
 
     def _flush(self) -> None:
         if not self._dirty:
             return
-        updates = {key: index_hash(self._indexes[key]) for key in self._dirty}
-        self._root, changed = apply_updates(updates, self._fetch)
-        self._nodes.update(changed)
+        hashes, place, sha256 = self._hashes, self._place, _sha256
+        stale: set[int] = set()
+        for key in self._dirty:
+            key_index_hash = sha256(self._indexes[key]).digest()
+            self._index_hashes[key] = key_index_hash
+            node = place[key]
+            hashes[node] = sha256(b"\x00" + key + key_index_hash).digest()
+            node >>= 1
+            # Above a stale node every ancestor is already stale.
+            while node and node not in stale:
+                stale.add(node)
+                node >>= 1
+        # A child's number is larger than its parent's: largest first is deepest first.
+        for node in sorted(stale, reverse=True):
+            child = node << 1
+            hashes[node] = sha256(
+                b"\x01" + hashes.get(child, EMPTY_HASH) + hashes.get(child | 1, EMPTY_HASH)
+            ).digest()
+        self._root = hashes.get(1, EMPTY_HASH)
         self._dirty.clear()
+
+
+def _node_id(node: int) -> NodeId:
+    depth = node.bit_length() - 1
+    return NodeId(depth, node ^ (1 << depth))
 
 
 # --- the bundle's `vin_index` section (SPEC §6, §7) --------------------------------------------

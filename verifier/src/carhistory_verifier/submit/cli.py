@@ -89,7 +89,10 @@ def _register(arguments: argparse.Namespace) -> int:
     if answer.status != 201:
         print(f"refused (HTTP {answer.status}): {answer.detail()}", file=sys.stderr)
         return EXIT_REFUSED
-    print(f"registered {verifier_key} at log index {answer.body.get('index')}")
+    index = answer.body.get("index")
+    # The log enqueues the key's entry; records signed from now on are logged after it anyway.
+    where = "its log entry is pending" if index is None else f"at log index {index}"
+    print(f"registered {verifier_key}; {where}")
     return EXIT_OK
 
 
@@ -123,9 +126,11 @@ def _batches(
     the result file, records accepted in an earlier run are skipped."""
     batch: list[tuple[Record, dict[str, Any]]] = []
     for record in records:
+        if record.problem:
+            results.write([_refusal(record, None, {record.problem_field: [record.problem]})])
+            progress.refused += 1
+            continue
         try:
-            if record.problem:
-                raise RecordError(record.problem)
             payload = signer.prepared_payload(record.body)
             if payload["external_id"] in results.accepted_earlier:
                 progress.skipped += 1

@@ -5,6 +5,11 @@ number a spreadsheet shows, the header being row 1), so results and errors point
 The CSV cells are read exactly as the portal's CSV upload reads them (`row_payload` is shared
 with it), so one file gives the same submissions and the same derived ids whichever way it
 is sent, and sending it both ways appends nothing twice.
+
+A CSV file says which version of the format it is written in (docs/CSV.md, "Format versions"):
+a file whose first row is the header is version 1, read exactly as it always was, because a
+source may have signed statements built from it; a first row `#carhistory-csv/v2` makes it
+version 2, where the `items` column is read through the service-item vocabulary.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from carhistory_verifier import protocol
+from carhistory_verifier import protocol, service_items
 
 REQUIRED_COLUMNS = ("vin", "type", "occurred_at")
 BASE_COLUMNS = (*REQUIRED_COLUMNS, "odometer_km", "external_id")
@@ -29,12 +34,38 @@ _TRUE = frozenset({"true", "yes", "1", "y"})
 _FALSE = frozenset({"false", "no", "0", "n"})
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
+# The first version has no format line: every file written before versions existed.
+CSV_FORMAT_FIRST = 1
+CSV_FORMAT_LATEST = 2
+CSV_FORMAT_LINE = f"#carhistory-csv/v{CSV_FORMAT_LATEST}"
+_FORMAT_LINE = re.compile(r"^#\s*carhistory-csv/v(\d+)$", re.IGNORECASE)
+# The column read through the service-item vocabulary, and the version it started with.
+VOCABULARY_COLUMN = "items"
+VOCABULARY_SINCE = 2
+
+
+class UnknownCsvFormat(ValueError):
+    """The file's first row starts with `#` but names no version this code reads."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class UnknownServiceItems(ValueError):
+    """A version-2 row names items the vocabulary does not know; the row is refused whole."""
+
+    def __init__(self, items: list[str]) -> None:
+        super().__init__(", ".join(items))
+        self.items = items
+
 
 @dataclass(frozen=True)
 class Record:
     position: int
     body: Any  # a submission body, or whatever the line held when it is not a JSON object
     problem: str = ""  # set when the line could not even be read
+    problem_field: str = "record"  # the field `problem` is about, for the result file
 
 
 @cache
@@ -48,9 +79,33 @@ def normalise_header(cells: list[str]) -> list[str]:
     return [cell.strip().lower() for cell in cells]
 
 
-def row_payload(row: Mapping[str, str | None], *, source: str) -> dict[str, Any]:
-    """The submission body (SPEC §5) for one CSV row. Cells that do not parse are passed on as
-    text, so the server's schema, not this module, words the error."""
+def csv_format_version(first_row: list[str]) -> int | None:
+    """The version a file's format line declares, or None when its first row is not a format
+    line (then it is the header of a version-1 file).
+
+    Raises UnknownCsvFormat for a `#` line naming no version read here: guessing would sign
+    statements the source never meant.
+    """
+    first = first_row[0].strip() if first_row else ""
+    if not first.startswith("#"):
+        return None
+    # Spreadsheets save the line padded with empty cells to the width of the header.
+    match = _FORMAT_LINE.match(first)
+    if match is None or any(cell.strip() for cell in first_row[1:]):
+        raise UnknownCsvFormat(",".join(first_row).rstrip(","))
+    version = int(match.group(1))
+    if not CSV_FORMAT_FIRST <= version <= CSV_FORMAT_LATEST:
+        raise UnknownCsvFormat(first)
+    return version
+
+
+def row_payload(
+    row: Mapping[str, str | None], *, source: str, version: int = CSV_FORMAT_FIRST
+) -> dict[str, Any]:
+    """The submission body (SPEC §5) for one CSV row of the given format version. Cells that
+    do not parse are passed on as text, so the server's schema, not this module, words the
+    error; the one exception is an item outside the vocabulary in a version-2 row
+    (UnknownServiceItems), which the server would accept as free text."""
     cells = {column: (value or "").strip() for column, value in row.items() if column}
     payload: dict[str, Any] = {
         "vin": cells.get("vin", ""),
@@ -65,7 +120,9 @@ def row_payload(row: Mapping[str, str | None], *, source: str) -> dict[str, Any]
         kind = fact_kinds().get(column)
         if kind is None:
             continue
-        if value:
+        if value and version >= VOCABULARY_SINCE and column == VOCABULARY_COLUMN:
+            facts[column] = _vocabulary_items(value)
+        elif value:
             facts[column] = _decode(value, kind)
         elif kind == "list" and column in applicable:
             # An empty cell is the only way a CSV can say "an empty list" (no damage areas).
@@ -81,6 +138,13 @@ def row_payload(row: Mapping[str, str | None], *, source: str) -> dict[str, Any]
         payload["private"] = private
     payload["external_id"] = cells.get("external_id") or derived_row_id(source=source, cells=cells)
     return payload
+
+
+def _vocabulary_items(value: str) -> list[str]:
+    reading = service_items.read_vocabulary_items(value)
+    if reading.unknown:
+        raise UnknownServiceItems(reading.unknown)
+    return reading.codes
 
 
 def derived_row_id(*, source: str, cells: Mapping[str, str]) -> str:
@@ -131,7 +195,15 @@ def _csv_records(path: Path, *, source: str) -> Iterator[Record]:
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark.
     with path.open(encoding="utf-8-sig", newline="") as rows:
         reader = csv.reader(rows)
-        header = normalise_header(next(reader, []))
+        first_row = next(reader, [])
+        try:
+            version = csv_format_version(first_row)
+        except UnknownCsvFormat as error:
+            raise ValueError(
+                f"{path}: the first line {error.line!r} names no CSV format this tool reads; "
+                f"write {CSV_FORMAT_LINE!r} or start the file with its header row"
+            ) from None
+        header = normalise_header(first_row if version is None else next(reader, []))
         missing = [column for column in REQUIRED_COLUMNS if column not in header]
         if missing:
             raise ValueError(f"{path}: the header lacks the columns {', '.join(missing)}")
@@ -139,4 +211,18 @@ def _csv_records(path: Path, *, source: str) -> Iterator[Record]:
             if not any(cell.strip() for cell in cells):
                 continue
             row = dict(zip(header, cells, strict=False))
-            yield Record(reader.line_num, row_payload(row, source=source))
+            try:
+                body = row_payload(row, source=source, version=version or CSV_FORMAT_FIRST)
+            except UnknownServiceItems as error:
+                yield Record(
+                    reader.line_num, None, _unknown_items_problem(error.items), VOCABULARY_COLUMN
+                )
+                continue
+            yield Record(reader.line_num, body)
+
+
+def _unknown_items_problem(items: list[str]) -> str:
+    return (
+        f"not in the service-item vocabulary: {', '.join(items)}; write each item as one of "
+        f"{', '.join(service_items.CODES)}, or as its English or Chinese name"
+    )
