@@ -68,14 +68,14 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
-def make_entry(number: int) -> dict:
-    """A SPEC §2 `service` entry of the usual size, with 100,000 distinct VINs."""
+def make_entry(number: int, vins: int) -> dict:
+    """A SPEC §2 `service` entry of the usual size, about one of `vins` distinct VINs."""
     from carhistory_verifier.entry import new_nonce
 
     return {
         "v": 1,
         "type": "service",
-        "vin": f"LSVAU2180N{number % 100_000:07d}",
+        "vin": f"LSVAU2180N{number % vins:07d}",
         "occurred_at": "2024-05-03",
         "odometer_km": number % 300_000,
         "facts": {"items": ["oil", "filter"]},
@@ -88,12 +88,12 @@ def make_entry(number: int) -> dict:
     }
 
 
-def grow(first: int, count: int) -> None:
+def grow(first: int, count: int, vins: int) -> None:
     from ledger import services
 
     for start in range(first, first + count, CHUNK):
         end = min(first + count, start + CHUNK)
-        services.enqueue_entries(entries=[make_entry(number) for number in range(start, end)])
+        services.enqueue_entries(entries=[make_entry(number, vins) for number in range(start, end)])
         services.integrate_pending(wait=True)
 
 
@@ -112,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--incremental", type=int, default=1_000)
+    parser.add_argument("--vins", type=int, default=100_000, help="distinct VINs in the log")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free)")
     arguments = parser.parse_args()
     server = os.environ["DATABASE_URL"]
     work = Path(tempfile.mkdtemp(prefix="mirror-bench-"))
@@ -143,7 +145,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         print(f"growing the log to {arguments.entries} entries (load {load()})", flush=True)
         started = time.perf_counter()
-        grow(0, arguments.entries)
+        grow(0, arguments.entries, arguments.vins)
         print(f"  grown in {time.perf_counter() - started:.0f}s (load {load()})", flush=True)
 
         mirror_keys = subprocess.run(
@@ -154,7 +156,7 @@ def main() -> None:
         token, _ = run([PYTHON, "manage.py", "add_mirror", "bench.example/mirror", "--key",
                         mirror_keys[1]], env)  # fmt: skip
         (work / "token").write_text(token.splitlines()[-1], encoding="ascii")
-        port = free_port()
+        port = arguments.port or free_port()
         gunicorn = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "carhistory.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -189,7 +191,7 @@ def main() -> None:
             f"{server_cpu:.1f}s ({server_cpu / arguments.entries * 1e6:.1f} us/entry)",
             flush=True,
         )
-        grow(arguments.entries, arguments.incremental)
+        grow(arguments.entries, arguments.incremental, arguments.vins)
         before = load()
         output, elapsed = run(sync, env)
         print(

@@ -265,10 +265,26 @@ def remembered_checkpoint(state_file: Path) -> VerifiedCheckpoint | None:
 def verify_ledger_against(*, state_file: Path, chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
     """`verify_ledger`, plus: the log still holds the checkpoint verified last time, with the same
     root; then remember the newest checkpoint for next time. LedgerDamage otherwise."""
+    counts = verify_ledger_against_memory(state_file=state_file, chunk_size=chunk_size)
+    remember_latest(state_file=state_file)
+    return counts
+
+
+def verify_ledger_against_memory(
+    *, state_file: Path, chunk_size: int = CHUNK_SIZE
+) -> dict[str, int]:
+    """`verify_ledger`, and the log still holds the checkpoint remembered in `state_file`;
+    remembers nothing new (`remember_latest` does, once every other check has passed)."""
     remembered = remembered_checkpoint(state_file)
     counts = verify_ledger(chunk_size=chunk_size)
     if remembered is not None:
         _check_remembered(remembered, counts["entries"])
+    return counts
+
+
+def remember_latest(*, state_file: Path) -> None:
+    """Remember the log's latest checkpoint in `state_file` if it is larger than the one there."""
+    remembered = remembered_checkpoint(state_file)
     latest = selectors.latest_checkpoint()
     if latest is not None and (remembered is None or latest.tree_size > remembered.tree_size):
         state = {"tree_size": latest.tree_size, "root_hash": bytes(latest.root_hash).hex()}
@@ -276,7 +292,6 @@ def verify_ledger_against(*, state_file: Path, chunk_size: int = CHUNK_SIZE) -> 
         temporary = state_file.with_suffix(".tmp")
         temporary.write_text(json.dumps(state), encoding="utf-8")
         temporary.replace(state_file)  # atomic: a crash leaves the old state, never half a file
-    return counts
 
 
 def _check_remembered(remembered: VerifiedCheckpoint, size: int) -> None:

@@ -6,10 +6,13 @@ or unknown token is a 401; a mirror whose registration was deactivated gets a 40
 """
 
 import gzip
+import zlib
+from collections.abc import Iterator
 
 from carhistory_verifier.entry import b64encode
 from carhistory_verifier.tiles import TILE_WIDTH, parse_tile_path
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
@@ -27,6 +30,7 @@ BEARER = b"bearer"
 # Entry bundles compress well (the JSON around the random nonces and signatures); level 1 gets
 # nearly all of it in under two thirds of level 6's server time.
 GZIP_LEVEL = 1
+GZIP_WINDOW_BITS = 16 + zlib.MAX_WBITS  # the gzip container, as Content-Encoding: gzip means
 
 
 class MirrorTokenAuthentication(authentication.BaseAuthentication):
@@ -103,26 +107,71 @@ class EntryBundleView(MirrorView):
         return response
 
 
-class VrfProofsView(MirrorView):
-    """The VRF proof of every VIN among one entry bundle's entries, so that a mirror can
-    recompute the VIN index (SPEC §7) and check each `vin_index` entry. Private like entries:
-    a proof ties a VIN to its place in the map."""
+class EntryRange(serializers.Serializer):
+    start = serializers.IntegerField(min_value=0)
+    end = serializers.IntegerField(min_value=1)
+
+
+class EntryRangeView(MirrorView):
+    """Consecutive entry bundles in one streamed answer: how a mirror catches up. The body is
+    the bundles `tile/entries/<N>[.p/<W>]` of entries [start, end), concatenated, which is
+    itself one entry-bundle encoding (each entry prefixed by its uint16 length)."""
 
     @extend_schema(
-        summary="VRF proofs of the VINs in one entry bundle, mirrors only",
-        responses={200: OpenApiTypes.OBJECT, 404: None},
+        summary="Entries [start, end) as consecutive entry bundles, mirrors only",
+        parameters=[EntryRange],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 400: None},
     )
-    def get(self, request: Request, bundle_path: str) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
+        query = EntryRange(data=request.query_params)
+        if not query.is_valid():
+            return Response(query.errors, status=status.HTTP_400_BAD_REQUEST)
+        start, end = query.validated_data["start"], query.validated_data["end"]
         try:
-            address = parse_tile_path(f"0/{bundle_path}")
-        except ValueError as error:
-            return Response({"path": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
-        proofs = selectors.vrf_proofs_for_bundle(address)
-        if proofs is None:
-            return Response(
-                {"detail": _("The log has not grown this entry bundle yet.")},
-                status=status.HTTP_404_NOT_FOUND,
-            )
+            mirrors.check_entry_range(start=start, end=end, tree_size=selectors.tree_size())
+        except mirrors.EntryRangeError as error:
+            return Response({"end": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        chunks = mirrors.entry_range(start=start, end=end)
+        response = StreamingHttpResponse(content_type="application/octet-stream")
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            chunks = _gzipped(chunks)
+            response["Content-Encoding"] = "gzip"
+        response.streaming_content = chunks
+        response["Vary"] = "Accept-Encoding, Authorization"
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WINDOW_BITS)
+    for chunk in chunks:
+        yield compressor.compress(chunk)
+    yield compressor.flush()
+
+
+class VinList(serializers.Serializer):
+    vins = serializers.ListField(
+        child=serializers.CharField(max_length=17), max_length=mirrors.MAX_VRF_PROOF_VINS
+    )
+
+
+class VrfProofsView(MirrorView):
+    """The VRF proof of each VIN a mirror asks for, so that it can recompute the VIN index
+    (SPEC §7) and check each `vin_index` entry. Private like entries: a proof ties a VIN to its
+    place in the map. A VIN the log holds no proof for is left out; the mirror refuses then."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="VRF proofs of the VINs a mirror names, mirrors only",
+        request=VinList,
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
+    def post(self, request: Request) -> Response:
+        asked = VinList(data=request.data)
+        if not asked.is_valid():
+            return Response(asked.errors, status=status.HTTP_400_BAD_REQUEST)
+        proofs = mirrors.vrf_proofs(asked.validated_data["vins"])
         response = Response({"proofs": {vin: b64encode(pi) for vin, pi in proofs.items()}})
         response["Cache-Control"] = "private, no-store"
         return response

@@ -26,7 +26,7 @@ from carhistory.errors import DomainError
 
 from . import vin_index
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
-from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree, VinKey
+from .models import Checkpoint, Cosignature, Cosigner, Entry, Subtree
 
 # Only "%s" placeholders are ever formatted into these; values travel as parameters.
 LEAF_HASHES_SQL = 'SELECT 0, "index", leaf_hash FROM ledger_entry WHERE "index" IN ({placeholders})'
@@ -368,21 +368,6 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
-
-
-def vrf_proofs_for_bundle(address: TileAddress) -> dict[str, bytes] | None:
-    """The stored VRF proof (SPEC §7) of every VIN among the entries of one entry bundle, or
-    None if the log has not grown that far yet. Private: only mirrors read it, to recompute
-    the VIN index."""
-    first = address.index * TILE_WIDTH
-    last = first + address.width  # exclusive
-    if last > _current_size():
-        return None
-    vins = Entry.objects.filter(index__gte=first, index__lt=last, vin__isnull=False).values("vin")
-    return {
-        vin: bytes(proof)
-        for vin, proof in VinKey.objects.filter(vin__in=vins).values_list("vin", "vrf_proof")
-    }
 
 
 def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:

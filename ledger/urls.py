@@ -26,10 +26,9 @@ urlpatterns = [
         mirror_views.EntryBundleView.as_view(),
         name="mirror-entry-bundle",
     ),
-    re_path(
-        r"^api/v1/mirror/vrf-proofs/(?P<bundle_path>.*)$",
-        mirror_views.VrfProofsView.as_view(),
-        name="mirror-vrf-proofs",
+    path("api/v1/mirror/entries", mirror_views.EntryRangeView.as_view(), name="mirror-entries"),
+    path(
+        "api/v1/mirror/vrf-proofs", mirror_views.VrfProofsView.as_view(), name="mirror-vrf-proofs"
     ),
     path(
         "api/v1/mirror/cosignatures",

@@ -195,8 +195,9 @@ class _NodeCache:
             self.complete = False
 
 
-# Per thread: a web worker's thread may sequence too (`append_platform_entry`), and a cache is
-# only ever used under the sequencer lock its own thread holds.
+# Per thread: a web worker's thread may sequence too (with CELERY_TASK_ALWAYS_EAGER the
+# integration task runs in the request's thread), and a cache is only ever used under the
+# sequencer lock its own thread holds.
 _node_caches = threading.local()
 
 

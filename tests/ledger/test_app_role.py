@@ -15,18 +15,19 @@ from psycopg2 import errors
 from tests.sources.factories import OrganisationFactory, event_payload
 from tests.test_production_build import BASE_DIR
 
-ROLE = "carhistory_prod_app_test"  # roles are cluster-wide: named for this worktree's tests
-
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def app_role():
-    call_command("create_app_role", ROLE)
-    yield ROLE
+    # Roles are cluster-wide, unlike databases: two suites running side by side on one server
+    # (each in its own test database) must not share one, or the first to finish cannot drop it.
+    role = f"{connection.settings_dict['NAME']}_app"
+    call_command("create_app_role", role)
+    yield role
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP OWNED BY {ROLE}")
-        cursor.execute(f"DROP ROLE {ROLE}")
+        cursor.execute(f"DROP OWNED BY {role}")
+        cursor.execute(f"DROP ROLE {role}")
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ import json
 
 import pytest
 from carhistory_verifier import entry as entry_format
-from carhistory_verifier import note
+from carhistory_verifier import note, vrf
 from carhistory_verifier.tiles import decode_entry_bundle
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from ledger import mirrors, selectors
-from ledger.models import Cosignature, Cosigner, Entry, Mirror
+from ledger.models import Cosignature, Cosigner, Entry, Mirror, VinKey
 from tests.mirror.conftest import MIRROR_NAME, grow_log
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +131,82 @@ def test_entry_bundles_are_gzipped_when_asked(registered_mirror):
 def test_bundles_beyond_the_log_or_malformed_are_refused(registered_mirror, path, status):
     grow_log(10)
     response = client_with(registered_mirror.token).get(f"/api/v1/mirror/tile/entries/{path}")
+    assert response.status_code == status
+
+
+def test_entry_ranges_need_a_mirror_token(registered_mirror):
+    grow_log(3)
+    for token in (None, "mirror_wrong"):
+        response = client_with(token).get("/api/v1/mirror/entries?start=0&end=3")
+        assert response.status_code == 401
+        assert b"service" not in b"".join(getattr(response, "streaming_content", [b""]))
+
+
+def test_an_entry_range_is_the_bundles_it_spans_one_after_the_other(registered_mirror):
+    grow_log(600)
+    client = client_with(registered_mirror.token)
+    stored = [
+        bytes(data) for data in Entry.objects.order_by("index").values_list("data", flat=True)
+    ]
+    plain = client.get("/api/v1/mirror/entries?start=256&end=600")
+    assert plain.status_code == 200
+    assert plain["Cache-Control"] == "private, no-store"
+    body = b"".join(plain.streaming_content)
+    paths = ["/api/v1/mirror/tile/entries/001", "/api/v1/mirror/tile/entries/002.p/88"]
+    bundles = [client.get(path).content for path in paths]
+    assert body == b"".join(bundles)
+    assert decode_entry_bundle(body) == stored[256:600]
+    zipped = client.get("/api/v1/mirror/entries?start=0&end=600", HTTP_ACCEPT_ENCODING="gzip")
+    assert zipped["Content-Encoding"] == "gzip"
+    assert decode_entry_bundle(gzip.decompress(b"".join(zipped.streaming_content))) == stored
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "says"),
+    [
+        ("start=1&end=10", "end", "multiple of 256"),
+        ("start=0&end=11", "end", "covers 10 entries"),
+        ("start=256&end=256", "end", "greater than start"),
+        ("start=0&end=70000", "end", "at most start + 65536"),
+        ("start=x&end=5", "start", "valid integer"),
+        ("end=5", "start", "required"),
+    ],
+)
+def test_entry_ranges_misaligned_beyond_the_log_or_malformed_are_refused(
+    registered_mirror, query, field, says
+):
+    grow_log(10)
+    response = client_with(registered_mirror.token).get(f"/api/v1/mirror/entries?{query}")
+    assert response.status_code == 400
+    assert says in response.json()[field][0]
+
+
+def test_vrf_proofs_are_served_for_the_vins_asked(registered_mirror, vrf_key):
+    vin = "LVSHFFAL9H5226410"
+    grow_log(5, vin=vin)
+    response = client_with(registered_mirror.token).post(
+        "/api/v1/mirror/vrf-proofs", {"vins": [vin, "WVWZZZ1JZXW000001"]}, format="json"
+    )
+    assert response.status_code == 200
+    proofs = response.json()["proofs"]
+    assert list(proofs) == [vin]
+    beta = vrf.verify(vrf_key.public_key, vin.encode(), entry_format.b64decode(proofs[vin]))
+    assert beta[:32] == bytes(VinKey.objects.get(vin=vin).key)
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "status"),
+    [
+        (None, {"vins": ["LVSHFFAL9H5226410"]}, 401),
+        ("good", {"vins": "LVSHFFAL9H5226410"}, 400),
+        ("good", {"vins": ["x" * 18]}, 400),
+        ("good", {}, 400),
+    ],
+)
+def test_vrf_proofs_need_a_token_and_a_list_of_vins(registered_mirror, token, body, status):
+    grow_log(2)
+    client = client_with(registered_mirror.token if token == "good" else token)
+    response = client.post("/api/v1/mirror/vrf-proofs", body, format="json")
     assert response.status_code == status
 
 

@@ -138,8 +138,8 @@ def test_an_interrupted_sync_resumes_without_fetching_again(
                 break
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert 0 < stored < total, "the mirror was not caught mid-way; grow the log"
+    _, stderr = process.communicate(timeout=30)
+    assert 0 < stored < total, f"the mirror was not caught mid-way; grow the log ({stderr})"
     assert not Cosignature.objects.exists()
 
     result = run_mirror()

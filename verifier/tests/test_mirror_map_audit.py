@@ -52,14 +52,14 @@ def audit_all(audit: MapAudit, log: list[bytes]) -> None:
 
 
 def test_an_honest_map_is_recomputed_exactly(vrf_key, proofs):
-    audit = MapAudit(vrf_key=vrf_key.public_key, known={})
+    audit = MapAudit(vrf_key=vrf_key.public_key)
     audit.learn_keys(proofs)
     audit_all(audit, honest_log(vrf_key, proofs))
     assert set(audit.take_changes()) == set(VINS)
 
 
 def test_a_map_hiding_an_entry_is_refused_at_the_next_vin_index_entry(vrf_key, proofs):
-    audit = MapAudit(vrf_key=vrf_key.public_key, known={})
+    audit = MapAudit(vrf_key=vrf_key.public_key)
     audit.learn_keys(proofs)
     with pytest.raises(MapRefused, match="wrong map at index 11: the vin_index entry commits"):
         audit_all(audit, honest_log(vrf_key, proofs, hide=7))
@@ -67,17 +67,20 @@ def test_a_map_hiding_an_entry_is_refused_at_the_next_vin_index_entry(vrf_key, p
 
 def test_the_audit_resumes_from_what_the_store_kept(vrf_key, proofs):
     log = honest_log(vrf_key, proofs)
-    first = MapAudit(vrf_key=vrf_key.public_key, known={})
+    first = MapAudit(vrf_key=vrf_key.public_key)
     first.learn_keys(proofs)
     audit_all(first, log[:8])
-    kept = first.take_changes()
+    kept = [
+        (vin, key, proof, b"".join(index.to_bytes(8, "big") for index in indexes))
+        for vin, (key, proof, indexes) in first.take_changes().items()
+    ]
     resumed = MapAudit(vrf_key=vrf_key.public_key, known=kept)
     for position in range(8, len(log)):
         resumed.observe(position, log[position])
 
 
 def test_a_wrong_size_or_vrf_key_is_refused(vrf_key, proofs):
-    audit = MapAudit(vrf_key=vrf_key.public_key, known={})
+    audit = MapAudit(vrf_key=vrf_key.public_key)
     audit.learn_keys(proofs)
     with pytest.raises(MapRefused, match="wrong map at index 0: the vin_index entry's size"):
         audit.observe(0, vin_index_entry(3, bytes(32), vrf_key.public_key))
@@ -88,12 +91,62 @@ def test_a_wrong_size_or_vrf_key_is_refused(vrf_key, proofs):
 
 def test_a_vrf_proof_under_another_key_is_refused(vrf_key, proofs):
     other = vrf.VrfKey.generate()
-    audit = MapAudit(vrf_key=other.public_key, known={})
+    audit = MapAudit(vrf_key=other.public_key)
     with pytest.raises(MapRefused, match=r"VRF proof .* does not verify"):
         audit.learn_keys(proofs)
 
 
 def test_an_entry_whose_vin_has_no_proof_is_refused(vrf_key):
-    audit = MapAudit(vrf_key=vrf_key.public_key, known={})
+    audit = MapAudit(vrf_key=vrf_key.public_key)
     with pytest.raises(MapRefused, match="no VRF proof for the VIN of entry 0"):
         audit.observe(0, entry(VINS[0]))
+
+
+def many_vins(count: int) -> list[str]:
+    return [f"LSVAU2180N{number:07d}" for number in range(count)]
+
+
+def test_keys_of_many_new_vins_are_verified_in_worker_processes(vrf_key):
+    from carhistory_verifier.mirror import map_audit
+
+    # The second range brings enough new VINs for the worker processes.
+    vins = many_vins(300 + map_audit.PARALLEL_FROM)
+    proofs = {vin: vrf.prove(vrf_key, vin.encode()) for vin in vins}
+    asked: list[list[str]] = []
+
+    def fetch(wanted):
+        asked.append(wanted)
+        return {vin: proofs[vin] for vin in wanted}
+
+    learner = map_audit.KeyLearner(vrf_key=vrf_key.public_key, known=vins[:5], fetch=fetch)
+    try:
+        first = learner.keys_for([*vins[:300], None])
+        second = learner.keys_for(vins)
+        # Each VIN is asked for once, by the first range that brings it, and a VIN the
+        # store already knew is not asked for at all.
+        assert asked == [vins[5:300], vins[300:]]
+        keys = second.result()
+        assert learner._pool is not None
+        assert set(keys) == set(vins[5:])
+        assert first.result() == {vin: keys[vin] for vin in vins[5:300]}
+        for vin in vins[5:]:
+            assert keys[vin] == (vrf.proof_to_hash(proofs[vin])[:32], proofs[vin])
+    finally:
+        learner.close()
+
+
+def test_a_forged_proof_among_many_is_refused_naming_its_vin(vrf_key):
+    from carhistory_verifier.mirror import map_audit
+
+    vins = many_vins(map_audit.PARALLEL_FROM + 10)
+    proofs = {vin: vrf.prove(vrf_key, vin.encode()) for vin in vins}
+    # The log answers for one VIN with another VIN's proof: a map key it can choose.
+    proofs[vins[400]] = proofs[vins[401]]
+    learner = map_audit.KeyLearner(
+        vrf_key=vrf_key.public_key, known=[], fetch=lambda wanted: proofs
+    )
+    try:
+        with pytest.raises(MapRefused, match=f"VRF proof the log sent for VIN {vins[400]}"):
+            learner.keys_for(vins).result()
+    finally:
+        learner.close()

@@ -79,5 +79,6 @@ def test_the_vin_index_state_round_trips_into_the_map_audit(tmp_path, log_key):
     store.append(0, new, frontier, {"LSVAU2180N2183294": (key, proof, [0, 2])})
     known = store.known_vins()
     assert known == {"LSVAU2180N2183294": (key, proof, [0, 2])}
-    audit = MapAudit(vrf_key=bytes(32), known=known)
+    audit = MapAudit(vrf_key=bytes(32), known=store.vin_rows())
     assert audit.index.indexes(key) == (0, 2)
+    assert audit.keys == {"LSVAU2180N2183294": key}

@@ -10,6 +10,7 @@ from carhistory_verifier.vin_index import (
     VinIndex,
     VinIndexError,
     VinIndexProof,
+    apply_updates,
     index_hash,
     key_bit,
     node_of,
@@ -205,3 +206,16 @@ def test_unsorted_indexes_are_refused():
 def test_node_ids_round_trip_through_bytes(depth, key):
     node_id = node_of(key, depth)
     assert NodeId.from_bytes(node_id.to_bytes()) == node_id
+
+
+@settings(max_examples=100, deadline=None)
+@given(maps, st.integers(min_value=1, max_value=4))
+def test_the_in_memory_map_holds_the_nodes_the_sequencer_stores(entries, batches):
+    # The audit compares the database's nodes with `VinIndex.nodes()`: both must be the one
+    # stored-node form of the map, however the in-memory one was grown.
+    root, stored = apply_updates(
+        {key: index_hash(indexes) for key, indexes in entries.items()}, lambda node_ids: {}
+    )
+    index = build(entries, batches)
+    assert index.root() == root
+    assert dict(index.nodes()) == stored

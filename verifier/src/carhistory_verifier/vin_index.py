@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -324,11 +325,22 @@ class VinIndex:
     """The whole map in memory, built incrementally from (key, entry index) pairs.
 
     For the mirror (recompute the map from entries and VRF outputs), the audit and the tests.
+
+    A mirror recomputes the root at every `vin_index` entry of a log of millions of entries, so
+    this keeps the trie in flat dicts rather than going through `apply_updates`: a node is a
+    number, `1 << depth | prefix` (the root is 1, the children of n are 2n and 2n + 1), its hash
+    sits in one dict whatever its kind, and a root recomputation rehashes only the branches
+    above the keys that changed, deepest first. The stored-node form `apply_updates` writes is
+    rebuilt on demand by `nodes()`.
     """
 
     def __init__(self) -> None:
-        self._nodes: dict[NodeId, Node] = {}
-        self._indexes: dict[bytes, list[int]] = {}
+        # Each key's entry indexes, as the 8-byte big-endian integers its index hash covers.
+        self._indexes: dict[bytes, bytearray] = {}
+        self._index_hashes: dict[bytes, bytes] = {}
+        self._hashes: dict[int, bytes] = {}  # every stored node; stale above dirty keys
+        self._leaf_at: dict[int, bytes] = {}  # the nodes that are leaves, and their keys
+        self._place: dict[bytes, int] = {}  # each key's leaf node
         self._dirty: set[bytes] = set()
         self._root = EMPTY_HASH
 
@@ -337,16 +349,66 @@ class VinIndex:
 
         Indexes of one key must arrive in increasing order, as the log numbers them.
         """
-        _check_key(key)
-        indexes = self._indexes.setdefault(key, [])
-        if indexes and index <= indexes[-1]:
-            raise ValueError(f"entry {index} added after entry {indexes[-1]} for the same key")
-        indexes.append(index)
+        indexes = self._indexes.get(key)
+        if indexes is None:
+            _check_key(key)
+            self._insert(key)
+            indexes = self._indexes[key] = bytearray()
+        elif index <= (last := int.from_bytes(indexes[-8:], "big")):
+            raise ValueError(f"entry {index} added after entry {last} for the same key")
+        indexes += index.to_bytes(8, "big")
         self._dirty.add(key)
+
+    def add_encoded(self, key: bytes, indexes: bytes) -> None:
+        """Record the entries of a key not added before, given as 8-byte big-endian integers
+        in increasing order (as a store keeps them): a mirror resuming reloads its map so."""
+        _check_key(key)
+        if key in self._indexes:
+            raise ValueError("add_encoded is for a key not added before")
+        if not indexes or len(indexes) % 8:
+            raise ValueError("entry indexes are 8 bytes each, at least one")
+        numbers = [int.from_bytes(indexes[at : at + 8], "big") for at in range(0, len(indexes), 8)]
+        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+            raise ValueError("entry indexes must be strictly increasing")
+        self._insert(key)
+        self._indexes[key] = bytearray(indexes)
+        self._dirty.add(key)
+
+    def _insert(self, key: bytes) -> None:
+        """Give a new key its leaf: down the branches on its path to the first free node,
+        pushing a leaf found there down beside it until the two keys' bits differ."""
+        number = int.from_bytes(key, "big")
+        hashes, leaf_at = self._hashes, self._leaf_at
+        node, depth = 1, 0
+        while node in hashes and node not in leaf_at:
+            node = node << 1 | (number >> (255 - depth) & 1)
+            depth += 1
+        other = leaf_at.pop(node, None)
+        if other is not None:
+            other_number = int.from_bytes(other, "big")
+            other_hash = hashes.get(node)
+            while True:
+                # A branch, hashed when the root is next asked for: `key` is dirty below it.
+                hashes[node] = EMPTY_HASH
+                bit = number >> (255 - depth) & 1
+                other_bit = other_number >> (255 - depth) & 1
+                depth += 1
+                if bit != other_bit:
+                    break
+                node = node << 1 | bit
+            other_node = node << 1 | other_bit
+            node = node << 1 | bit
+            leaf_at[other_node] = other
+            self._place[other] = other_node
+            if other_hash is not None:
+                hashes[other_node] = other_hash
+        leaf_at[node] = key
+        self._place[key] = node
 
     def indexes(self, key: bytes) -> tuple[int, ...]:
         """The entry indexes recorded for `key` (empty when absent)."""
-        return tuple(self._indexes.get(key, ()))
+        raw = self._indexes.get(key, b"")
+        return tuple(int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8))
 
     def __len__(self) -> int:
         return len(self._indexes)
@@ -354,7 +416,7 @@ class VinIndex:
     def nodes(self) -> Mapping[NodeId, Node]:
         """The stored-node form of the map (what `apply_updates` writes), for audits."""
         self._flush()
-        return self._nodes
+        return {_node_id(node): self._node(node) for node in self._hashes}
 
     def root(self) -> bytes:
         """The map root over everything added so far."""
@@ -366,16 +428,48 @@ class VinIndex:
         self._flush()
         return prove(key, self._fetch)
 
+    def _node(self, node: int) -> Node:
+        key = self._leaf_at.get(node)
+        if key is None:
+            return Branch(self._hashes[node])
+        return Leaf(key, self._index_hashes[key])
+
     def _fetch(self, node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
-        return {node_id: self._nodes[node_id] for node_id in node_ids if node_id in self._nodes}
+        found = {}
+        for node_id in node_ids:
+            node = 1 << node_id.depth | node_id.prefix
+            if node in self._hashes:
+                found[node_id] = self._node(node)
+        return found
 
     def _flush(self) -> None:
         if not self._dirty:
             return
-        updates = {key: index_hash(self._indexes[key]) for key in self._dirty}
-        self._root, changed = apply_updates(updates, self._fetch)
-        self._nodes.update(changed)
+        hashes, place, sha256 = self._hashes, self._place, _sha256
+        stale: set[int] = set()
+        for key in self._dirty:
+            key_index_hash = sha256(self._indexes[key]).digest()
+            self._index_hashes[key] = key_index_hash
+            node = place[key]
+            hashes[node] = sha256(b"\x00" + key + key_index_hash).digest()
+            node >>= 1
+            # Above a stale node every ancestor is already stale.
+            while node and node not in stale:
+                stale.add(node)
+                node >>= 1
+        # A child's number is larger than its parent's: largest first is deepest first.
+        for node in sorted(stale, reverse=True):
+            child = node << 1
+            hashes[node] = sha256(
+                b"\x01" + hashes.get(child, EMPTY_HASH) + hashes.get(child | 1, EMPTY_HASH)
+            ).digest()
+        self._root = hashes.get(1, EMPTY_HASH)
         self._dirty.clear()
+
+
+def _node_id(node: int) -> NodeId:
+    depth = node.bit_length() - 1
+    return NodeId(depth, node ^ (1 << depth))
 
 
 # --- the bundle's `vin_index` section (SPEC §6, §7) --------------------------------------------

@@ -20,6 +20,7 @@ prover always produces such points, so no genuine proof is refused.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -103,18 +104,24 @@ def verify(public_key: bytes, alpha: bytes, pi: bytes) -> bytes:
 
     Raises VrfError naming what failed.
     """
-    if len(public_key) != PUBLIC_KEY_SIZE or not sodium.crypto_core_ed25519_is_valid_point(
-        public_key
-    ):
-        raise VrfError("the VRF public key is not a valid edwards25519 point of prime order")
+    _check_public_key(public_key)
     if len(pi) != PROOF_SIZE:
         raise VrfError(f"a VRF proof is {PROOF_SIZE} bytes, not {len(pi)}")
     gamma, challenge, s = pi[:32], pi[32:48], pi[48:]
-    if not sodium.crypto_core_ed25519_is_valid_point(gamma):
-        raise VrfError("the proof's Gamma is not a valid edwards25519 point of prime order")
     # RFC 9381 §5.4.4: s must be a canonical scalar, s < L.
     if sodium.crypto_core_ed25519_scalar_reduce(s + bytes(32)) != s:
         raise VrfError("the proof's s is not reduced modulo the group order")
+    try:
+        # libsodium's scalar multiplication checks that Gamma is a canonical point of the
+        # prime-order subgroup, as `crypto_core_ed25519_is_valid_point` would: a mirror
+        # verifies a proof per VIN, so that check is not paid twice.
+        c_gamma = sodium.crypto_scalarmult_ed25519_noclamp(_scalar(challenge), gamma)
+    except CryptoError as error:
+        if not sodium.crypto_core_ed25519_is_valid_point(gamma):
+            raise VrfError(
+                "the proof's Gamma is not a valid edwards25519 point of prime order"
+            ) from None
+        raise VrfError("the VRF proof does not verify") from error
     h_point = encode_to_curve(public_key, alpha)
     try:
         # U = s·B − c·Y and V = s·H − c·Gamma.
@@ -123,8 +130,7 @@ def verify(public_key: bytes, alpha: bytes, pi: bytes) -> bytes:
             sodium.crypto_scalarmult_ed25519_noclamp(_scalar(challenge), public_key),
         )
         v_point = sodium.crypto_core_ed25519_sub(
-            sodium.crypto_scalarmult_ed25519_noclamp(s, h_point),
-            sodium.crypto_scalarmult_ed25519_noclamp(_scalar(challenge), gamma),
+            sodium.crypto_scalarmult_ed25519_noclamp(s, h_point), c_gamma
         )
     except CryptoError as error:
         # libsodium refuses a zero scalar or an identity result: no honest proof has either.
@@ -133,6 +139,16 @@ def verify(public_key: bytes, alpha: bytes, pi: bytes) -> bytes:
     if not hmac.compare_digest(expected, challenge):
         raise VrfError("the VRF proof does not verify")
     return proof_to_hash(pi)
+
+
+@functools.lru_cache(maxsize=8)
+def _check_public_key(public_key: bytes) -> None:
+    # A log has one VRF key and a mirror checks a hundred thousand proofs under it: the
+    # subgroup check (a scalar multiplication) is done once per key, and refusals not cached.
+    if len(public_key) != PUBLIC_KEY_SIZE or not sodium.crypto_core_ed25519_is_valid_point(
+        public_key
+    ):
+        raise VrfError("the VRF public key is not a valid edwards25519 point of prime order")
 
 
 def encode_to_curve(public_key: bytes, alpha: bytes) -> bytes:

@@ -98,7 +98,7 @@ def _sync(arguments: argparse.Namespace) -> int:
     checkpoint = result.checkpoint
     print(
         f"OK: mirrored {checkpoint.origin} at tree size {checkpoint.size}: fetched "
-        f"{result.fetched} entries (from index {result.resumed_at}, {client.bundle_bytes} "
+        f"{result.fetched} entries (from index {result.resumed_at}, {client.entry_bytes} "
         f"bytes) in {elapsed:.2f}s; cosigned as {mirror_key.name}"
         + ("" if result.delivered else " (the log already had the cosignature)")
     )

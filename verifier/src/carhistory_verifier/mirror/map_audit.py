@@ -6,12 +6,22 @@ Every `vin_index` entry at index N must then say exactly what the mirror compute
 root of the map over entries 0 … N − 1, and the log's VRF key. A log that leaves an entry out of
 the map (to hide an accident from buyers) or adds one that is not there is caught at the first
 `vin_index` entry after it, and the mirror names that index and refuses to cosign.
+
+A catch-up meets a new VIN every few entries, and an ECVRF verification costs about half a
+millisecond, far more than anything else per entry. `KeyLearner` therefore asks the log for
+the proofs of the VINs a range of entries brings, as soon as that range is fetched, and
+verifies them in worker processes while the mirror hashes and stores earlier ranges.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
-from collections.abc import Mapping
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from carhistory_verifier import protocol, vrf
 from carhistory_verifier.entry import b64decode, b64encode
@@ -19,6 +29,13 @@ from carhistory_verifier.vin_index import VinIndex
 
 # A VIN as the store keeps it: its map key, its VRF proof, its entry indexes.
 KnownVin = tuple[bytes, bytes, list[int]]
+# A VIN's map key and the VRF proof it was verified from.
+VerifiedKey = tuple[bytes, bytes]
+# Proofs verified in one worker call: enough to make the hand-off cheap against the work.
+PROOFS_PER_TASK = 256
+# Fewer new VINs than this are verified in the mirror's own process: starting workers would
+# cost more (an incremental run usually meets a handful).
+PARALLEL_FROM = 2 * PROOFS_PER_TASK
 
 
 class MapRefused(Exception):
@@ -26,52 +43,205 @@ class MapRefused(Exception):
     the first entry index where they differ."""
 
 
+@dataclass(frozen=True)
+class ParsedEntry:
+    """What the audit needs of one entry: its VIN, and the facts of a `vin_index` entry."""
+
+    vin: str | None
+    vin_index_facts: object = None
+    is_vin_index: bool = False
+
+
+def parse_entry(entry_index: int, data: bytes) -> ParsedEntry:
+    """The VIN and `vin_index` facts of entry `entry_index`; MapRefused if it is not JSON."""
+    try:
+        entry = json.loads(data)
+    except ValueError:
+        raise MapRefused(f"entry {entry_index} is not JSON") from None
+    if not isinstance(entry, dict):
+        raise MapRefused(f"entry {entry_index} is not a JSON object")
+    vin = entry.get("vin")
+    if entry.get("type") == protocol.VIN_INDEX:
+        return ParsedEntry(vin if isinstance(vin, str) else None, entry.get("facts"), True)
+    return ParsedEntry(vin if isinstance(vin, str) else None)
+
+
+def verify_proofs(vrf_key: bytes, proofs: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
+    """Verify VRF proofs; for each VIN its map key, or an empty key and the reason it failed.
+    A plain function of plain values, so that a worker process can run it."""
+    results = []
+    for vin, proof in proofs:
+        try:
+            beta = vrf.verify(vrf_key, vin.encode("ascii"), proof)
+        except (vrf.VrfError, UnicodeEncodeError) as error:
+            results.append((vin, b"", str(error)))
+            continue
+        results.append((vin, beta[:32], ""))
+    return results
+
+
+def _keys_from(
+    results: Iterable[tuple[str, bytes, str]], proofs: Mapping[str, bytes]
+) -> dict[str, VerifiedKey]:
+    keys = {}
+    for vin, key, failure in results:
+        if failure:
+            raise MapRefused(f"the VRF proof the log sent for VIN {vin} does not verify: {failure}")
+        keys[vin] = (key, proofs[vin])
+    return keys
+
+
+class KeyLearner:
+    """Fetches and verifies the VRF proofs of VINs the mirror has not met, from the threads
+    that fetch ranges of entries. Each VIN is asked for once, by the first range to bring it;
+    any range that brings it waits for that answer."""
+
+    def __init__(
+        self, *, vrf_key: bytes, known: Iterable[str], fetch: Callable[[list[str]], dict]
+    ) -> None:
+        self.vrf_key = vrf_key
+        self._fetch = fetch
+        self._known = frozenset(known)
+        self._batch_of: dict[str, _Batch] = {}
+        self._lock = threading.Lock()
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def keys_for(self, vins: Iterable[str | None]) -> RangeKeys:
+        """The keys of those of `vins` the mirror did not know when it started, to come."""
+        wanted = {vin for vin in vins if vin is not None} - self._known
+        batch = _Batch()
+        with self._lock:
+            new = sorted(vin for vin in wanted if vin not in self._batch_of)
+            for vin in new:
+                self._batch_of[vin] = batch
+            batches = {id(self._batch_of[vin]): self._batch_of[vin] for vin in wanted}
+        if new:
+            batch.start(self, new)
+        return RangeKeys(list(batches.values()))
+
+    def _verify(self, vins: list[str]) -> tuple[list[concurrent.futures.Future], dict]:
+        proofs = self._fetch(vins)
+        items = [(vin, proofs[vin]) for vin in vins if vin in proofs]
+        if len(items) < PARALLEL_FROM:
+            done: concurrent.futures.Future = concurrent.futures.Future()
+            done.set_result(verify_proofs(self.vrf_key, items))
+            return [done], proofs
+        pool = self._workers()
+        tasks = [
+            pool.submit(verify_proofs, self.vrf_key, items[start : start + PROOFS_PER_TASK])
+            for start in range(0, len(items), PROOFS_PER_TASK)
+        ]
+        return tasks, proofs
+
+    def _workers(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                # Spawned, not forked: the fetching threads hold locks a fork would copy.
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=os.cpu_count() or 1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                )
+            return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+
+class _Batch:
+    """The VINs one range asked for first: their proofs fetched, their verification running."""
+
+    def __init__(self) -> None:
+        self._started = threading.Event()
+        self._lock = threading.Lock()
+        self._tasks: list[concurrent.futures.Future] = []
+        self._proofs: dict[str, bytes] = {}
+        self._error: Exception | None = None
+        self._keys: dict[str, VerifiedKey] | None = None
+
+    def start(self, learner: KeyLearner, vins: list[str]) -> None:
+        try:
+            self._tasks, self._proofs = learner._verify(vins)
+        except Exception as error:
+            # Kept for the other ranges waiting on these VINs, and raised in this one.
+            self._error = error
+            raise
+        finally:
+            self._started.set()
+
+    def result(self) -> dict[str, VerifiedKey]:
+        self._started.wait()
+        if self._error is not None:
+            raise self._error
+        with self._lock:
+            if self._keys is None:
+                results = (item for task in self._tasks for item in task.result())
+                self._keys = _keys_from(results, self._proofs)
+            return self._keys
+
+
+class RangeKeys:
+    """The verified keys of the new VINs of one range, from the batches that asked for them."""
+
+    def __init__(self, batches: list[_Batch]) -> None:
+        self.batches = batches
+
+    def result(self) -> dict[str, VerifiedKey]:
+        keys: dict[str, VerifiedKey] = {}
+        for batch in self.batches:
+            keys.update(batch.result())
+        return keys
+
+
 class MapAudit:
     """The map as of some tree size, grown entry by entry."""
 
-    def __init__(self, *, vrf_key: bytes, known: Mapping[str, KnownVin]) -> None:
-        """`known` is what the store holds: each VIN's map key, VRF proof and entry indexes."""
+    def __init__(
+        self, *, vrf_key: bytes, known: Iterable[tuple[str, bytes, bytes, bytes]] = ()
+    ) -> None:
+        """`known` is what the store holds: each VIN, its map key, its VRF proof and its
+        entry indexes as 8-byte big-endian integers."""
         self.vrf_key = vrf_key
         self.keys: dict[str, bytes] = {}
         self.proofs: dict[str, bytes] = {}
         self.index = VinIndex()
         self.changed: dict[str, list[int]] = {}
-        for vin, (key, proof, indexes) in known.items():
+        for vin, key, proof, indexes in known:
             self.keys[vin] = key
             self.proofs[vin] = proof
-            for entry_index in indexes:
-                self.index.add(key, entry_index)
+            self.index.add_encoded(key, indexes)
+
+    def learn(self, keys: Mapping[str, VerifiedKey]) -> None:
+        """Keep map keys verified elsewhere (`KeyLearner`, `verify_proofs`)."""
+        for vin, (key, proof) in keys.items():
+            self.keys.setdefault(vin, key)
+            self.proofs.setdefault(vin, proof)
 
     def learn_keys(self, proofs: Mapping[str, bytes]) -> None:
         """Verify the VRF proofs of VINs not seen yet and keep their map keys."""
-        for vin, proof in proofs.items():
-            if vin in self.keys:
-                continue
-            try:
-                beta = vrf.verify(self.vrf_key, vin.encode("ascii"), proof)
-            except (vrf.VrfError, UnicodeEncodeError) as error:
-                raise MapRefused(
-                    f"the VRF proof the log sent for a VIN does not verify: {error}"
-                ) from None
-            self.keys[vin] = beta[:32]
-            self.proofs[vin] = proof
+        items = [(vin, proof) for vin, proof in proofs.items() if vin not in self.keys]
+        self.learn(_keys_from(verify_proofs(self.vrf_key, items), proofs))
 
     def observe(self, entry_index: int, data: bytes) -> None:
         """Account for entry `entry_index`; MapRefused if it is a `vin_index` entry that does
         not match the map the entries before it make."""
-        try:
-            entry = json.loads(data)
-        except ValueError:
-            raise MapRefused(f"entry {entry_index} is not JSON") from None
-        vin = entry.get("vin") if isinstance(entry, dict) else None
-        if entry.get("type") == protocol.VIN_INDEX:
-            self._check(entry_index, entry.get("facts"))
-        if isinstance(vin, str):
+        self.observe_parsed(entry_index, parse_entry(entry_index, data))
+
+    def observe_parsed(self, entry_index: int, entry: ParsedEntry) -> None:
+        """`observe` for an entry `parse_entry` has read."""
+        if entry.is_vin_index:
+            self._check(entry_index, entry.vin_index_facts)
+        vin = entry.vin
+        if vin is not None:
             key = self.keys.get(vin)
             if key is None:
                 raise MapRefused(f"the log sent no VRF proof for the VIN of entry {entry_index}")
             self.index.add(key, entry_index)
-            self.changed.setdefault(vin, []).append(entry_index)
+            added = self.changed.get(vin)
+            if added is None:
+                self.changed[vin] = [entry_index]
+            else:
+                added.append(entry_index)
 
     def _check(self, entry_index: int, facts: object) -> None:
         where = f"wrong map at index {entry_index}"

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from carhistory_verifier import merkle
 from carhistory_verifier.entry import b64encode
 from carhistory_verifier.mirror.client import MirrorClient
-from carhistory_verifier.mirror.map_audit import MapAudit, MapRefused
+from carhistory_verifier.mirror.map_audit import (
+    KeyLearner,
+    MapAudit,
+    MapRefused,
+    ParsedEntry,
+    RangeKeys,
+    parse_entry,
+)
 from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore
 from carhistory_verifier.note import (
     SIGNATURE_PREFIX,
@@ -30,12 +37,14 @@ from carhistory_verifier.note import (
     cosign_checkpoint,
     verify_checkpoint,
 )
-from carhistory_verifier.tiles import TILE_WIDTH, TileAddress
+from carhistory_verifier.tiles import TILE_WIDTH
 
-# Bundles fetched ahead while earlier ones are hashed and stored.
-PREFETCH = 8
+# Entries asked for in one request: 64 bundles, about 7 MB before compression.
+RANGE_ENTRIES = 64 * TILE_WIDTH
+# Ranges fetched (and their VRF proofs verified) ahead while earlier ones are hashed and stored.
+PREFETCH = 3
 # Entries per store transaction: what an interruption can cost at most to fetch again.
-COMMIT_EVERY = 32 * TILE_WIDTH
+COMMIT_EVERY = RANGE_ENTRIES
 
 
 class MirrorRefused(Exception):
@@ -113,17 +122,39 @@ def _check_extends(
 _VIN_INDEX_TYPE = b'"type":"vin_index"'
 
 
-class _Tiles:
-    """Fetches bundles (and, when the map is audited, their VINs' VRF proofs) a few ahead."""
+@dataclass
+class _Range:
+    """One fetched range of entries, read for the audit, with its new VINs' keys coming."""
 
-    def __init__(self, client: MirrorClient, audit: MapAudit | None) -> None:
+    first: int
+    entries: list[bytes]
+    parsed: list[ParsedEntry] | None
+    keys: RangeKeys | None
+
+
+class _Fetcher:
+    """Fetches ranges of entries on its own threads and, when the map is audited, reads them
+    and starts the verification of the VRF proofs of the VINs they bring."""
+
+    def __init__(self, client: MirrorClient, learner: KeyLearner | None) -> None:
         self.client = client
-        self.audit = audit
+        self.learner = learner
 
-    def fetch(self, address: TileAddress) -> tuple[list[bytes], dict[str, bytes]]:
-        entries = self.client.entry_bundle(address)
-        proofs = self.client.vrf_proofs(address) if self.audit is not None else {}
-        return entries, proofs
+    def fetch(self, first: int, end: int) -> _Range:
+        entries = self.client.entries(first, end)
+        if self.learner is None:
+            return _Range(first, entries, None, None)
+        parsed = [parse_entry(first + offset, data) for offset, data in enumerate(entries)]
+        keys = self.learner.keys_for(entry.vin for entry in parsed)
+        return _Range(first, entries, parsed, keys)
+
+
+def _ranges(start: int, size: int) -> list[tuple[int, int]]:
+    # Ranges start on a bundle boundary (a partial bundle stored before is fetched again).
+    first = start - start % TILE_WIDTH
+    return [
+        (begin, min(size, begin + RANGE_ENTRIES)) for begin in range(first, size, RANGE_ENTRIES)
+    ]
 
 
 def _fetch(
@@ -131,59 +162,70 @@ def _fetch(
     store: MirrorStore,
     size: int,
     audit: MapAudit | None,
+    learner: KeyLearner | None,
     progress: Callable[[int], None],
 ) -> int:
     """Fetch, hash, audit and store entries [store.size, size); return how many were new."""
     start = store.size
     frontier = store.frontier()
-    first_tile, last_tile = start // TILE_WIDTH, -(-size // TILE_WIDTH)
-    addresses = [
-        TileAddress(0, index, min(TILE_WIDTH, size - index * TILE_WIDTH))
-        for index in range(first_tile, last_tile)
-    ]
-    tiles = _Tiles(client, audit)
+    fetcher = _Fetcher(client, learner)
     batch: list[bytes] = []
     batch_start = start
     with concurrent.futures.ThreadPoolExecutor(max_workers=PREFETCH) as pool:
         pending: collections.deque = collections.deque()
-        upcoming = iter(addresses)
-        for address in upcoming:
-            pending.append((address, pool.submit(tiles.fetch, address)))
+        upcoming = iter(_ranges(start, size))
+        for first, end in upcoming:
+            pending.append(pool.submit(fetcher.fetch, first, end))
             if len(pending) >= PREFETCH:
                 break
-        while pending:
-            address, future = pending.popleft()
-            following = next(upcoming, None)
-            if following is not None:
-                pending.append((following, pool.submit(tiles.fetch, following)))
-            entries, proofs = future.result()
-            if len(entries) != address.width:
-                raise MirrorRefused(
-                    f"entry bundle {address.index} holds {len(entries)} entries, not "
-                    f"{address.width}"
-                )
-            first = address.index * TILE_WIDTH
-            skip = max(0, frontier.size - first)
-            if skip:
-                _check_already_stored(store, first, entries[:skip])
-            if audit is not None:
-                audit.learn_keys(proofs)
-            for offset, data in enumerate(entries[skip:], start=first + skip):
+        try:
+            while pending:
+                fetched = pending.popleft().result()
+                following = next(upcoming, None)
+                if following is not None:
+                    pending.append(pool.submit(fetcher.fetch, *following))
+                skip = max(0, frontier.size - fetched.first)
+                if skip:
+                    _check_already_stored(store, fetched.first, fetched.entries[:skip])
                 if audit is not None:
-                    audit.observe(offset, data)
-                elif _VIN_INDEX_TYPE in data:
-                    raise MapRefused(
-                        f"wrong map at index {offset}: the log has a VIN index but serves no "
-                        "VRF key to check it with"
-                    )
-                frontier.append(merkle.leaf_hash(data))
-                batch.append(data)
-            if len(batch) >= COMMIT_EVERY or not pending:
-                changes = audit.take_changes() if audit is not None else None
-                store.append(batch_start, batch, frontier, changes)
-                progress(frontier.size)
-                batch_start, batch = frontier.size, []
+                    audit.learn(fetched.keys.result())
+                _hash_and_audit(fetched, skip, frontier, audit, batch)
+                if len(batch) >= COMMIT_EVERY or not pending:
+                    changes = audit.take_changes() if audit is not None else None
+                    store.append(batch_start, batch, frontier, changes)
+                    progress(frontier.size)
+                    batch_start, batch = frontier.size, []
+        finally:
+            for future in pending:
+                future.cancel()
     return size - start
+
+
+def _hash_and_audit(
+    fetched: _Range,
+    skip: int,
+    frontier: merkle.Frontier,
+    audit: MapAudit | None,
+    batch: list[bytes],
+) -> None:
+    """Append the range's new entries to the tree's right edge and to `batch`, auditing the
+    map entry by entry."""
+    entries = fetched.entries[skip:]
+    first = fetched.first + skip
+    if audit is not None:
+        for offset, entry in enumerate(fetched.parsed[skip:], start=first):
+            audit.observe_parsed(offset, entry)
+    else:
+        for offset, data in enumerate(entries, start=first):
+            if _VIN_INDEX_TYPE in data:
+                raise MapRefused(
+                    f"wrong map at index {offset}: the log has a VIN index but serves no "
+                    "VRF key to check it with"
+                )
+    append = frontier.append
+    for leaf in map(merkle.leaf_hash, entries):
+        append(leaf)
+    batch.extend(entries)
 
 
 def _check_already_stored(store: MirrorStore, first: int, entries: list[bytes]) -> None:
@@ -217,12 +259,18 @@ def sync(
         store.truncate_to(latest)
     resumed_at = store.size
     vrf_key = client.vrf_key()
-    audit = None if vrf_key is None else MapAudit(vrf_key=vrf_key, known=store.known_vins())
+    audit = learner = None
+    if vrf_key is not None:
+        audit = MapAudit(vrf_key=vrf_key, known=store.vin_rows())
+        learner = KeyLearner(vrf_key=vrf_key, known=audit.keys, fetch=client.vrf_proofs)
     try:
         try:
-            fetched = _fetch(client, store, checkpoint.size, audit, progress)
+            fetched = _fetch(client, store, checkpoint.size, audit, learner, progress)
         except MapRefused as error:
             raise MirrorRefused(str(error)) from None
+        finally:
+            if learner is not None:
+                learner.close()
         root = store.frontier().root()
         if root != checkpoint.root_hash:
             raise MirrorRefused(
