@@ -173,8 +173,45 @@
     section.hidden = false;
   }
 
+  // Chart.js is the largest script of the report page (about 70 KB compressed) and drawing
+  // takes a long task; neither is needed for the verdict or the proofs, so it is loaded when the
+  // chart comes near the screen, or once the proofs are checked (printing the page needs the
+  // chart drawn), whichever is first. A page that loads Chart.js itself (the printable report)
+  // is drawn at once.
+  function drawChartWhenWanted() {
+    var canvas = document.getElementById("odometer-chart");
+    if (!canvas) return;
+    if (window.Chart) {
+      drawOdometerChart();
+      return;
+    }
+    var source = canvas.getAttribute("data-chart-script");
+    if (!source) return;
+    var requested = false;
+    function load() {
+      if (requested) return;
+      requested = true;
+      var script = document.createElement("script");
+      script.src = source;
+      script.onload = drawOdometerChart;
+      document.head.appendChild(script);
+    }
+    if ("IntersectionObserver" in window) {
+      var observer = new IntersectionObserver(function (entries) {
+        if (entries.some(function (entry) { return entry.isIntersecting; })) {
+          observer.disconnect();
+          load();
+        }
+      }, { rootMargin: "400px 0px" });
+      observer.observe(canvas);
+    } else {
+      load();
+    }
+    document.addEventListener("carhistory:verification-done", load);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
-    drawOdometerChart();
+    drawChartWhenWanted();
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });

@@ -348,8 +348,16 @@
     element.hidden = !text;
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  // Deferred, so the page is parsed when this runs: start at once rather than after the other
+  // scripts' DOMContentLoaded work. Others (the chart) wait for the event below.
+  function start() {
     var report = document.querySelector("[data-verify-report]");
-    if (report) run(report);
-  });
+    if (!report) return;
+    run(report).finally(function () {
+      document.dispatchEvent(new CustomEvent("carhistory:verification-done"));
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
