@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--incremental", type=int, default=1_000)
     parser.add_argument("--vins", type=int, default=100_000, help="distinct VINs in the log")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: any free)")
     arguments = parser.parse_args()
     server = os.environ["DATABASE_URL"]
     work = Path(tempfile.mkdtemp(prefix="mirror-bench-"))
@@ -155,7 +156,7 @@ def main() -> None:
         token, _ = run([PYTHON, "manage.py", "add_mirror", "bench.example/mirror", "--key",
                         mirror_keys[1]], env)  # fmt: skip
         (work / "token").write_text(token.splitlines()[-1], encoding="ascii")
-        port = free_port()
+        port = arguments.port or free_port()
         gunicorn = subprocess.Popen(
             [PYTHON, "-m", "gunicorn", "carhistory.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from carhistory.errors import DomainError
 
-from . import keys, vin_index
+from . import keys, pg_copy, vin_index
 from .models import (
     Checkpoint,
     Cosignature,
@@ -39,6 +39,18 @@ from .models import (
 from .sequencer import ENTRY_COLUMNS, SUBTREE_COLUMNS, _insert_rows, indexed_fields
 
 ROWS_PER_COPY = 50_000
+VIN_KEY_COLUMNS = {
+    "vin": pg_copy.text,
+    "key": pg_copy.binary,
+    "vrf_proof": pg_copy.binary,
+    "indexes": pg_copy.binary,
+}
+VIN_INDEX_NODE_COLUMNS = {
+    "path": pg_copy.binary,
+    "hash": pg_copy.binary,
+    "leaf_key": pg_copy.binary,
+    "leaf_index_hash": pg_copy.binary,
+}
 
 
 class RestoreRefused(DomainError):
@@ -196,14 +208,14 @@ def _restore_vin_index(
         else:
             VinKey.objects.filter(vin=vin).update(indexes=encoded)
     _check_map(size, index.root(), last_vin_index)
-    _insert_rows(VinKey, ("vin", "key", "vrf_proof", "indexes"), vin_rows)
+    _insert_rows(VinKey, VIN_KEY_COLUMNS, vin_rows)
     node_rows = [
         (node_id.to_bytes(), node.hash, node.key, node.index_hash)
         if isinstance(node, Leaf)
         else (node_id.to_bytes(), node.hash, None, None)
         for node_id, node in index.nodes().items()
     ]
-    _insert_rows(VinIndexNode, ("path", "hash", "leaf_key", "leaf_index_hash"), node_rows)
+    _insert_rows(VinIndexNode, VIN_INDEX_NODE_COLUMNS, node_rows)
 
 
 def _check_map(size: int, root: bytes, last_vin_index: tuple[int, dict] | None) -> None:
