@@ -1,5 +1,7 @@
 """What the benchmarks share: Django configured against a throw-away database with fresh keys,
-SPEC §2 `service` entries, and filling the log through the real enqueue and sequencer.
+SPEC §2 `service` entries, and filling the log through the real enqueue and sequencer; and
+the production arrangement over HTTP (gunicorn, a real Celery worker) that bench/ingest.py
+and bench/submit.py measure.
 
 The scripts in bench/ import it by its bare name (Python puts a script's folder on sys.path);
 it puts the project root there too, ahead of bench/, so that `ledger` is the app, not
@@ -8,10 +10,13 @@ bench/ledger.py.
 
 import base64
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,3 +144,125 @@ def percentile(values: list[float], fraction: float) -> float:
 def load_average() -> str:
     """The one-minute load average, for printing beside each figure."""
     return f"{os.getloadavg()[0]:.1f}"
+
+
+# --- the production arrangement over HTTP: gunicorn and a real Celery worker -------------------
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
+    """The environment of a production-like site (DEBUG=0, fresh keys) on `database_url`, its
+    cache and broker on `redis_url`, with the source rate limit out of the way."""
+    import secrets
+
+    from carhistory_verifier import note
+
+    origin = os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": "bench-ingest",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DEBUG": "0",  # production settings: no query log, no demo keys
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "LEDGER_SIGNING_KEY": note.Signer.generate(origin).key_string(),
+        "LEDGER_VRF_KEY": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "THROTTLE_SOURCE": "100000/minute",  # measure the pipeline, not the rate limit
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "carhistory.settings",
+    }
+
+
+def set_up_django(environment: dict[str, str]) -> None:
+    """Configure this process as the site (`server_environment`) and migrate its database."""
+    os.environ.update(environment)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def start(command: list[str], environment: dict[str, str]) -> subprocess.Popen:
+    """Start `command` in its own process group, so `stop` ends it with its children."""
+    return subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **environment}, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group; SIGKILL it if it has not ended within 30 s."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def wait_until_serving(url: str) -> None:
+    import requests
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{url}/log/key", timeout=10)
+            return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+@dataclass
+class Site:
+    """A running site: gunicorn (sync workers) and one Celery worker integrating."""
+
+    url: str
+    server: subprocess.Popen
+    worker: subprocess.Popen
+
+    def stop_worker(self) -> None:
+        stop(self.worker)
+
+
+@contextmanager
+def production_site(environment: dict[str, str], *, port: int, workers: int):
+    """Run the site as the README's production section does (Celery worker, gunicorn with
+    `workers` sync workers on 127.0.0.1:`port`) for the `with` block, then stop both.
+
+    Tasks an earlier, interrupted run left queued are purged first."""
+    celery = str(VENV_BIN / "celery")
+    subprocess.run(
+        [celery, "-A", "carhistory", "purge", "-f"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        check=True,
+        capture_output=True,
+    )
+    worker = start(
+        [celery, "-A", "carhistory", "worker", "--concurrency=1", "--loglevel=WARNING"],
+        environment,
+    )
+    server = start(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "carhistory.wsgi:application",
+            f"--workers={workers}",
+            f"--bind=127.0.0.1:{port}",
+            "--timeout=120",  # a batch of 1,000 on a loaded machine takes seconds
+            "--log-level=warning",
+        ],
+        environment,
+    )
+    site = Site(f"http://127.0.0.1:{port}", server, worker)
+    try:
+        wait_until_serving(site.url)
+        yield site
+    finally:
+        stop(server)
+        stop(worker)

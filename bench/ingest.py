@@ -19,57 +19,28 @@ stdout; record them in docs/PERFORMANCE.md with the machine they came from.
 """
 
 import argparse
-import base64
 import datetime
 import json
 import os
-import secrets
-import signal
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
+from _harness import (  # witnessing.py takes these from here too
+    ROOT,  # noqa: F401
+    VENV_BIN,  # noqa: F401
+    production_site,
+    server_environment,
+    set_up_django,
+    start,  # noqa: F401
+    stop,  # noqa: F401
+    wait_until_serving,  # noqa: F401
+)
 from benchdb import create_database, drop_database
 
-ROOT = Path(__file__).resolve().parent.parent
 # Another name lets two runs share one PostgreSQL server without dropping each other's database.
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench_ingest")
-VENV_BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT))
-
-
-def server_environment(database_url: str, redis_url: str) -> dict[str, str]:
-    from carhistory_verifier import note
-
-    origin = os.environ.get("LEDGER_ORIGIN", "carhistory.localhost/log")
-    return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "bench-ingest",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DEBUG": "0",  # production settings: no query log, no demo keys
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "LEDGER_SIGNING_KEY": note.Signer.generate(origin).key_string(),
-        "LEDGER_VRF_KEY": base64.b64encode(secrets.token_bytes(32)).decode("ascii"),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "THROTTLE_SOURCE": "100000/minute",  # measure the pipeline, not the rate limit
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "carhistory.settings",
-    }
-
-
-def set_up_django(environment: dict[str, str]) -> None:
-    os.environ.update(environment)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def make_source():
@@ -123,32 +94,6 @@ def make_events(organisation, signer, run: int, count: int) -> list[dict]:
         event["source_sig"] = b64encode(signer.sign(statement))
         events.append(event)
     return events
-
-
-def start(command: list[str], environment: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **environment}, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def wait_until_serving(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"{url}/log/key", timeout=10)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start within 60 s")
 
 
 def integrated_count() -> int:
@@ -236,68 +181,47 @@ def main() -> None:
     environment = server_environment(create_database(base_url, BENCH_DATABASE), redis_url)
     set_up_django(environment)
     organisation, signer, raw_key = make_source()
-    url = f"http://127.0.0.1:{args.port}"
-
-    celery = str(VENV_BIN / "celery")
-    # Drop tasks that an earlier, interrupted run left queued.
-    subprocess.run(
-        [celery, "-A", "carhistory", "purge", "-f"],
-        cwd=ROOT,
-        env={**os.environ, **environment},
-        check=True,
-        capture_output=True,
-    )
-    worker = start(
-        [celery, "-A", "carhistory", "worker", "--concurrency=1", "--loglevel=WARNING"],
-        environment,
-    )
-    server = start(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "carhistory.wsgi:application",
-            f"--workers={args.workers}",
-            f"--bind=127.0.0.1:{args.port}",
-            "--log-level=warning",
-        ],
-        environment,
-    )
     http_rates, ledger_rates = [], []
+    load_before = os.getloadavg()
     try:
-        wait_until_serving(url)
-        for run in range(args.runs):
-            events = make_events(organisation, signer, run, args.events)
-            bodies = [
-                json.dumps({"events": events[first : first + args.batch]}).encode()
-                for first in range(0, len(events), args.batch)
-            ]
-            seconds = http_run(url, raw_key, bodies, integrated_count() + args.events)
-            http_rates.append(args.events / seconds)
-            print(
-                f"run {run + 1}: HTTP end to end {args.events / seconds:8.0f} events/s", flush=True
-            )
-        stop(worker)
-        for run in range(args.runs):
-            entries = ready_entries(signer, 100 + run, args.events)
-            seconds = ledger_only_run(entries)
-            ledger_rates.append(args.events / seconds)
-            print(
-                f"run {run + 1}: ledger only     {args.events / seconds:8.0f} events/s", flush=True
-            )
+        with production_site(environment, port=args.port, workers=args.workers) as site:
+            for run in range(args.runs):
+                events = make_events(organisation, signer, run, args.events)
+                bodies = [
+                    json.dumps({"events": events[first : first + args.batch]}).encode()
+                    for first in range(0, len(events), args.batch)
+                ]
+                seconds = http_run(site.url, raw_key, bodies, integrated_count() + args.events)
+                http_rates.append(args.events / seconds)
+                print(
+                    f"run {run + 1}: HTTP end to end {args.events / seconds:8.0f} events/s",
+                    flush=True,
+                )
+            site.stop_worker()
+            for run in range(args.runs):
+                entries = ready_entries(signer, 100 + run, args.events)
+                seconds = ledger_only_run(entries)
+                ledger_rates.append(args.events / seconds)
+                print(
+                    f"run {run + 1}: ledger only     {args.events / seconds:8.0f} events/s",
+                    flush=True,
+                )
     finally:
-        stop(server)
-        if worker.poll() is None:
-            stop(worker)
         from django.db import connections
 
         connections.close_all()
         drop_database(base_url, BENCH_DATABASE)
 
     http, ledger = statistics.median(http_rates), statistics.median(ledger_rates)
+
     # The machine may be shared: the load says how much of it the benchmark had.
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    def load(values) -> str:
+        return ", ".join(f"{value:.1f}" for value in values)
+
     print(
         f"\n{args.events} events in batches of {args.batch}, {args.workers} gunicorn workers, "
-        f"{os.cpu_count()} CPUs (load average at the end {load}), median of {args.runs} runs:\n"
+        f"{os.cpu_count()} CPUs (load average {load(load_before)} at the start, "
+        f"{load(os.getloadavg())} at the end), median of {args.runs} runs:\n"
         f"  HTTP end to end: {http:8.0f} events/s\n"
         f"  ledger only:     {ledger:8.0f} events/s\n"
         f"  ratio:           {http / ledger:8.2f}"

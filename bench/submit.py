@@ -25,18 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from _harness import ROOT, VENV_BIN, production_site, server_environment, set_up_django
 from benchdb import create_database, drop_database
-from ingest import (
-    ROOT,
-    VENV_BIN,
-    server_environment,
-    set_up_django,
-    start,
-    stop,
-    wait_until_serving,
-)
 
 BENCH_DATABASE = "carhistory_bench_submit"
 SUBMIT = str(VENV_BIN / "carhistory-submit")
@@ -93,6 +86,58 @@ def wait_for_log(count: int) -> None:
         time.sleep(0.05)
 
 
+@dataclass
+class Figures:
+    size_before: int = 0
+    load_before: tuple = ()
+    load_after: tuple = ()
+    sent_seconds: float = 0.0  # until the tool exits: all accepted
+    integrated_seconds: float = 0.0  # until the last record is in the log
+    size_after_first: int = 0
+    rerun: tuple = ()  # (seconds, exit status, last lines of stderr)
+    resend: tuple = ()
+    size_after_reruns: int = 0
+
+
+def send_three_times(url: str, raw_key: str, work: Path, records_count: int) -> Figures:
+    """Set the source up as a source would, send the file, then send it twice more: with its
+    result file, and without it."""
+    figures = Figures()
+    token, key, records = work / "token", work / "shop.key", work / "records.jsonl"
+    token.write_text(raw_key)
+    subprocess.run(
+        [SUBMIT, "keygen", "bench-repair-shop", "--out", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    access = ["--url", url, "--token", f"@{token}", "--key", f"@{key}"]
+    subprocess.run([SUBMIT, "register", *access], check=True, capture_output=True)
+    write_records(records, records_count)
+    figures.size_before = logged_records()
+    figures.load_before = os.getloadavg()
+
+    started = time.perf_counter()
+    status, tail = submit("send", str(records), *access)
+    figures.sent_seconds = time.perf_counter() - started
+    wait_for_log(figures.size_before + records_count)
+    figures.integrated_seconds = time.perf_counter() - started
+    figures.load_after = os.getloadavg()
+    if status != 0:
+        raise SystemExit(f"send exited {status}: {tail}")
+    figures.size_after_first = logged_records()
+
+    started = time.perf_counter()
+    status, tail = submit("send", str(records), *access)
+    figures.rerun = (time.perf_counter() - started, status, tail)
+    (work / "records.jsonl.results.jsonl").unlink()
+    started = time.perf_counter()
+    status, tail = submit("send", str(records), *access)
+    figures.resend = (time.perf_counter() - started, status, tail)
+    time.sleep(3)  # give the worker time to integrate anything a resend had queued
+    figures.size_after_reruns = logged_records()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -106,68 +151,11 @@ def main() -> None:
     environment["CACHE_KEY_PREFIX"] = "bench-submit"
     set_up_django(environment)
     raw_key = make_source()
-    url = f"http://127.0.0.1:{args.port}"
-    celery = str(VENV_BIN / "celery")
-    subprocess.run(
-        [celery, "-A", "carhistory", "purge", "-f"],
-        cwd=ROOT,
-        env={**os.environ, **environment},
-        check=True,
-        capture_output=True,
-    )
-    worker = start(
-        [celery, "-A", "carhistory", "worker", "--concurrency=1", "--loglevel=WARNING"],
-        environment,
-    )
-    server = start(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "carhistory.wsgi:application",
-            f"--workers={args.workers}",
-            f"--bind=127.0.0.1:{args.port}",
-            "--timeout=120",
-            "--log-level=warning",
-        ],
-        environment,
-    )
     work = Path(tempfile.mkdtemp(prefix="bench-submit-"))
     try:
-        wait_until_serving(url)
-        token, key, records = work / "token", work / "shop.key", work / "records.jsonl"
-        token.write_text(raw_key)
-        subprocess.run(
-            [SUBMIT, "keygen", "bench-repair-shop", "--out", str(key)],
-            check=True,
-            capture_output=True,
-        )
-        access = ["--url", url, "--token", f"@{token}", "--key", f"@{key}"]
-        subprocess.run([SUBMIT, "register", *access], check=True, capture_output=True)
-        write_records(records, args.records)
-        size_before = logged_records()
-        load_before = os.getloadavg()
-
-        started = time.perf_counter()
-        status, tail = submit("send", str(records), *access)
-        sent = time.perf_counter() - started
-        wait_for_log(size_before + args.records)
-        seconds = time.perf_counter() - started
-        load_after = os.getloadavg()
-        if status != 0:
-            raise SystemExit(f"send exited {status}: {tail}")
-        size_after_first = logged_records()
-
-        started = time.perf_counter()
-        rerun_status, rerun_tail = submit("send", str(records), *access)
-        rerun_seconds = time.perf_counter() - started
-        (work / "records.jsonl.results.jsonl").unlink()
-        started = time.perf_counter()
-        resend_status, resend_tail = submit("send", str(records), *access)
-        resend_seconds = time.perf_counter() - started
-        time.sleep(3)  # give the worker time to integrate anything a resend had queued
-        size_after_reruns = logged_records()
+        with production_site(environment, port=args.port, workers=args.workers) as site:
+            figures = send_three_times(site.url, raw_key, work, args.records)
     finally:
-        stop(server)
-        stop(worker)
         from django.db import connections
 
         connections.close_all()
@@ -176,19 +164,24 @@ def main() -> None:
     def load(values):
         return ", ".join(f"{value:.1f}" for value in values)
 
-    rate_accepted, rate_integrated = args.records / sent, args.records / seconds
-    verdict = "nothing new" if size_after_reruns == size_after_first else "GREW"
+    accepted = args.records / figures.sent_seconds
+    integrated = args.records / figures.integrated_seconds
+    grew = figures.size_after_reruns != figures.size_after_first
+    rerun_seconds, rerun_status, rerun_tail = figures.rerun
+    resend_seconds, resend_status, resend_tail = figures.resend
     print(
         f"{args.records:,} records, {args.workers} gunicorn workers, 1 Celery worker, "
-        f"{os.cpu_count()} CPUs; load average {load(load_before)} before, "
-        f"{load(load_after)} after",
-        f"  send, until all accepted:   {sent:7.1f} s  {rate_accepted:8,.0f} records/s",
-        f"  send, until all integrated: {seconds:7.1f} s  {rate_integrated:8,.0f} records/s",
+        f"{os.cpu_count()} CPUs; load average {load(figures.load_before)} before, "
+        f"{load(figures.load_after)} after",
+        f"  send, until all accepted:   {figures.sent_seconds:7.1f} s  {accepted:8,.0f} records/s",
+        f"  send, until all integrated: {figures.integrated_seconds:7.1f} s  "
+        f"{integrated:8,.0f} records/s",
         f"  rerun with the result file: {rerun_seconds:7.1f} s, exit {rerun_status}: {rerun_tail}",
         f"  rerun without it:           {resend_seconds:7.1f} s, exit {resend_status}: "
         f"{resend_tail}",
-        f"  service entries in the log: {size_before:,} before, {size_after_first:,} after the "
-        f"send, {size_after_reruns:,} after both reruns ({verdict})",
+        f"  service entries in the log: {figures.size_before:,} before, "
+        f"{figures.size_after_first:,} after the send, {figures.size_after_reruns:,} after both "
+        f"reruns ({'GREW' if grew else 'nothing new'})",
         sep="\n",
     )
 

@@ -18,6 +18,7 @@ from carhistory.sources.models import Channel
 from carhistory.sources.repair_records import import_repair_records, unwrap
 from carhistory.sources.selectors import (
     State,
+    accepted_state,
     signing_key_index,
     submission_states,
     submission_status,
@@ -69,6 +70,36 @@ class SourceApiView(APIView):
                 % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
             )
         return super().handle_exception(exc)
+
+
+def _answer_states(results: list[SubmissionResult]) -> list[dict | None]:
+    """Each result's state as the answer shows it, in input order: None for a refusal that
+    stored nothing and for a conflict (which names the first submission instead).
+
+    What this request accepted is pending; only what was stored before (a resend, a
+    rejection) is looked up, in one query for all of them.
+    """
+    stored_before = [
+        result.submission
+        for result in results
+        if _has_state(result) and result.outcome != Outcome.ACCEPTED
+    ]
+    looked_up = iter(submission_states(stored_before))
+    states: list[dict | None] = []
+    for result in results:
+        if not _has_state(result):
+            states.append(None)
+        elif result.outcome == Outcome.ACCEPTED:
+            states.append(accepted_state(result.submission).as_dict())
+        else:
+            states.append(next(looked_up).as_dict())
+    return states
+
+
+def _has_state(result: SubmissionResult) -> bool:
+    """A stored submission answers with its state; a conflict answers with the first
+    submission's id instead."""
+    return result.submission is not None and result.outcome != Outcome.CONFLICT
 
 
 def _result_body(result: SubmissionResult, state: dict | None) -> dict:
@@ -123,8 +154,7 @@ class EventView(SourceApiView):
             body = _conflict_body(result)
             body["detail"] = result.errors["external_id"][0]
             return Response(body, status=status.HTTP_409_CONFLICT)
-        state = submission_states([result.submission])[0]
-        return Response(state.as_dict(), status=status.HTTP_202_ACCEPTED)
+        return Response(_answer_states([result])[0], status=status.HTTP_202_ACCEPTED)
 
 
 class EventBatchView(SourceApiView):
@@ -150,11 +180,11 @@ class EventBatchView(SourceApiView):
         results = submit_events(
             organisation=request.auth.organisation, payloads=events, channel=Channel.API
         )
-        with_state = [r for r in results if r.submission and r.outcome != Outcome.CONFLICT]
-        states = iter(submission_states([result.submission for result in with_state]))
+        # States by position: looking each result up in a list of results compared every
+        # result with every other (dataclass and model equality), seconds per 1,000 events.
         body = [
-            _result_body(result, next(states).as_dict() if result in with_state else None)
-            for result in results
+            _result_body(result, state)
+            for result, state in zip(results, _answer_states(results), strict=True)
         ]
         return Response({"results": body}, status=status.HTTP_202_ACCEPTED)
 
@@ -294,10 +324,8 @@ class RepairRecordsView(SourceApiView):
         results = import_repair_records(
             organisation=request.auth.organisation, records=records, channel=Channel.API
         )
-        states = iter(submission_states([r.submission for r in results if r.submission]))
         body = []
-        for result in results:
-            state = next(states).as_dict() if result.submission else None
+        for result, state in zip(results, _answer_states(results), strict=True):
             if state is not None and not result.is_accepted:
                 state["errors"] = result.errors  # named by platform field, not as stored
             body.append(_result_body(result, state))

@@ -112,6 +112,14 @@ def submission_states(submissions: Sequence[Submission]) -> list[SubmissionState
     return [_state(submission, indexes.get(submission.pending_id)) for submission in submissions]
 
 
+def accepted_state(submission: Submission) -> SubmissionState:
+    """The state of a submission accepted by the request that asks: pending, with no query
+    (the sequencer takes it up only after that request commits)."""
+    return SubmissionState(
+        id=str(submission.public_id), status=State.PENDING, external_id=submission.external_id
+    )
+
+
 def _state(submission: Submission, index: int | None) -> SubmissionState:
     if submission.status == SubmissionStatus.REJECTED:
         status = State.REJECTED

@@ -1,11 +1,13 @@
 """The submissions API (SPEC §4), including the attacks it must withstand."""
 
 import threading
+import time
 
 import pytest
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from carhistory.sources.models import Submission
@@ -224,6 +226,19 @@ def test_rate_limit_is_per_source_with_retry_after(dealer, dealer_client, settin
     assert other.post(EVENTS, event_payload(), format="json").status_code == 202
 
 
+def test_the_source_limit_opens_again_when_its_window_closes(dealer_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"source": "2/second", "vin_lookup": "100/minute"},
+    }
+    codes = [
+        dealer_client.post(EVENTS, event_payload(), format="json").status_code for _ in range(3)
+    ]
+    assert codes == [202, 202, 429]
+    time.sleep(1.5)
+    assert dealer_client.post(EVENTS, event_payload(), format="json").status_code == 202
+
+
 # --- batches ----------------------------------------------------------------------------------
 
 
@@ -243,6 +258,48 @@ def test_a_batch_answers_item_by_item_in_input_order(dealer_client):
     assert "type" in results[2]["errors"]
     rejected = dealer_client.get(f"{EVENTS}/{results[1]['id']}")
     assert rejected.json()["status"] == "rejected"
+
+
+def test_a_batch_answers_new_resent_refused_and_conflicting_items_apart(
+    dealer_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = dealer_client.post(
+            BATCH, {"events": [event_payload(vin=make_vin(1), external_id="ro-1")]}, format="json"
+        ).json()["results"][0]
+    events = [
+        event_payload(vin=make_vin(2), external_id="ro-2"),
+        event_payload(vin=make_vin(1), external_id="ro-1"),  # resent: its first result
+        event_payload(vin="SHORT", external_id="ro-3"),
+        event_payload(vin=make_vin(3), external_id="ro-1"),  # another body: a conflict
+        event_payload(vin=make_vin(2), external_id="ro-2"),  # repeated within the batch
+    ]
+    results = dealer_client.post(BATCH, {"events": events}, format="json").json()["results"]
+    assert [r["status"] for r in results] == [
+        "pending",
+        "integrated",
+        "rejected",
+        "conflict",
+        "pending",
+    ]
+    assert results[0]["external_id"] == "ro-2"
+    assert results[1]["id"] == first["id"] and isinstance(results[1]["index"], int)
+    assert "vin" in results[2]["errors"]
+    assert results[3]["first_submission"] == first["id"]
+    assert results[4]["id"] == results[0]["id"]
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(dealer_client):
+    def queries_for(events: list[dict]) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = dealer_client.post(BATCH, {"events": events}, format="json")
+        assert response.status_code == 202
+        return len(captured.captured_queries)
+
+    queries_for([event_payload(vin=make_vin(0), external_id="warm-up")])
+    small = queries_for([event_payload(vin=make_vin(n), external_id=f"s-{n}") for n in range(1, 3)])
+    large = [event_payload(vin=make_vin(n), external_id=f"l-{n}") for n in range(100, 400)]
+    assert queries_for(large) == small
 
 
 def test_a_batch_of_more_than_1000_is_400(dealer_client):

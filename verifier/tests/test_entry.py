@@ -4,6 +4,7 @@ import base64
 import hashlib
 
 import pytest
+import rfc8785
 from carhistory_verifier.entry import (
     STATEMENT_EXCLUDED_FIELDS,
     b64decode,
@@ -110,3 +111,56 @@ def test_base64_decoding_is_strict(text):
 def test_base64_decoding_refuses_non_strings():
     with pytest.raises(ValueError):
         b64decode(None)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _rfc8785_or_error(value):
+    try:
+        return rfc8785.dumps(value)
+    except ValueError:
+        return ValueError
+
+
+def _ours_or_error(value):
+    try:
+        return canonical_json(value)
+    except ValueError:
+        return ValueError
+
+
+@given(JSON_VALUES)
+def test_canonical_json_writes_exactly_what_rfc8785_writes(value):
+    # The fast path (the standard library's encoder) must never give other bytes, nor accept
+    # what rfc8785 refuses: these bytes are hashed into the log and signed by sources.
+    assert _ours_or_error(value) == _rfc8785_or_error(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\ue000": 1, "\U0001f600": 2},  # code-point order and UTF-16 order disagree
+        {"a": '\x00\x01\x1f\x7f\b\f\n\r\t"\\/\u2028'},
+        {"n": [2**53 - 1, -(2**53) + 1, 0, -0, True, False, None]},
+        {"text": "张三 \U0001f697"},
+        {"facts": {}, "items": []},
+    ],
+)
+def test_canonical_json_agrees_with_rfc8785_on_the_edges(value):
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize("value", [2**53, -(2**53), {"k": "\udfff"}, {"k": ("tuple",)}])
+def test_canonical_json_edges_outside_the_fast_path(value):
+    assert _ours_or_error(value) == _rfc8785_or_error(value)

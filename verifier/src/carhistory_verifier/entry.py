@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,42 @@ def canonical_json(value: Any) -> bytes:
     Raises ValueError for values JSON cannot carry exactly: non-string keys, NaN or infinite
     floats, integers beyond ±2**53, lone surrogates, and non-JSON types.
     """
+    if _written_alike(value):
+        # The standard library's C encoder, about ten times faster than rfc8785's pure Python:
+        # the server canonicalises each submission three or four times.
+        return _STDLIB_ENCODER.encode(value).encode("utf-8")
     return rfc8785.dumps(value)
+
+
+# For the values `_written_alike` lets through, this encoder writes RFC 8785's bytes: no
+# whitespace, keys sorted, UTF-8 rather than \u escapes, and the same minimal escapes (`"`,
+# `\`, \b \f \n \r \t, other controls as lower-case \u00xx). A lone surrogate passes the
+# encoder but not `.encode("utf-8")`, which raises UnicodeEncodeError, a ValueError.
+_STDLIB_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_SAFE_INTEGERS = range(-(2**53) + 1, 2**53)  # RFC 8785 §3.2.2.3: exact in a double
+
+
+def _written_alike(value: Any) -> bool:
+    """Whether the standard library writes `value` exactly as RFC 8785 does.
+
+    True for text, booleans, null, integers a double holds exactly, and lists and dicts of
+    those whose keys are ASCII: code-point order (Python's sort) is UTF-16 order there.
+    Floats (ECMAScript number formatting), larger integers, other key types and subclasses
+    go to rfc8785, which formats or refuses them.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return value in _SAFE_INTEGERS
+    if kind is list:
+        return all(_written_alike(item) for item in value)
+    if kind is dict:
+        return all(
+            type(key) is str and key.isascii() and _written_alike(item)
+            for key, item in value.items()
+        )
+    return False
 
 
 def entry_bytes(entry: Mapping[str, Any]) -> bytes:
