@@ -3,7 +3,8 @@ includes the event and is cosigned by both of two local witnesses.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory \
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/witnessing.py \
-        [--rates 10,200] [--seconds 10] [--workers 2]
+        [--rates 10,200] [--seconds 10] [--workers 2] [--threads 1] [--port 8766] \
+        [--database carhistory_bench_witnessing]
 
 The real arrangement: its own PostgreSQL database (`carhistory_bench_witnessing`, dropped at
 the end), gunicorn, a Celery worker (integration and the pushes to witnesses), and two
@@ -170,13 +171,23 @@ def main() -> None:
     parser.add_argument("--rates", default="10,200")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker (above 1: gthread workers, which overlap a "
+        "request's PostgreSQL round trips with other requests)",
+    )
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--database", default=BENCH_DATABASE, help="the throw-away database (dropped at the end)"
+    )
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carhistory")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
-    environment = server_environment(create_database(base_url, BENCH_DATABASE), redis_url)
-    environment["CACHE_KEY_PREFIX"] = "bench-witnessing"
+    environment = server_environment(create_database(base_url, args.database), redis_url)
+    environment["CACHE_KEY_PREFIX"] = f"bench-witnessing-{args.database}"
     set_up_django(environment)
     from carhistory_verifier import note
 
@@ -192,8 +203,9 @@ def main() -> None:
         worker = start([celery, "-A", "carhistory", "worker", "--concurrency=3",
                         "--loglevel=WARNING"], environment)  # fmt: skip
         server = start([str(VENV_BIN / "gunicorn"), "carhistory.wsgi:application",
-                        f"--workers={args.workers}", f"--bind=127.0.0.1:{args.port}",
-                        "--log-level=warning"], environment)  # fmt: skip
+                        f"--workers={args.workers}", f"--threads={args.threads}",
+                        f"--bind=127.0.0.1:{args.port}", "--log-level=warning"],
+                       environment)  # fmt: skip
         try:
             wait_until_serving(url)
             for run, rate in enumerate(float(r) for r in args.rates.split(",")):
@@ -224,8 +236,11 @@ def main() -> None:
             from django.db import connections
 
             connections.close_all()
-            drop_database(base_url, BENCH_DATABASE)
-    print(f"\n{os.cpu_count()} CPUs, {args.workers} gunicorn workers, 3 Celery processes:")
+            drop_database(base_url, args.database)
+    print(
+        f"\n{os.cpu_count()} CPUs, {args.workers} gunicorn workers x {args.threads} threads, "
+        "3 Celery processes:"
+    )
     print("\n".join(results))
 
 

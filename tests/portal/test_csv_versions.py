@@ -134,3 +134,12 @@ def test_a_template_is_a_version_2_file_the_importer_reads(client, workshop):
     upload = process(workshop, template + buffer.getvalue())
     assert upload.accepted == 1
     assert logged_items() == {make_vin(3): ["oil", "air_filter"]}
+
+
+def test_the_upload_page_explains_the_format_line_in_both_languages(client, workshop):
+    client.force_login(workshop.user)
+    page = client.get("/portal/csv/").content.decode()
+    assert "Templates start with the line #carhistory-csv/v2" in page
+    with translation.override("zh-hans"):
+        page = client.get("/portal/csv/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "模板的第一行是 #carhistory-csv/v2" in page
