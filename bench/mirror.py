@@ -25,6 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _harness import service_entry
 from benchdb import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,32 +69,17 @@ def process_tree_cpu(pid: int) -> float:
     return total
 
 
-def make_entry(number: int, vins: int) -> dict:
-    """A SPEC §2 `service` entry of the usual size, about one of `vins` distinct VINs."""
-    from carhistory_verifier.entry import new_nonce
-
-    return {
-        "v": 1,
-        "type": "service",
-        "vin": f"LSVAU2180N{number % vins:07d}",
-        "occurred_at": "2024-05-03",
-        "odometer_km": number % 300_000,
-        "facts": {"items": ["oil", "filter"]},
-        "source": f"shop-{number % 500}",
-        "source_key": "shop+1a2b3c4d+AXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXyzAXw=",
-        "source_sig": "c2lnbmF0dXJl" * 7,
-        "private_commitment": None,
-        "submitted_at": "2024-05-03T09:12:44Z",
-        "nonce": new_nonce(),
-    }
-
-
 def grow(first: int, count: int, vins: int) -> None:
     from ledger import services
 
     for start in range(first, first + count, CHUNK):
         end = min(first + count, start + CHUNK)
-        services.enqueue_entries(entries=[make_entry(number, vins) for number in range(start, end)])
+        services.enqueue_entries(
+            entries=[
+                service_entry(number, f"LSVAU2180N{number % vins:07d}")
+                for number in range(start, end)
+            ]
+        )
         services.integrate_pending(wait=True)
 
 
