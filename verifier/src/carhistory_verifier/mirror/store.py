@@ -203,6 +203,15 @@ class MirrorStore:
         ):
             yield vin, bytes(key), bytes(proof), bytes(raw)
 
+    def proofs_first_met_from(self, size: int) -> list[tuple[str, bytes]]:
+        """The VIN and VRF proof of each VIN whose first stored entry is at `size` or later."""
+        # Indexes are 8-byte big-endian integers, so the blobs compare as the numbers do.
+        rows = self._db.execute(
+            "SELECT vin, vrf_proof FROM vins WHERE substr(indexes, 1, 8) >= ? ORDER BY vin",
+            (size.to_bytes(8, "big"),),
+        )
+        return [(vin, bytes(proof)) for vin, proof in rows]
+
     def _bundle(self, tile: int) -> list[bytes]:
         row = self._db.execute("SELECT data FROM bundles WHERE tile = ?", (tile,)).fetchone()
         return [] if row is None else decode_entry_bundle(bytes(row[0]))
