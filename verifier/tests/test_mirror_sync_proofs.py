@@ -135,7 +135,7 @@ def test_a_forged_proof_stored_before_an_interruption_is_checked_on_resume(
     log.unreachable_from = 256
     with pytest.raises(LogUnreachable):
         run(log, store)
-    assert store.proofs_first_met_from(0) == sorted((vin, forged[vin]) for vin in VINS)
+    assert {vin: proof for vin, _key, proof, _indexes in store.vin_rows()} == forged
     log.unreachable_from = None
     with pytest.raises(mirror_sync.MirrorRefused, match=f"VRF proof the log sent for VIN {FORGED}"):
         run(log, store)

@@ -275,7 +275,7 @@ def sync(
         )
         # Proofs are stored before their checks end (`KeyLearner`): those of VINs first met
         # beyond the latest checkpoint are checked again, in case a run stopped before that.
-        learner.check_later(store.proofs_first_met_from(latest.size if latest else 0))
+        learner.check_later(_first_met_from(rows, latest.size if latest else 0))
     try:
         try:
             audit = None if learner is None else _resumed_audit(learner, rows)
@@ -298,6 +298,15 @@ def sync(
     store.record_checkpoint(note, line)
     recorded = store.latest_checkpoint()
     return SyncResult(checkpoint, fetched, resumed_at, _deliver(client, store, recorded))
+
+
+def _first_met_from(
+    rows: list[tuple[str, bytes, bytes, bytes]], size: int
+) -> list[tuple[str, bytes]]:
+    """The VIN and VRF proof of each stored VIN whose first entry is at `size` or later."""
+    # Indexes are 8-byte big-endian integers, so the bytes compare as the numbers do.
+    first = size.to_bytes(8, "big")
+    return [(vin, proof) for vin, _key, proof, indexes in rows if indexes[:8] >= first]
 
 
 def _resumed_audit(learner: KeyLearner, rows: list[tuple[str, bytes, bytes, bytes]]) -> MapAudit:
