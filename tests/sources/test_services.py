@@ -32,7 +32,12 @@ from ledger.keys import log_verifier_key
 from ledger.models import Entry, PendingEntry
 from ledger.selectors import entry_for_pending
 from ledger.services import integrate_pending
-from tests.sources.factories import OrganisationFactory, event_payload, make_vin
+from tests.sources.factories import (
+    OrganisationFactory,
+    event_payload,
+    make_vin,
+    signed_payload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,24 +45,6 @@ pytestmark = pytest.mark.django_db
 def _integrated_entry(submission: Submission) -> dict:
     integrate_pending(wait=True)
     return json.loads(bytes(entry_for_pending(submission.pending_id).data))
-
-
-def _signed(signer: note.Signer, organisation, payload: dict) -> dict:
-    """What a source with its own key sends: the payload plus its signature over the statement
-    (SPEC §2), built exactly as the server builds it."""
-    statement = {
-        "v": 1,
-        "type": payload["type"],
-        "vin": payload["vin"],
-        "occurred_at": payload["occurred_at"],
-        "facts": payload.get("facts", {}),
-        "source": organisation.slug,
-        "source_key": signer.verifier().key_string(),
-    }
-    if "odometer_km" in payload:
-        statement["odometer_km"] = payload["odometer_km"]
-    signature = signer.sign(entry_format.statement_bytes(statement))
-    return {**payload, "source_sig": entry_format.b64encode(signature)}
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -181,7 +168,9 @@ def test_a_signing_key_enters_the_log_before_it_signs(dealer):
     assert not Entry.objects.exists()
     assert signing_key_index(key) is None
 
-    result = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     integrate_pending(wait=True)
     logged_key = entry_for_pending(key.pending_id)
     key_entry = json.loads(bytes(logged_key.data))
@@ -207,12 +196,12 @@ def test_malformed_keys_are_refused(dealer, garbage):
 def test_rotation_retires_the_old_key_and_old_entries_stay_verifiable(dealer):
     old = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=old.verifier().key_string())
-    first = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
+    first = submit_event(organisation=dealer, payload=signed_payload(old, dealer, event_payload()))
     new = note.Signer.generate(dealer.slug)
     new_key = register_signing_key(organisation=dealer, verifier_key=new.verifier().key_string())
 
     assert SigningKey.objects.filter(organisation=dealer, retired_at__isnull=True).count() == 1
-    stale = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
+    stale = submit_event(organisation=dealer, payload=signed_payload(old, dealer, event_payload()))
     assert stale.outcome == Outcome.INVALID
     entry = _integrated_entry(first.submission)
     assert old.verifier().verify(
@@ -226,7 +215,9 @@ def test_after_retiring_its_key_a_source_is_signed_for_by_the_platform(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     retire_signing_key(signing_key=key)
-    refused = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    refused = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     assert "source_sig" in refused.errors
     unsigned = submit_event(organisation=dealer, payload=event_payload())
     assert _integrated_entry(unsigned.submission)["source_key"] == log_verifier_key()
@@ -262,7 +253,9 @@ def test_a_source_without_a_key_is_signed_for_by_the_platform(dealer):
 def test_a_source_signature_is_checked_and_kept(dealer):
     signer = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
-    result = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     entry = _integrated_entry(result.submission)
     assert entry["source_key"] == signer.verifier().key_string()
 
@@ -271,7 +264,9 @@ def test_forged_signature_is_refused_and_stores_nothing(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     forger = note.Signer.generate(dealer.slug)
-    result = submit_event(organisation=dealer, payload=_signed(forger, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(forger, dealer, event_payload())
+    )
     assert result.outcome == Outcome.INVALID
     assert "source_sig" in result.errors
     assert not Submission.objects.exists()
@@ -281,14 +276,16 @@ def test_forged_signature_is_refused_and_stores_nothing(dealer):
 def test_a_signature_over_other_facts_is_refused(dealer):
     signer = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
-    signed = _signed(signer, dealer, event_payload(odometer_km=45210))
+    signed = signed_payload(signer, dealer, event_payload(odometer_km=45210))
     signed["odometer_km"] = 15210  # the statement said 45,210 km
     assert submit_event(organisation=dealer, payload=signed).outcome == Outcome.INVALID
 
 
 def test_a_signature_without_a_registered_key_is_refused(dealer):
     forger = note.Signer.generate(dealer.slug)
-    result = submit_event(organisation=dealer, payload=_signed(forger, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(forger, dealer, event_payload())
+    )
     assert "source_sig" in result.errors
 
 

@@ -81,9 +81,13 @@ def _submit(
     while True:
         try:
             with transaction.atomic():
-                if not _still_approved(organisation):
+                verifier_key = _status_and_signing_key(organisation)
+                if not organisation.may_submit:
                     return _refused_source(organisation, payloads)
-                return _store(organisation, checked, channel, keep_rejections=keep_rejections)
+                verifier = note.Verifier.from_key_string(verifier_key) if verifier_key else None
+                return _store(
+                    organisation, checked, channel, verifier, keep_rejections=keep_rejections
+                )
         except IntegrityError as error:
             # Another request accepted one of these external_ids after we looked: go again,
             # and this time find its submission.
@@ -99,25 +103,40 @@ def _refused_source(organisation: Organisation, payloads: list[Any]) -> list[Sub
     return [SubmissionResult(Outcome.FORBIDDEN, errors={"source": [reason]}) for _p in payloads]
 
 
-def _still_approved(organisation: Organisation) -> bool:
-    """Read the source's status again, holding it until the submissions commit.
+def _status_and_signing_key(organisation: Organisation) -> str | None:
+    """Read the source's status again, holding it until the submissions commit, then its
+    current verifier key line (None without one): one round trip.
 
-    FOR SHARE: submissions of one source still run side by side, but a suspension (which locks
-    the row FOR UPDATE in `set_source_status`) waits for them, and they for it. So no event is
-    accepted after a suspension commits, not even the rest of a CSV chunk already under way.
+    FOR SHARE: submissions of one source still run side by side, but a suspension or a key
+    registration (which lock the row FOR UPDATE) waits for them, and they for it. So no event
+    is accepted after a suspension commits, and the key is the one current once the lock is
+    held. Two statements, not one join: a join's FOR SHARE waits for the registration, then
+    re-reads only the locked row and keeps the key rows of its own, older snapshot, so it would
+    miss a key registered meanwhile. The second statement takes a new snapshot.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # At most one key is current (`one_current_signing_key_per_organisation`).
             cursor.execute(
-                "SELECT status FROM sources_organisation WHERE id = %s FOR SHARE",
-                [organisation.pk],
+                "SELECT 1 FROM sources_organisation WHERE id = %(id)s FOR SHARE; "
+                "SELECT organisation.status, signing_key.verifier_key "
+                "FROM sources_organisation AS organisation "
+                "LEFT JOIN sources_signingkey AS signing_key "
+                "ON signing_key.organisation_id = organisation.id "
+                "AND signing_key.retired_at IS NULL "
+                "WHERE organisation.id = %(id)s",
+                {"id": organisation.pk},
             )
             row = cursor.fetchone()
     else:
         # SQLite (the embedded default) serialises writers by itself.
-        row = Organisation.objects.filter(pk=organisation.pk).values_list("status").first()
-    organisation.status = row[0] if row else organisation.status
-    return organisation.may_submit
+        status = Organisation.objects.filter(pk=organisation.pk).values_list("status").first()
+        signing_key = current_signing_key(organisation=organisation)
+        row = (status[0], signing_key.verifier_key if signing_key else None) if status else None
+    if row is None:
+        return None
+    organisation.status = row[0]
+    return row[1]
 
 
 @dataclass
@@ -148,13 +167,16 @@ class _NewEntry:
 
 
 def _store(
-    organisation: Organisation, checked: list[_Checked], channel: str, *, keep_rejections: bool
+    organisation: Organisation,
+    checked: list[_Checked],
+    channel: str,
+    verifier: note.Verifier | None,
+    *,
+    keep_rejections: bool,
 ) -> list[SubmissionResult]:
     earlier = _accepted_by_external_id(
         organisation, [item.event.external_id for item in checked if item.event]
     )
-    signing_key = current_signing_key(organisation=organisation)
-    verifier = note.Verifier.from_key_string(signing_key.verifier_key) if signing_key else None
     submitted_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     earlier_private = _private_details(earlier.values())
