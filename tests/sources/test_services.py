@@ -310,15 +310,16 @@ def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer
 
 def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, monkeypatch):
     winner = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
-    real_lookup = submissions._accepted_by_external_id
+    real_lookup = submissions._source_now
     lookups = []
 
     def lookup_that_misses_once(organisation, external_ids):
         # The first look happens before the winner commits; the retry sees it.
         lookups.append(1)
-        return {} if len(lookups) == 1 else real_lookup(organisation, external_ids)
+        verifier_key, earlier = real_lookup(organisation, external_ids)
+        return verifier_key, {} if len(lookups) == 1 else earlier
 
-    monkeypatch.setattr(submissions, "_accepted_by_external_id", lookup_that_misses_once)
+    monkeypatch.setattr(submissions, "_source_now", lookup_that_misses_once)
     loser = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
     assert loser.outcome == Outcome.DUPLICATE
     assert loser.submission.public_id == winner.submission.public_id
