@@ -118,12 +118,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             if event["source"]["slug"] != protocol.PLATFORM_SOURCE
         ]
     )
-    context = (
-        _report_context(data)
-        | _share(request, data)
-        | verifying
-        | {"chart_messages": _chart_messages()}
-    )
+    context = _report_context(data) | _share(request, data) | verifying
     return render(request, "vehicles/report.html", context)
 
 
@@ -141,7 +136,6 @@ def print_report(request: HttpRequest, vin: str) -> HttpResponse:
         "report_url": _report_url(request, check.vin),
         "qr_svg": qr_svg_inline(url=_report_url(request, check.vin)),
         "printed_at": timezone.now(),
-        "chart_messages": _chart_messages(),
     }
     return render(request, "vehicles/print.html", context)
 
@@ -218,6 +212,8 @@ def _report_context(data: dict) -> dict:
         "years": _group_by_year(events),
         "checkpoint": data["checkpoint"],
         "odometer": data["odometer"],
+        "odometer_readings": _presentable_readings(data["odometer"]["readings"]),
+        "chart_messages": _chart_messages(),
         "completeness_proven": _completeness_proven(data),
         "checked": verdict.what_was_checked(data),
         # The key this site signs with, from its settings: the browser verifies against it (not
@@ -450,6 +446,20 @@ def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
             "vin_index": _("the log's index does not confirm that these are all the car's records"),
         },
     }
+
+
+def _presentable_readings(readings: list[dict]) -> list[dict]:
+    """The odometer readings as the table beside the chart shows them: the chart's words for
+    what was found, so the two never disagree."""
+    messages = _chart_messages()
+    return [
+        reading
+        | {
+            "date": _parse_date(reading["occurred_at"]),
+            "finding_label": messages.get(reading["finding"], "") if reading["finding"] else "",
+        }
+        for reading in readings
+    ]
 
 
 def _chart_messages() -> dict[str, str]:

@@ -20,24 +20,6 @@ from tests.ledger.factories import EntryFactory
 from tests.witness.processes import WitnessProcess, free_port
 
 
-@pytest.fixture
-def witness(tmp_path, log_key):
-    process = WitnessProcess(
-        tmp_path / "w1", "registry.example/w1", log_key.verifier(), free_port()
-    )
-    yield process.start()
-    process.stop()
-
-
-@pytest.fixture
-def second_witness(tmp_path, log_key):
-    process = WitnessProcess(
-        tmp_path / "w2", "insurers.example/w2", log_key.verifier(), free_port()
-    )
-    yield process.start()
-    process.stop()
-
-
 def register(process: WitnessProcess) -> Cosigner:
     return witnessing.add_witness(verifier_key=process.verifier.key_string(), url=process.url)[0]
 
