@@ -2,6 +2,7 @@
 privately and enqueued in the log, idempotently by `external_id`."""
 
 import hashlib
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ from carhistory_verifier import note
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from nacl import bindings as sodium
+from nacl.exceptions import BadSignatureError
 
 from carhistory.plain_text import escaped, is_storable, quoted
 from carhistory.sources import roles, schemas
@@ -231,22 +234,9 @@ def _store(
         new.append(_NewEntry(position, event, entry, salt))
 
     pendings = enqueue_entries(entries=[item.entry for item in new]) if new else []
-    submissions = [
-        Submission(
-            organisation=organisation,
-            external_id=item.event.external_id or "",
-            pending_id=pending.id,
-            status=SubmissionStatus.ACCEPTED,
-            channel=channel,
-            event_type=item.event.type,
-            vin=item.event.vin,
-            body_fingerprint=_fingerprint(item.event),
-        )
-        for item, pending in zip(new, pendings, strict=True)
-    ]
-    Submission.objects.bulk_create(submissions)
+    submissions = _insert_accepted(organisation, new, [pending.id for pending in pendings], channel)
     PrivateRecord.objects.bulk_create(
-        PrivateRecord(submission=submission, salt=item.salt, details=item.event.private)
+        PrivateRecord(submission_id=submission.pk, salt=item.salt, details=item.event.private)
         for item, submission in zip(new, submissions, strict=True)
         if item.event.private is not None
     )
@@ -258,6 +248,75 @@ def _store(
     if keep_rejections:
         _keep_rejections(organisation, checked, results, channel)
     return results
+
+
+# The columns `_insert_accepted` sends one array each of; the others are the same for a batch.
+_PER_ROW_COLUMNS = (
+    "public_id",
+    "external_id",
+    "pending_id",
+    "event_type",
+    "vin",
+    "body_fingerprint",
+)
+
+
+def _insert_accepted(
+    organisation: Organisation, new: list[_NewEntry], pending_ids: list[int], channel: str
+) -> list[Submission]:
+    """Store the accepted submissions, one per new entry, in the same order."""
+    created_at = timezone.now()
+    rows = [
+        {
+            "public_id": uuid.uuid4(),
+            "organisation_id": organisation.pk,
+            "external_id": item.event.external_id or "",
+            "pending_id": pending_id,
+            "status": SubmissionStatus.ACCEPTED.value,
+            "errors": {},
+            "channel": channel,
+            "event_type": item.event.type,
+            "vin": item.event.vin,
+            "body_fingerprint": _fingerprint(item.event),
+            "created_at": created_at,
+        }
+        for item, pending_id in zip(new, pending_ids, strict=True)
+    ]
+    if connection.vendor != "postgresql":
+        return Submission.objects.bulk_create(Submission(**row) for row in rows)
+    if not rows:
+        return []
+    # One statement with array parameters: the ORM's bulk_create spent more preparing twelve
+    # fields a row than the database spent storing them.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO sources_submission (public_id, organisation_id, external_id, "
+            "pending_id, status, errors, channel, event_type, vin, body_fingerprint, "
+            "created_at) SELECT public_id, %s, external_id, pending_id, %s, '{}', %s, "
+            "event_type, vin, body_fingerprint, %s FROM unnest(%s::uuid[], %s::text[], "
+            "%s::bigint[], %s::text[], %s::text[], %s::text[]) AS input(public_id, "
+            "external_id, pending_id, event_type, vin, body_fingerprint) "
+            "RETURNING public_id, id",
+            [
+                organisation.pk,
+                SubmissionStatus.ACCEPTED.value,
+                channel,
+                created_at,
+                *([row[name] for row in rows] for name in _PER_ROW_COLUMNS),
+            ],
+        )
+        ids = dict(cursor.fetchall())
+    fields = [field.attname for field in Submission._meta.concrete_fields]
+    # The rows as a query would load them: a third of the cost of keyword construction. A
+    # field added to the model and not to `rows` fails here, loudly.
+    return [
+        Submission.from_db(
+            connection.alias,
+            fields,
+            [ids[row["public_id"]] if name == "id" else row[name] for name in fields],
+        )
+        for row in rows
+    ]
 
 
 def _fingerprint(event: CleanEvent) -> str:
@@ -368,11 +427,23 @@ def submission_statement(*, organisation: Organisation, payload: Any, source_key
 
 
 def _signature_holds(verifier: note.Verifier, entry: dict[str, Any], source_sig: str) -> bool:
+    # libsodium rather than the verifier package's OpenSSL: half the CPU per check here, the
+    # largest cost of a batch after the VRF. It accepts only what OpenSSL accepts (it also
+    # refuses non-canonical and small-order keys and R), so nothing the verifiers would refuse
+    # gets into the log.
     try:
         signature = entry_format.b64decode(source_sig)
     except ValueError:
         return False
-    return verifier.verify(entry_format.statement_bytes(entry), signature)
+    if len(signature) != note.SIGNATURE_SIZE:
+        return False
+    try:
+        sodium.crypto_sign_open(
+            signature + entry_format.statement_bytes(entry), verifier.public_key
+        )
+    except BadSignatureError:
+        return False
+    return True
 
 
 def _keep_rejections(
