@@ -260,6 +260,33 @@ def test_a_source_signature_is_checked_and_kept(dealer):
     assert entry["source_key"] == signer.verifier().key_string()
 
 
+# The order of edwards25519's prime subgroup (RFC 8032 §5.1).
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+@pytest.mark.parametrize("mangle", ["s_plus_order", "truncated", "flipped_bit"])
+def test_a_signature_the_verifiers_refuse_is_refused(dealer, mangle):
+    # Each of these would make a log entry that carhistory-verify and the browser reject: the
+    # first is the malleable twin of a valid signature (s + L checks out in the group).
+    signer = note.Signer.generate(dealer.slug)
+    register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
+    payload = signed_payload(signer, dealer, event_payload())
+    signature = entry_format.b64decode(payload["source_sig"])
+    if mangle == "s_plus_order":
+        s = int.from_bytes(signature[32:], "little") + GROUP_ORDER
+        signature = signature[:32] + s.to_bytes(32, "little")
+    elif mangle == "truncated":
+        signature = signature[:63]
+    else:
+        signature = signature[:10] + bytes([signature[10] ^ 1]) + signature[11:]
+    result = submit_event(
+        organisation=dealer,
+        payload={**payload, "source_sig": entry_format.b64encode(signature)},
+    )
+    assert result.outcome == Outcome.INVALID
+    assert "source_sig" in result.errors
+
+
 def test_forged_signature_is_refused_and_stores_nothing(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
@@ -310,15 +337,16 @@ def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer
 
 def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, monkeypatch):
     winner = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
-    real_lookup = submissions._accepted_by_external_id
+    real_lookup = submissions._source_now
     lookups = []
 
     def lookup_that_misses_once(organisation, external_ids):
         # The first look happens before the winner commits; the retry sees it.
         lookups.append(1)
-        return {} if len(lookups) == 1 else real_lookup(organisation, external_ids)
+        verifier_key, earlier = real_lookup(organisation, external_ids)
+        return verifier_key, {} if len(lookups) == 1 else earlier
 
-    monkeypatch.setattr(submissions, "_accepted_by_external_id", lookup_that_misses_once)
+    monkeypatch.setattr(submissions, "_source_now", lookup_that_misses_once)
     loser = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
     assert loser.outcome == Outcome.DUPLICATE
     assert loser.submission.public_id == winner.submission.public_id
@@ -380,6 +408,30 @@ def test_a_batch_judges_each_event_on_its_own_in_order(dealer):
     rejected = submission_status(organisation=dealer, submission_id=results[1].submission.public_id)
     assert rejected.status == "rejected"
     assert "vin" in rejected.errors
+
+
+def test_the_submissions_a_batch_answers_with_are_the_stored_rows(dealer):
+    payloads = [
+        event_payload(vin=make_vin(1), external_id="RO-1"),
+        event_payload("odometer", vin=make_vin(2), private={"invoice": "INV-2"}),
+        event_payload(vin="NOT-A-VIN"),
+    ]
+    results = submit_events(organisation=dealer, payloads=payloads, channel="csv")
+    fields = [field.attname for field in Submission._meta.concrete_fields]
+    for result in results:
+        stored = Submission.objects.get(pk=result.submission.pk)
+        assert [getattr(result.submission, name) for name in fields] == [
+            getattr(stored, name) for name in fields
+        ]
+    accepted = Submission.objects.get(pk=results[1].submission.pk)
+    assert (accepted.status, accepted.channel, accepted.event_type) == (
+        "accepted",
+        "csv",
+        "odometer",
+    )
+    assert (accepted.vin, accepted.external_id, accepted.errors) == (make_vin(2), "", {})
+    assert accepted.pending_id == PendingEntry.objects.order_by("id").last().id
+    assert accepted.private_record.details == {"invoice": "INV-2"}
 
 
 def test_status_goes_from_pending_to_integrated_with_its_index(dealer):
