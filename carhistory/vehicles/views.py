@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -95,7 +95,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "log_key": log_verifier_key(),
             "words_url": reverse("vehicles:verify-words"),
             # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-            "cosigners": trusted_cosigners(),
+            "cosigners": trusted_cosigners(language=translation.get_language()),
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
     }
