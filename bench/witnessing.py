@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from _harness import purge_queued_tasks
 from benchdb import create_database, drop_database
 from ingest import (
     ROOT,
@@ -45,25 +45,18 @@ BENCH_DATABASE = "carhistory_bench_witnessing"
 TARGET_P99_SECONDS = 2.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_witnesses(directory: Path, log_key: str) -> list[subprocess.Popen]:
-    """Two witnesses trusting the log, registered with it."""
+def start_witnesses(directory: Path, log_key: str, first_port: int) -> list[subprocess.Popen]:
+    """Two witnesses trusting the log, registered with it, on `first_port` and the next."""
     from carhistory_verifier import note
 
     from ledger.witnessing import add_witness
 
     (directory / "log.pub").write_text(log_key + "\n")
     processes = []
-    for name in ("registry.example/w", "insurers.example/w"):
+    for port, name in enumerate(("registry.example/w", "insurers.example/w"), start=first_port):
         key = note.CosignatureSigner.generate(name)
         slug = name.split(".")[0]
         (directory / f"{slug}.key").write_text(key.key_string() + "\n")
-        port = free_port()
         process = subprocess.Popen(
             [str(VENV_BIN / "carhistory-witness"), "serve", "--listen", f"127.0.0.1:{port}",
              "--key", f"@{directory / f'{slug}.key'}", "--log-key", f"@{directory / 'log.pub'}",
@@ -255,7 +248,9 @@ def main() -> None:
         help="threads per gunicorn worker (above 1: gthread workers, which overlap a "
         "request's PostgreSQL round trips with other requests)",
     )
-    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument(
+        "--port", type=int, default=8766, help="gunicorn's; the witnesses take the next two"
+    )
     parser.add_argument(
         "--database", default=BENCH_DATABASE, help="the throw-away database (dropped at the end)"
     )
@@ -272,11 +267,10 @@ def main() -> None:
     log_key = note.Signer.from_key_string(environment["LEDGER_SIGNING_KEY"]).verifier()
     url = f"http://127.0.0.1:{args.port}"
     celery = str(VENV_BIN / "celery")
-    subprocess.run([celery, "-A", "carhistory", "purge", "-f"], cwd=ROOT,
-                   env={**os.environ, **environment}, check=True, capture_output=True)  # fmt: skip
+    purge_queued_tasks(environment)
     results = []
     with tempfile.TemporaryDirectory() as directory:
-        witnesses = start_witnesses(Path(directory), log_key.key_string())
+        witnesses = start_witnesses(Path(directory), log_key.key_string(), args.port + 1)
         worker = start([celery, "-A", "carhistory", "worker", "--concurrency=3",
                         "--loglevel=WARNING"], environment)  # fmt: skip
         server = start([str(VENV_BIN / "gunicorn"), "carhistory.wsgi:application",
