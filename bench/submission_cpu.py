@@ -56,7 +56,7 @@ def set_up(database_url: str, redis_url: str) -> None:
     call_command("migrate", verbosity=0)
     import ledger.services
 
-    ledger.services._schedule_integration = lambda: None  # measure the web process alone
+    ledger.services.tasks.integrate_pending.delay = lambda: None  # measure the web process alone
 
 
 def signed_bodies(count: int, first: int, signer) -> list[dict]:
