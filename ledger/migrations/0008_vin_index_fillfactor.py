@@ -26,6 +26,6 @@ def reset_fillfactor(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0006_vin_index")]
+    dependencies = [("ledger", "0007_cosigner_title_zh_hans")]
 
     operations = [migrations.RunPython(set_fillfactor, reset_fillfactor)]
