@@ -26,6 +26,7 @@ import argparse
 import base64
 import contextlib
 import os
+import re
 import secrets
 import signal
 import socket
@@ -299,13 +300,18 @@ def cold_load(browser, url: str) -> dict:
     page = context.new_page()
     session = context.new_cdp_session(page)
     session.send("Network.enable")
-    transferred = {"bytes": 0}
+    urls: dict[str, str] = {}
+    files: dict[str, int] = {}
     session.on(
-        "Network.loadingFinished",
-        lambda event: transferred.__setitem__(
-            "bytes", transferred["bytes"] + event["encodedDataLength"]
-        ),
+        "Network.requestWillBeSent",
+        lambda event: urls.__setitem__(event["requestId"], event["request"]["url"]),
     )
+
+    def finished(event: dict) -> None:
+        name = file_name(urls.get(event["requestId"], "?"))
+        files[name] = files.get(name, 0) + event["encodedDataLength"]
+
+    session.on("Network.loadingFinished", finished)
     page.goto(url, wait_until="commit")
     page.wait_for_selector(".verdict", state="visible")
     verdict_seen_ms = page.evaluate(VERDICT_SHOWN)
@@ -317,7 +323,21 @@ def cold_load(browser, url: str) -> dict:
     parts["verify_ms"] = parts["verified_ms"] - max(
         parts["evidence_end_ms"] or 0, parts["scripts_run_ms"]
     )
-    return {"bytes": transferred["bytes"], "verdict_seen_ms": verdict_seen_ms, **parts}
+    return {
+        "bytes": sum(files.values()),
+        "files": files,
+        "verdict_seen_ms": verdict_seen_ms,
+        **parts,
+    }
+
+
+def file_name(url: str) -> str:
+    """A response named the same way on every load and car: a static file without its content
+    hash, the report page and its API calls without the VIN."""
+    path = url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
+    if path.startswith("static/"):
+        return re.sub(r"\.[0-9a-f]{12}(\.\w+)$", r"\1", path)
+    return re.sub(r"[A-HJ-NPR-Z0-9]{17}", "<VIN>", path) or "/"
 
 
 def _median(loads: list[dict], key: str) -> str:
@@ -335,6 +355,20 @@ def report(results: dict[str, list[dict]]) -> None:
             f"{vin:<18} {kilobytes:>6.1f}"
             + "".join(f" {_median(loads, key):>8}" for key, _title in COLUMNS)
         )
+    report_files(every)
+
+
+def report_files(loads: list[dict]) -> None:
+    """What a first visit carries, file by file: the median compressed bytes of each response
+    over the loads that fetched it, and in how many loads it was fetched."""
+    names = sorted({name for load in loads for name in load["files"]})
+    rows = []
+    for name in names:
+        sizes = [load["files"][name] for load in loads if name in load["files"]]
+        rows.append((statistics.median(sizes), len(sizes), name))
+    print(f"\nfile by file (median bytes where fetched; in how many of the {len(loads)} loads)")
+    for size, fetched, name in sorted(rows, reverse=True):
+        print(f"  {size / 1024:>7.1f} KB  {fetched:>4}  {name}")
 
 
 def compare(compared: dict[str, list[dict]], this: dict[str, list[dict]]) -> None:

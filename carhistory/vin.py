@@ -32,6 +32,9 @@ _TRANSLITERATION = {
 # Whitespace and the dashes and hyphens of Unicode's Pd class people paste from documents.
 _SPACES_AND_DASHES = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
 _WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
+# Every character a VIN may use: one scan clears a good VIN before any per-character message
+# is built (the batch API checks a thousand VINs a request).
+_ALLOWED_CHARACTERS = re.compile(r"[0-9A-HJ-NPR-Z]*")
 # Only ASCII letters are upper-cased: Unicode case mapping turns ſ into S and K (Kelvin) into k,
 # and makes ß and ﬀ two letters long, so a VIN could match one it is not.
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
@@ -138,6 +141,8 @@ def check_vin(raw: str) -> VinCheck:
 
 
 def _character_problems(vin: str) -> list[VinProblem]:
+    if _ALLOWED_CHARACTERS.fullmatch(vin):
+        return []
     problems = []
     for position, char in enumerate(vin, start=1):
         values = {"position": position, "char": shown_character(char)}

@@ -60,6 +60,21 @@ def indexed_fields(entry: Mapping[str, Any]) -> dict[str, str | None]:
     return fields
 
 
+# Coalesced scheduling: set from a commit that enqueued entries until a sequencer run that
+# holds the lock takes its next look. A commit that finds it set queues no task: a run will
+# look after that commit, whether it is queued, or under way and about to look again (a run
+# loops while the mark is set when it lets go of the lock). The expiry bounds what a lost task
+# message or a crashed run holds back; beat's runs clear it too.
+INTEGRATION_QUEUED_KEY = "ledger:integration-queued"
+INTEGRATION_QUEUED_SECONDS = 30
+
+
+def claim_integration_run() -> bool:
+    """Mark that entries were committed: True if the caller should queue a sequencer run,
+    False if one will look after this commit anyway. One Redis round trip."""
+    return cache.add(INTEGRATION_QUEUED_KEY, 1, INTEGRATION_QUEUED_SECONDS)
+
+
 def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
     """The sequencer: give every pending entry the next index, store the new leaves and
     completed subtrees, sign a checkpoint, and delete the pending rows, one transaction per
@@ -68,8 +83,8 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
     A crash at any point leaves the tree as of the last committed batch. On PostgreSQL a
     transaction-scoped advisory lock keeps sequencers from interleaving: if another holds it,
     this returns at once (integrated=0) unless `wait`, since the holder loops until nothing is
-    pending. A row committed just after the holder's last look waits for the next call (the
-    periodic task runs every few seconds). SQLite serialises writers by itself.
+    pending and no commit has marked new entries since its last look
+    (`claim_integration_run`). SQLite serialises writers by itself.
     """
     batch_size = batch_size or settings.LEDGER_BATCH_SIZE
     integrated = 0
@@ -77,7 +92,10 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
     while True:
         with transaction.atomic(), _cyclic_garbage_collection_paused():
             if not _take_sequencer_lock(wait=wait):
+                # The mark stays: the holder sees it when it lets go, and looks again.
                 return IntegrationResult(selectors.tree_size(), integrated, checkpoint)
+            # Before the look, which sees every commit that found the mark set.
+            cache.delete(INTEGRATION_QUEUED_KEY)
             size, count, new_checkpoint = _integrate_batch(batch_size)
             if count:
                 _publish_tree_size(size)
@@ -86,7 +104,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 transaction.on_commit(_announcement(size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
-        if count < batch_size:
+        if count < batch_size and cache.get(INTEGRATION_QUEUED_KEY) is None:
             return IntegrationResult(size, integrated, checkpoint)
 
 

@@ -14,8 +14,9 @@ from django.utils import translation
 hypothesis.settings.register_profile("carhistory", deadline=None)
 hypothesis.settings.load_profile("carhistory")
 
-# `log_key`, `vrf_key`: every test runs with fresh log keys of its own.
-pytest_plugins = ["tests.ledger.fixtures"]
+# `log_key`, `vrf_key`: every test runs with fresh log keys of its own. `witness`,
+# `second_witness`: running witness processes, for any test that pushes to one.
+pytest_plugins = ["tests.ledger.fixtures", "tests.witness.fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,6 +28,7 @@ from carhistory.sources.models import OrganisationKind
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
+from carhistory.vehicles.compression import compressed_public_response
 from carhistory.vehicles.describe import VALUE_LABELS, label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
@@ -75,6 +76,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@compressed_public_response
 @throttled_lookup
 def report(request: HttpRequest, vin: str) -> HttpResponse:
     """`GET /vehicles/<VIN>/`: the history report; every line is verified by verify.js."""
@@ -93,7 +95,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "log_key": log_verifier_key(),
             "words_url": reverse("vehicles:verify-words"),
             # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-            "cosigners": trusted_cosigners(),
+            "cosigners": trusted_cosigners(language=translation.get_language()),
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
     }
@@ -118,12 +120,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             if event["source"]["slug"] != protocol.PLATFORM_SOURCE
         ]
     )
-    context = (
-        _report_context(data)
-        | _share(request, data)
-        | verifying
-        | {"chart_messages": _chart_messages()}
-    )
+    context = _report_context(data) | _share(request, data) | verifying
     return render(request, "vehicles/report.html", context)
 
 
@@ -141,7 +138,6 @@ def print_report(request: HttpRequest, vin: str) -> HttpResponse:
         "report_url": _report_url(request, check.vin),
         "qr_svg": qr_svg_inline(url=_report_url(request, check.vin)),
         "printed_at": timezone.now(),
-        "chart_messages": _chart_messages(),
     }
     return render(request, "vehicles/print.html", context)
 
@@ -218,6 +214,8 @@ def _report_context(data: dict) -> dict:
         "years": _group_by_year(events),
         "checkpoint": data["checkpoint"],
         "odometer": data["odometer"],
+        "odometer_readings": _presentable_readings(data["odometer"]["readings"]),
+        "chart_messages": _chart_messages(),
         "completeness_proven": _completeness_proven(data),
         "checked": verdict.what_was_checked(data),
         # The key this site signs with, from its settings: the browser verifies against it (not
@@ -328,6 +326,7 @@ def _group_by_year(events: list[dict]) -> list[dict]:
 
 
 @require_safe
+@compressed_public_response
 def verify_words(request: HttpRequest) -> JsonResponse:
     """`GET /verify/words.json`: the words a report uses for logged values, in the reader's
     language, so verify.js can hold each line's labels and summary to its verified entry.
@@ -450,6 +449,20 @@ def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
             "vin_index": _("the log's index does not confirm that these are all the car's records"),
         },
     }
+
+
+def _presentable_readings(readings: list[dict]) -> list[dict]:
+    """The odometer readings as the table beside the chart shows them: the chart's words for
+    what was found, so the two never disagree."""
+    messages = _chart_messages()
+    return [
+        reading
+        | {
+            "date": _parse_date(reading["occurred_at"]),
+            "finding_label": messages.get(reading["finding"], "") if reading["finding"] else "",
+        }
+        for reading in readings
+    ]
 
 
 def _chart_messages() -> dict[str, str]:

@@ -87,6 +87,8 @@
       },
     });
     canvas.setAttribute("data-chart-points", String(chart.data.datasets[0].data.length));
+    // Printed before it is drawn, the box would be an empty frame: paper shows it once drawn.
+    canvas.parentElement.classList.add("drawn");
     // The canvas is sized for the screen; paper is narrower, so redraw for it and back.
     window.addEventListener("beforeprint", function () { chart.resize(); });
     window.addEventListener("afterprint", function () { chart.resize(); });
@@ -173,45 +175,44 @@
     section.hidden = false;
   }
 
-  // Chart.js is the largest script of the report page (about 70 KB compressed) and drawing
-  // takes a long task; neither is needed for the verdict or the proofs, so it is loaded when the
-  // chart comes near the screen, or once the proofs are checked (printing the page needs the
-  // chart drawn), whichever is first. A page that loads Chart.js itself (the printable report)
-  // is drawn at once.
-  function drawChartWhenWanted() {
+  // Chart.js is the largest script of the report page (about 70 KB compressed) and drawing it
+  // is a long task, while the chart is below the fold and the readings table beside it already
+  // says everything the chart shows (on paper, too, and with JavaScript off). So the script is
+  // fetched only once the chart's box is on screen. A page that loads Chart.js itself (the
+  // printable report) is drawn at once.
+  function drawChartWhenShown() {
     var canvas = document.getElementById("odometer-chart");
     if (!canvas) return;
+    var box = canvas.parentElement;
+    // Hidden in the HTML, so that without JavaScript no empty box is shown.
+    box.hidden = false;
     if (window.Chart) {
       drawOdometerChart();
       return;
     }
     var source = canvas.getAttribute("data-chart-script");
     if (!source) return;
-    var requested = false;
     function load() {
-      if (requested) return;
-      requested = true;
       var script = document.createElement("script");
       script.src = source;
       script.onload = drawOdometerChart;
       document.head.appendChild(script);
     }
-    if ("IntersectionObserver" in window) {
-      var observer = new IntersectionObserver(function (entries) {
-        if (entries.some(function (entry) { return entry.isIntersecting; })) {
-          observer.disconnect();
-          load();
-        }
-      }, { rootMargin: "400px 0px" });
-      observer.observe(canvas);
-    } else {
+    if (!("IntersectionObserver" in window)) {
       load();
+      return;
     }
-    document.addEventListener("carhistory:verification-done", load);
+    var observer = new IntersectionObserver(function (entries) {
+      if (entries.some(function (entry) { return entry.isIntersecting; })) {
+        observer.disconnect();
+        load();
+      }
+    });
+    observer.observe(box);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    drawChartWhenWanted();
+    drawChartWhenShown();
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });

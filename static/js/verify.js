@@ -349,13 +349,10 @@
   }
 
   // Deferred, so the page is parsed when this runs: start at once rather than after the other
-  // scripts' DOMContentLoaded work. Others (the chart) wait for the event below.
+  // scripts' DOMContentLoaded work.
   function start() {
     var report = document.querySelector("[data-verify-report]");
-    if (!report) return;
-    run(report).finally(function () {
-      document.dispatchEvent(new CustomEvent("carhistory:verification-done"));
-    });
+    if (report) run(report);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

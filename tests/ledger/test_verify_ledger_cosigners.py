@@ -16,7 +16,7 @@ from django.db import connection
 from ledger import selectors, services, witnessing
 from ledger.models import Entry
 from tests.ledger.factories import EntryFactory
-from tests.witness.processes import WitnessProcess, free_port
+from tests.witness.processes import WitnessProcess
 
 # Every table of the ledger app: what a dump of the log's database holds of it.
 LEDGER_TABLES = [
@@ -30,15 +30,6 @@ LEDGER_TABLES = [
     "ledger_vinkey",
     "ledger_vinindexnode",
 ]
-
-
-@pytest.fixture
-def witness(tmp_path, log_key):
-    process = WitnessProcess(
-        tmp_path / "w1", "registry.example/w1", log_key.verifier(), free_port()
-    )
-    yield process.start()
-    process.stop()
 
 
 def register(process: WitnessProcess) -> int:

@@ -1,12 +1,14 @@
 """Test data for sources: organisations, members, keys, and valid submission bodies.
 
 Other apps' tests import these: `OrganisationFactory(kind="insurer")`, `api_key_for(org)`,
-`event_payload("service", vin=...)`, `make_vin(n)`.
+`event_payload("service", vin=...)`, `signed_payload(signer, org, payload)`, `make_vin(n)`.
 """
 
 import datetime
 
 import factory
+from carhistory_verifier import entry as entry_format
+from carhistory_verifier import note
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -97,3 +99,21 @@ def event_payload(event_type: str = "service", **overrides) -> dict:
         payload["odometer_km"] = 45210
     payload.update(overrides)
     return payload
+
+
+def signed_payload(signer: note.Signer, organisation: Organisation, payload: dict) -> dict:
+    """What a source with its own key sends: the payload plus its signature over the statement
+    (SPEC §2), built here as the spec describes it rather than by the server's own code."""
+    statement = {
+        "v": 1,
+        "type": payload["type"],
+        "vin": payload["vin"],
+        "occurred_at": payload["occurred_at"],
+        "facts": payload.get("facts", {}),
+        "source": organisation.slug,
+        "source_key": signer.verifier().key_string(),
+    }
+    if "odometer_km" in payload:
+        statement["odometer_km"] = payload["odometer_km"]
+    signature = signer.sign(entry_format.statement_bytes(statement))
+    return {**payload, "source_sig": entry_format.b64encode(signature)}

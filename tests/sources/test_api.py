@@ -374,3 +374,29 @@ def test_registering_a_signing_key_through_the_api_logs_it_first(dealer_client, 
     integrate_pending(wait=True)
     key = dealer.signing_keys.get()
     assert Entry.objects.get(pending_id=key.pending_id).type == "source_key"
+
+
+# --- integration after quick single submissions ------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_quick_single_posts_queue_one_integration_run_and_all_are_integrated(
+    dealer_client, monkeypatch
+):
+    from ledger import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.integrate_pending, "delay", lambda: queued.append("run"))
+    ids = []
+    for number in range(50):
+        response = dealer_client.post(
+            EVENTS, event_payload(vin=make_vin(number), external_id=f"RO-{number}"), format="json"
+        )
+        assert response.status_code == 202
+        ids.append(response.json()["id"])
+    # Every commit came before the queued run started: that one run serves them all.
+    assert queued == ["run"]
+    assert tasks.integrate_pending() == 50
+    states = [dealer_client.get(f"{EVENTS}/{submission_id}").json() for submission_id in ids]
+    assert {state["status"] for state in states} == {"integrated"}
+    assert sorted(state["index"] for state in states) == list(range(50))

@@ -12,7 +12,6 @@ import threading
 import time
 
 import pytest
-from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note
 from django.db import connection, connections, transaction
 
@@ -25,27 +24,11 @@ from carhistory.sources.services import (
 )
 from ledger.selectors import entry_for_pending
 from ledger.services import integrate_pending
-from tests.sources.factories import OrganisationFactory, event_payload
+from tests.sources.factories import OrganisationFactory, event_payload, signed_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WAIT_SECONDS = 10
-
-
-def _signed(signer: note.Signer, organisation, payload: dict) -> dict:
-    statement = {
-        "v": 1,
-        "type": payload["type"],
-        "vin": payload["vin"],
-        "occurred_at": payload["occurred_at"],
-        "facts": payload.get("facts", {}),
-        "source": organisation.slug,
-        "source_key": signer.verifier().key_string(),
-    }
-    if "odometer_km" in payload:
-        statement["odometer_km"] = payload["odometer_km"]
-    signature = entry_format.b64encode(signer.sign(entry_format.statement_bytes(statement)))
-    return {**payload, "source_sig": signature}
 
 
 class Worker(threading.Thread):
@@ -121,7 +104,9 @@ def test_an_event_signed_with_a_key_being_registered_is_logged_after_the_key():
         lambda: register_signing_key(
             organisation=dealer, verifier_key=signer.verifier().key_string()
         ),
-        lambda: submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload())),
+        lambda: submit_event(
+            organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+        ),
     )
 
     # The submission waited for the registration to commit, then found the new key.
@@ -137,7 +122,9 @@ def test_an_event_signed_before_a_rotation_is_logged_before_the_new_key():
     new = note.Signer.generate(dealer.slug)
 
     result, new_key = _race(
-        lambda: submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload())),
+        lambda: submit_event(
+            organisation=dealer, payload=signed_payload(old, dealer, event_payload())
+        ),
         lambda: register_signing_key(organisation=dealer, verifier_key=new.verifier().key_string()),
     )
 

@@ -8,7 +8,7 @@ from carhistory_verifier import note
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from carhistory.sources.models import PrivateRecord, SigningKey, Submission
+from carhistory.sources.models import ApiKey, Organisation, PrivateRecord, SigningKey, Submission
 from carhistory.sources.selectors import signing_key_index, submission_status
 from carhistory.sources.services import (
     Outcome,
@@ -17,6 +17,7 @@ from carhistory.sources.services import (
     authenticate_api_key,
     create_api_key,
     erase_private_record,
+    find_api_key,
     install_demo_api_key,
     register_signing_key,
     reject_application,
@@ -32,7 +33,12 @@ from ledger.keys import log_verifier_key
 from ledger.models import Entry, PendingEntry
 from ledger.selectors import entry_for_pending
 from ledger.services import integrate_pending
-from tests.sources.factories import OrganisationFactory, event_payload, make_vin
+from tests.sources.factories import (
+    OrganisationFactory,
+    event_payload,
+    make_vin,
+    signed_payload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,24 +46,6 @@ pytestmark = pytest.mark.django_db
 def _integrated_entry(submission: Submission) -> dict:
     integrate_pending(wait=True)
     return json.loads(bytes(entry_for_pending(submission.pending_id).data))
-
-
-def _signed(signer: note.Signer, organisation, payload: dict) -> dict:
-    """What a source with its own key sends: the payload plus its signature over the statement
-    (SPEC §2), built exactly as the server builds it."""
-    statement = {
-        "v": 1,
-        "type": payload["type"],
-        "vin": payload["vin"],
-        "occurred_at": payload["occurred_at"],
-        "facts": payload.get("facts", {}),
-        "source": organisation.slug,
-        "source_key": signer.verifier().key_string(),
-    }
-    if "odometer_km" in payload:
-        statement["odometer_km"] = payload["odometer_km"]
-    signature = signer.sign(entry_format.statement_bytes(statement))
-    return {**payload, "source_sig": entry_format.b64encode(signature)}
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -107,6 +95,23 @@ def test_demo_keys_are_refused_when_debug_is_off(dealer, settings):
     assert authenticate_api_key("demo-dealer.published-secret") is not None
     settings.DEBUG = False
     assert authenticate_api_key("demo-dealer.published-secret") is None
+
+
+def test_a_key_is_found_with_its_organisation_in_one_query_as_the_orm_loads_them(
+    dealer, django_assert_num_queries
+):
+    api_key, raw = create_api_key(organisation=dealer, label="dms")
+    authenticate_api_key(raw)  # notes the first use: a write of its own
+    with django_assert_num_queries(1):
+        found = find_api_key(raw)
+        assert found.organisation.may_submit
+    loaded = ApiKey.objects.select_related("organisation").get(pk=api_key.pk)
+    for model_field in ApiKey._meta.concrete_fields:
+        assert getattr(found, model_field.attname) == getattr(loaded, model_field.attname)
+    for model_field in Organisation._meta.concrete_fields:
+        name = model_field.attname
+        assert getattr(found.organisation, name) == getattr(loaded.organisation, name)
+    assert found.last_used_at.tzinfo is not None and found.organisation.decided_at.tzinfo
 
 
 # --- applications and status decisions ---------------------------------------------------------
@@ -181,7 +186,9 @@ def test_a_signing_key_enters_the_log_before_it_signs(dealer):
     assert not Entry.objects.exists()
     assert signing_key_index(key) is None
 
-    result = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     integrate_pending(wait=True)
     logged_key = entry_for_pending(key.pending_id)
     key_entry = json.loads(bytes(logged_key.data))
@@ -207,12 +214,12 @@ def test_malformed_keys_are_refused(dealer, garbage):
 def test_rotation_retires_the_old_key_and_old_entries_stay_verifiable(dealer):
     old = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=old.verifier().key_string())
-    first = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
+    first = submit_event(organisation=dealer, payload=signed_payload(old, dealer, event_payload()))
     new = note.Signer.generate(dealer.slug)
     new_key = register_signing_key(organisation=dealer, verifier_key=new.verifier().key_string())
 
     assert SigningKey.objects.filter(organisation=dealer, retired_at__isnull=True).count() == 1
-    stale = submit_event(organisation=dealer, payload=_signed(old, dealer, event_payload()))
+    stale = submit_event(organisation=dealer, payload=signed_payload(old, dealer, event_payload()))
     assert stale.outcome == Outcome.INVALID
     entry = _integrated_entry(first.submission)
     assert old.verifier().verify(
@@ -226,7 +233,9 @@ def test_after_retiring_its_key_a_source_is_signed_for_by_the_platform(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     retire_signing_key(signing_key=key)
-    refused = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    refused = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     assert "source_sig" in refused.errors
     unsigned = submit_event(organisation=dealer, payload=event_payload())
     assert _integrated_entry(unsigned.submission)["source_key"] == log_verifier_key()
@@ -262,16 +271,47 @@ def test_a_source_without_a_key_is_signed_for_by_the_platform(dealer):
 def test_a_source_signature_is_checked_and_kept(dealer):
     signer = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
-    result = submit_event(organisation=dealer, payload=_signed(signer, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(signer, dealer, event_payload())
+    )
     entry = _integrated_entry(result.submission)
     assert entry["source_key"] == signer.verifier().key_string()
+
+
+# The order of edwards25519's prime subgroup (RFC 8032 §5.1).
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+
+
+@pytest.mark.parametrize("mangle", ["s_plus_order", "truncated", "flipped_bit"])
+def test_a_signature_the_verifiers_refuse_is_refused(dealer, mangle):
+    # Each of these would make a log entry that carhistory-verify and the browser reject: the
+    # first is the malleable twin of a valid signature (s + L checks out in the group).
+    signer = note.Signer.generate(dealer.slug)
+    register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
+    payload = signed_payload(signer, dealer, event_payload())
+    signature = entry_format.b64decode(payload["source_sig"])
+    if mangle == "s_plus_order":
+        s = int.from_bytes(signature[32:], "little") + GROUP_ORDER
+        signature = signature[:32] + s.to_bytes(32, "little")
+    elif mangle == "truncated":
+        signature = signature[:63]
+    else:
+        signature = signature[:10] + bytes([signature[10] ^ 1]) + signature[11:]
+    result = submit_event(
+        organisation=dealer,
+        payload={**payload, "source_sig": entry_format.b64encode(signature)},
+    )
+    assert result.outcome == Outcome.INVALID
+    assert "source_sig" in result.errors
 
 
 def test_forged_signature_is_refused_and_stores_nothing(dealer):
     signer = note.Signer.generate(dealer.slug)
     key = register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
     forger = note.Signer.generate(dealer.slug)
-    result = submit_event(organisation=dealer, payload=_signed(forger, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(forger, dealer, event_payload())
+    )
     assert result.outcome == Outcome.INVALID
     assert "source_sig" in result.errors
     assert not Submission.objects.exists()
@@ -281,14 +321,16 @@ def test_forged_signature_is_refused_and_stores_nothing(dealer):
 def test_a_signature_over_other_facts_is_refused(dealer):
     signer = note.Signer.generate(dealer.slug)
     register_signing_key(organisation=dealer, verifier_key=signer.verifier().key_string())
-    signed = _signed(signer, dealer, event_payload(odometer_km=45210))
+    signed = signed_payload(signer, dealer, event_payload(odometer_km=45210))
     signed["odometer_km"] = 15210  # the statement said 45,210 km
     assert submit_event(organisation=dealer, payload=signed).outcome == Outcome.INVALID
 
 
 def test_a_signature_without_a_registered_key_is_refused(dealer):
     forger = note.Signer.generate(dealer.slug)
-    result = submit_event(organisation=dealer, payload=_signed(forger, dealer, event_payload()))
+    result = submit_event(
+        organisation=dealer, payload=signed_payload(forger, dealer, event_payload())
+    )
     assert "source_sig" in result.errors
 
 
@@ -313,15 +355,16 @@ def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer
 
 def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, monkeypatch):
     winner = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
-    real_lookup = submissions._accepted_by_external_id
+    real_lookup = submissions._source_now
     lookups = []
 
     def lookup_that_misses_once(organisation, external_ids):
         # The first look happens before the winner commits; the retry sees it.
         lookups.append(1)
-        return {} if len(lookups) == 1 else real_lookup(organisation, external_ids)
+        verifier_key, earlier = real_lookup(organisation, external_ids)
+        return verifier_key, {} if len(lookups) == 1 else earlier
 
-    monkeypatch.setattr(submissions, "_accepted_by_external_id", lookup_that_misses_once)
+    monkeypatch.setattr(submissions, "_source_now", lookup_that_misses_once)
     loser = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
     assert loser.outcome == Outcome.DUPLICATE
     assert loser.submission.public_id == winner.submission.public_id
@@ -383,6 +426,30 @@ def test_a_batch_judges_each_event_on_its_own_in_order(dealer):
     rejected = submission_status(organisation=dealer, submission_id=results[1].submission.public_id)
     assert rejected.status == "rejected"
     assert "vin" in rejected.errors
+
+
+def test_the_submissions_a_batch_answers_with_are_the_stored_rows(dealer):
+    payloads = [
+        event_payload(vin=make_vin(1), external_id="RO-1"),
+        event_payload("odometer", vin=make_vin(2), private={"invoice": "INV-2"}),
+        event_payload(vin="NOT-A-VIN"),
+    ]
+    results = submit_events(organisation=dealer, payloads=payloads, channel="csv")
+    fields = [field.attname for field in Submission._meta.concrete_fields]
+    for result in results:
+        stored = Submission.objects.get(pk=result.submission.pk)
+        assert [getattr(result.submission, name) for name in fields] == [
+            getattr(stored, name) for name in fields
+        ]
+    accepted = Submission.objects.get(pk=results[1].submission.pk)
+    assert (accepted.status, accepted.channel, accepted.event_type) == (
+        "accepted",
+        "csv",
+        "odometer",
+    )
+    assert (accepted.vin, accepted.external_id, accepted.errors) == (make_vin(2), "", {})
+    assert accepted.pending_id == PendingEntry.objects.order_by("id").last().id
+    assert accepted.private_record.details == {"invoice": "INV-2"}
 
 
 def test_status_goes_from_pending_to_integrated_with_its_index(dealer):

@@ -111,9 +111,32 @@ def test_report_summarises_and_flags_the_rollback_and_the_salvage_brand(client, 
     assert "rollback" in [reading["finding"] for reading in readings]
 
 
+@pytest.mark.parametrize("page", ["", "print"])
+def test_the_odometer_readings_are_a_table_without_javascript(client, rollback_car, page):
+    # The chart needs a script; the table is what paper, screen readers and a browser without
+    # JavaScript get, so it carries every reading, its line and what was found.
+    html = client.get(f"/vehicles/{ROLLBACK_VIN}/{page}").content.decode()
+    table = re.search(r'<table class="odometer-readings">.*?</table>', html, re.S).group(0)
+    rows = re.findall(
+        r'<tr class="reading([^"]*)" data-reading-index="(\d+)">(.*?)</tr>', table, re.S
+    )
+    assert [re.search(r"[\d,]+ km", cells).group(0) for _css, _index, cells in rows] == [
+        "15,000 km",
+        "45,000 km",
+        "30,000 km",
+    ]
+    for _css, index, cells in rows:
+        assert f'href="#entry-{index}"' in cells
+    assert [css.strip() for css, _index, _cells in rows] == ["", "rollback", "rollback"]
+    assert "Rollback: lower than an earlier reading" in rows[2][2]
+    assert 'aria-describedby="odometer-readings-caption"' in html
+    # The chart's box is shown by the script that draws it, so no empty frame is left without.
+    assert re.search(r'<div class="chart-box" hidden><canvas id="odometer-chart"', html)
+
+
 def test_report_loads_chart_and_verifier_from_this_site(client, rollback_car):
     html = client.get(f"/vehicles/{ROLLBACK_VIN}/").content.decode()
-    # Chart.js is added by report.js once wanted (below the fold), from the canvas's URL.
+    # Chart.js is added by report.js once the chart is on screen, from the canvas's URL.
     scripts = re.findall(r'<script src="([^"]+)"', html)
     scripts += re.findall(r'data-chart-script="([^"]+)"', html)
     assert "/static/vendor/chart.umd.js" in scripts

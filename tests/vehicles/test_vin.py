@@ -13,6 +13,7 @@ from carhistory.vin import (
     check_vin,
     decode_vin,
     expected_check_digit,
+    normalise_vin,
     settle_model_year,
 )
 
@@ -116,6 +117,22 @@ def test_inner_spaces_dashes_and_full_width_are_normalised(typed):
     result = check_vin(typed)
     assert result.is_valid
     assert result.vin == "LFV2A21K3J3041877"
+
+
+@given(
+    st.lists(st.sampled_from(ALLOWED), min_size=17, max_size=17),
+    st.integers(min_value=0, max_value=16),
+    st.characters().filter(lambda char: char not in ALLOWED and normalise_vin(char) == char),
+)
+def test_any_character_a_vin_may_not_use_is_named_with_its_position(chars, position, wrong):
+    # Good VINs skip the per-character messages: that shortcut must know the same alphabet.
+    chars[position] = wrong
+    result = check_vin("".join(chars))
+    assert not result.is_valid
+    assert [(problem.code, problem.position) for problem in result.errors] in (
+        [("forbidden_letter", position + 1)],
+        [("invalid_character", position + 1)],
+    )
 
 
 def test_normalising_never_hides_a_wrong_character():

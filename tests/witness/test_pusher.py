@@ -20,24 +20,6 @@ from tests.ledger.factories import EntryFactory
 from tests.witness.processes import WitnessProcess, free_port
 
 
-@pytest.fixture
-def witness(tmp_path, log_key):
-    process = WitnessProcess(
-        tmp_path / "w1", "registry.example/w1", log_key.verifier(), free_port()
-    )
-    yield process.start()
-    process.stop()
-
-
-@pytest.fixture
-def second_witness(tmp_path, log_key):
-    process = WitnessProcess(
-        tmp_path / "w2", "insurers.example/w2", log_key.verifier(), free_port()
-    )
-    yield process.start()
-    process.stop()
-
-
 def register(process: WitnessProcess) -> Cosigner:
     return witnessing.add_witness(verifier_key=process.verifier.key_string(), url=process.url)[0]
 
@@ -184,6 +166,25 @@ def test_add_witness_registers_and_updates_the_url(capsys):
     assert "Registered witness registry.example/w9" in capsys.readouterr().out
     call_command("add_witness", key, "--url", "https://witness.example")
     assert Cosigner.objects.get().url == "https://witness.example"
+
+
+@pytest.mark.django_db
+def test_add_witness_keeps_its_chinese_title_when_the_url_changes():
+    key = note.CosignatureSigner.generate("registry.example/w9").verifier().key_string()
+    call_command(
+        "add_witness",
+        key,
+        "--url",
+        "http://127.0.0.1:1",
+        "--title",
+        "Shanghai Vehicle Registry",
+        "--title-zh-hans",
+        "上海市机动车登记所",
+    )
+    call_command("add_witness", key, "--url", "https://witness.example")
+    witness = Cosigner.objects.get()
+    assert witness.display_name_in("zh-hans") == "上海市机动车登记所"
+    assert witness.display_name_in("en") == "Shanghai Vehicle Registry"
 
 
 @pytest.mark.django_db

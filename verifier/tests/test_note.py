@@ -55,6 +55,19 @@ def test_signing_reproduces_the_reference_note_byte_for_byte():
     assert signer.verifier().key_string() == PETER_VKEY
 
 
+def test_signatures_are_rfc_8032s_test_vector_2():
+    # RFC 8032 §7.1, TEST 2: a one-byte message.
+    seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+    signer = Signer("rfc8032", seed)
+    assert signer.verifier().public_key == bytes.fromhex(
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    )
+    assert signer.sign(bytes.fromhex("72")) == bytes.fromhex(
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+        "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+    )
+
+
 def test_key_id_is_the_first_four_bytes_of_the_named_key_hash(peter):
     assert key_id("PeterNeumann", 0x01, peter.public_key).hex() == "c74f20a3"
     assert peter.key_id.hex() == "c74f20a3"

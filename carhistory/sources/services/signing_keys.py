@@ -24,7 +24,7 @@ def register_signing_key(*, organisation: Organisation, verifier_key: str) -> Si
     The `source_key` entry is enqueued, not waited for, yet no entry the key signs can precede
     it in the log (SPEC §2): the organisation row is locked FOR UPDATE while the entry is
     enqueued and the key stored, and a submission reads the current key only after taking the
-    same row FOR SHARE (`submissions._still_approved`). So an event signed by this key is
+    same row FOR SHARE (`submissions._status_and_signing_key`). So an event signed by this key is
     enqueued after this transaction commits, with a larger pending id, and the sequencer
     integrates in pending-id order; an event signed by the old key, enqueued first, stays
     before the rotation.

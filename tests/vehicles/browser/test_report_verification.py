@@ -177,6 +177,8 @@ def test_a_forged_checkpoint_fails_every_line(page, live_server, rollback_car):
 def test_the_odometer_chart_marks_the_rollback(page, live_server, rollback_car):
     open_report(page, live_server)
     canvas = page.locator("#odometer-chart")
+    # Chart.js is fetched only once the chart is on screen.
+    canvas.scroll_into_view_if_needed()
     expect(canvas).to_have_attribute("data-chart-points", "3")
     drawn = page.evaluate(
         """() => {

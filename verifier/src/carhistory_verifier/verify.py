@@ -1,8 +1,8 @@
 """The offline verifier of carhistory evidence bundles (SPEC §6). Plain Python, no Django.
 
-Needs only `cryptography` and `rfc8785`. A buyer runs it as `carhistory-verify BUNDLE.json
-[--log-key KEY|@file]` (or `python -m carhistory_verifier.verify ...`); the server's tests run
-the same code.
+Needs only `cryptography`, `pynacl` and `rfc8785`. A buyer runs it as `carhistory-verify
+BUNDLE.json [--log-key KEY|@file]` (or `python -m carhistory_verifier.verify ...`); the server's
+tests run the same code.
 
 With `--witness KEY [--witness KEY …] --quorum K` it also requires K of those witnesses to
 have cosigned the checkpoint (SPEC §8) and prints when each did.

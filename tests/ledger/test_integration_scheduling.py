@@ -1,0 +1,90 @@
+"""Integration is scheduled once for many commits, yet every committed entry is integrated:
+a commit queues a sequencer run only when none is due to look after it
+(`sequencer.claim_integration_run`), and a run that finds the lock taken leaves that to the
+holder, which looks again before it stops. The broker's publish is recorded instead of sent,
+so the test decides when a queued run starts; PostgreSQL and Redis are real."""
+
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from ledger import selectors, sequencer, services, tasks
+from ledger.models import PendingEntry
+from tests.ledger.factories import EntryFactory
+
+
+@pytest.fixture
+def queued_runs(monkeypatch) -> list[str]:
+    """The sequencer runs queued, in order: each is started by the test (`start_run`)."""
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.integrate_pending, "delay", lambda: queued.append("run"))
+    return queued
+
+
+def start_run() -> int:
+    """A queued run starting in the worker: the task itself, as Celery would call it."""
+    return tasks.integrate_pending()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commits_before_the_queued_run_starts_queue_no_other(queued_runs):
+    pending = [services.enqueue_entry(entry=EntryFactory()) for _ in range(50)]
+    assert queued_runs == ["run"]
+    assert start_run() == 50
+    assert all(selectors.entry_for_pending(row.id) is not None for row in pending)
+    # The run has looked: the next commit is after its look and queues a run of its own.
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run", "run"]
+    assert start_run() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_committed_while_a_run_holds_the_lock_is_integrated_by_that_run(
+    queued_runs, monkeypatch
+):
+    services.enqueue_entries(entries=EntryFactory.build_batch(3))
+    late: list[int] = []
+    busy_answers: list[int] = []
+
+    def another_submitter() -> None:
+        # Its own connection: it commits after the holder's look, and its queued run starts
+        # at once and finds the lock taken.
+        try:
+            late.append(services.enqueue_entry(entry=EntryFactory()).id)
+            busy_answers.append(start_run())
+        finally:
+            connection.close()
+
+    looked = sequencer._integrate_batch
+
+    def look_with_a_commit_beside_it(batch_size, **options):
+        result = looked(batch_size, **options)
+        if not late:
+            submitter = threading.Thread(target=another_submitter)
+            submitter.start()
+            submitter.join()
+        return result
+
+    monkeypatch.setattr(sequencer, "_integrate_batch", look_with_a_commit_beside_it)
+    assert queued_runs == ["run"]
+    result = start_run()
+    assert queued_runs == ["run", "run"]
+    assert busy_answers == [0]  # the second run found the lock taken and left at once
+    assert result == 4  # the holder looked again: the three, then the late one
+    assert selectors.entry_for_pending(late[0]) is not None
+    assert not PendingEntry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_run_holds_back_scheduling_only_until_the_mark_expires(queued_runs, monkeypatch):
+    monkeypatch.setattr(sequencer, "INTEGRATION_QUEUED_SECONDS", 1)
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run"]  # ... and its message is lost: that run never starts
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run"]
+    time.sleep(1.5)
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run", "run"]
+    assert start_run() == 3
