@@ -174,7 +174,8 @@ def main() -> None:
         output, elapsed = run(sync, env)
         client_cpu = children_cpu() - client_before
         server_cpu = process_tree_cpu(gunicorn.pid) - server_before
-        transferred = int(re.search(r", (\d+) bytes\)", output)[1])
+        sent = re.search(r", (\d+) bytes, and (\d+) bytes of VRF proofs\)", output)
+        transferred, proof_bytes = int(sent[1]), int(sent[2])
         fetched = int(re.search(r"fetched (\d+) entries", output)[1])
         rate = fetched / elapsed
         print(
@@ -183,7 +184,8 @@ def main() -> None:
             f"{'met' if rate >= TARGET_ENTRIES_PER_SECOND else 'not met'}; "
             f"{rate / BEFORE_ENTRIES_PER_SECOND:.2f}x the {BEFORE_ENTRIES_PER_SECOND:,}/s "
             "measured before the VRF checks overlapped, at 1M entries and load 1.95); "
-            f"{transferred / fetched:.1f} bytes/entry transferred (gzip); store "
+            f"{transferred / fetched:.1f} bytes/entry of entries (gzip) and "
+            f"{proof_bytes / fetched:.1f} of VRF proofs transferred; store "
             f"{store.stat().st_size / fetched:.0f} bytes/entry (load {before} -> "
             f"{load()})\n  CPU: mirror {client_cpu:.1f}s "
             f"({client_cpu / fetched * 1e6:.1f} us/entry), gunicorn "
