@@ -126,6 +126,9 @@ def main() -> None:
         "LEDGER_SIGNING_KEY": "",
         "LEDGER_SIGNING_KEY_FILE": str(work / "log.key"),
         "LEDGER_VRF_KEY": base64.b64encode(os.urandom(32)).decode("ascii"),
+        # A throw-away log: verify_ledger must neither remember it in the checkout's state
+        # nor compare it with what an earlier run remembered there.
+        "LEDGER_AUDIT_STATE_FILE": str(work / "verified-checkpoint.json"),
     }
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "carhistory.settings")
