@@ -218,9 +218,14 @@ def wait_until_serving(url: str) -> None:
     raise SystemExit("gunicorn did not start within 60 s")
 
 
+# Threads per gunicorn worker, as the README's production section runs it: a thread waiting on
+# PostgreSQL or Redis lets another's request run (docs/PERFORMANCE.md, "Witnesses").
+GUNICORN_THREADS = 4
+
+
 @dataclass
 class Site:
-    """A running site: gunicorn (sync workers) and one Celery worker integrating."""
+    """A running site: gunicorn (gthread workers) and one Celery worker integrating."""
 
     url: str
     server: subprocess.Popen
@@ -252,7 +257,8 @@ def purge_queued_tasks(environment: dict[str, str]) -> None:
 @contextmanager
 def production_site(environment: dict[str, str], *, port: int, workers: int):
     """Run the site as the README's production section does (Celery worker, gunicorn with
-    `workers` sync workers on 127.0.0.1:`port`) for the `with` block, then stop both.
+    `workers` workers of GUNICORN_THREADS threads on 127.0.0.1:`port`) for the `with` block,
+    then stop both.
 
     Tasks an earlier, interrupted run left queued are purged first."""
     celery = str(VENV_BIN / "celery")
@@ -266,6 +272,7 @@ def production_site(environment: dict[str, str], *, port: int, workers: int):
             str(VENV_BIN / "gunicorn"),
             "carhistory.wsgi:application",
             f"--workers={workers}",
+            f"--threads={GUNICORN_THREADS}",
             f"--bind=127.0.0.1:{port}",
             "--timeout=120",  # a batch of 1,000 on a loaded machine takes seconds
             "--log-level=warning",
