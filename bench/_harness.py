@@ -230,6 +230,25 @@ class Site:
         stop(self.worker)
 
 
+def purge_queued_tasks(environment: dict[str, str]) -> None:
+    """Drop the tasks queued before the site starts (an interrupted run's, the setup's), and
+    the mark of a queued sequencer run with them: left behind, it would keep every commit of
+    the next half minute from queueing one (`ledger.sequencer.claim_integration_run`). Call
+    after `set_up_django(environment)`."""
+    from django.core.cache import cache
+
+    from ledger.sequencer import INTEGRATION_QUEUED_KEY
+
+    subprocess.run(
+        [str(VENV_BIN / "celery"), "-A", "carhistory", "purge", "-f"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        check=True,
+        capture_output=True,
+    )
+    cache.delete(INTEGRATION_QUEUED_KEY)
+
+
 @contextmanager
 def production_site(environment: dict[str, str], *, port: int, workers: int):
     """Run the site as the README's production section does (Celery worker, gunicorn with
@@ -237,13 +256,7 @@ def production_site(environment: dict[str, str], *, port: int, workers: int):
 
     Tasks an earlier, interrupted run left queued are purged first."""
     celery = str(VENV_BIN / "celery")
-    subprocess.run(
-        [celery, "-A", "carhistory", "purge", "-f"],
-        cwd=ROOT,
-        env={**os.environ, **environment},
-        check=True,
-        capture_output=True,
-    )
+    purge_queued_tasks(environment)
     worker = start(
         [celery, "-A", "carhistory", "worker", "--concurrency=1", "--loglevel=WARNING"],
         environment,

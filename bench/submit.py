@@ -39,7 +39,8 @@ from _harness import ROOT, VENV_BIN, production_site, server_environment, set_up
 from benchdb import create_database, drop_database
 from cpu_by_role import CpuByRole
 
-BENCH_DATABASE = "carhistory_bench_submit"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench_submit")
 SUBMIT = str(VENV_BIN / "carhistory-submit")
 TARGET_RECORDS_PER_SECOND = 2_000
 

@@ -57,7 +57,7 @@ class CosignerAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "active"]
     search_fields = ["name"]
-    fields = ["name", "title", "kind", "verifier_key", "url", "active"]
+    fields = ["name", "title", "title_zh_hans", "kind", "verifier_key", "url", "active"]
     readonly_fields = ["cosigned_size", "cosigned_at", "failures", "retry_at", "last_error"]
 
     def get_fields(self, request, obj=None):

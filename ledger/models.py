@@ -127,6 +127,12 @@ class Cosigner(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     # What buyers read on the report ("Shanghai Vehicle Registry"); the name is the key's.
     title = models.CharField(_("title"), max_length=200, blank=True)
+    # The same for Chinese pages ("上海市机动车登记所"). Display only: the protocol knows
+    # the cosigner by its key's name alone. Added later, so rows written without it (older
+    # code, raw SQL) read as "no Chinese title".
+    title_zh_hans = models.CharField(
+        _("title in Chinese"), max_length=200, blank=True, db_default=""
+    )
     verifier_key = models.TextField(_("verifier key"), unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.WITNESS)
     active = models.BooleanField(_("active"), default=True)
@@ -156,6 +162,13 @@ class Cosigner(models.Model):
     @property
     def display_name(self) -> str:
         return self.title or self.name
+
+    def display_name_in(self, language: str | None) -> str:
+        """What a reader of `language` (a Django language code) reads: the Chinese title on
+        Chinese pages when there is one, else the title, else the key's name."""
+        if language and language.lower().startswith("zh") and self.title_zh_hans:
+            return self.title_zh_hans
+        return self.display_name
 
     def clean(self) -> None:
         # The key decides which signature lines are this cosigner's: a key of the wrong type,

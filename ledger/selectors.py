@@ -104,11 +104,17 @@ def cosigned_marker(checkpoint: Checkpoint | None) -> int:
     return newest or 0
 
 
-def trusted_cosigners() -> list[dict[str, str]]:
-    """The active cosigners a report page checks cosignatures against: name, title, key."""
+def trusted_cosigners(*, language: str | None = None) -> list[dict[str, str]]:
+    """The active cosigners a report page checks cosignatures against: name, key, and the
+    title a reader of `language` reads."""
     cosigners = Cosigner.objects.filter(active=True).order_by("id")
     return [
-        {"name": c.name, "title": c.display_name, "key": c.verifier_key, "kind": c.kind}
+        {
+            "name": c.name,
+            "title": c.display_name_in(language),
+            "key": c.verifier_key,
+            "kind": c.kind,
+        }
         for c in cosigners
     ]
 

@@ -166,10 +166,13 @@ def _record_failure(witness: Cosigner, error: str, now: datetime) -> None:
     witness.save(update_fields=_PUSH_FIELDS)
 
 
-def add_witness(*, verifier_key: str, url: str, title: str = "") -> tuple[Cosigner, bool]:
+def add_witness(
+    *, verifier_key: str, url: str, title: str = "", title_zh_hans: str = ""
+) -> tuple[Cosigner, bool]:
     """Register a witness by its cosignature verifier key (type 0x04) and submission URL, or
-    update the URL (and title, if given) of the one with that key; returns it and whether it
-    was created. `title` is what buyers read on the report.
+    update the URL (and titles, if given) of the one with that key; returns it and whether it
+    was created. `title` is what buyers read on the report, `title_zh_hans` what they read
+    on Chinese pages.
 
     ValueError naming the problem for a key that is not a cosignature verifier key, a URL
     that is not http(s), or a name already taken by another key.
@@ -186,12 +189,14 @@ def add_witness(*, verifier_key: str, url: str, title: str = "") -> tuple[Cosign
     if existing is not None:
         existing.url = url
         existing.title = title or existing.title
+        existing.title_zh_hans = title_zh_hans or existing.title_zh_hans
         existing.kind = Cosigner.Kind.WITNESS
-        existing.save(update_fields=["url", "title", "kind"])
+        existing.save(update_fields=["url", "title", "title_zh_hans", "kind"])
         return existing, False
     witness = Cosigner.objects.create(
         name=key.name,
         title=title,
+        title_zh_hans=title_zh_hans,
         verifier_key=key.key_string(),
         kind=Cosigner.Kind.WITNESS,
         url=url,

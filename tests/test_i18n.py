@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from carhistory_verifier import note
 from django.conf import settings
 
+from ledger import witnessing
 from tests.vehicles.logbook import VIN, Logbook
 
 CATALOGUE = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -209,6 +211,41 @@ def test_report_reads_in_chinese_from_summary_to_verifier(client, log_key):
     assert verify_messages["checking"] == "正在验证…"
     assert verify_messages["platform_entry"] == "已验证 · 由平台写入并签名"
     assert "里程回调：低于更早的读数" in json.loads(_json_script(html, "chart-messages")).values()
+
+
+@pytest.mark.django_db
+def test_chinese_pages_name_witnesses_by_their_chinese_title(client, log_key):
+    # Display only: the page still matches cosignatures by the key's name.
+    registry, insurers = (
+        note.CosignatureSigner.generate(name).verifier().key_string()
+        for name in ("registry.example/w", "insurers.example/w")
+    )
+    witnessing.add_witness(
+        verifier_key=registry,
+        url="https://registry.example",
+        title="Shanghai Vehicle Registry",
+        title_zh_hans="上海市机动车登记所",
+    )
+    witnessing.add_witness(
+        verifier_key=insurers, url="https://insurers.example", title="Insurers' Association"
+    )
+    logbook = Logbook()
+    logbook.event(logbook.source("anting-vw-4s"), "odometer", "2022-05-09", odometer_km=1)
+
+    def cosigners(language: str) -> list[tuple[str, str]]:
+        html = client.get(f"/vehicles/{VIN}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        config = json.loads(_json_script(html, "verify-config"))
+        return [(cosigner["name"], cosigner["title"]) for cosigner in config["cosigners"]]
+
+    assert cosigners("zh-hans") == [
+        ("registry.example/w", "上海市机动车登记所"),
+        # None given: the English title rather than nothing.
+        ("insurers.example/w", "Insurers' Association"),
+    ]
+    assert cosigners("en") == [
+        ("registry.example/w", "Shanghai Vehicle Registry"),
+        ("insurers.example/w", "Insurers' Association"),
+    ]
 
 
 def _json_script(html: str, element_id: str) -> str:

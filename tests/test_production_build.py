@@ -1,11 +1,14 @@
 """The documented production build works: collectstatic under DEBUG=0 builds the manifest, and
 every page renders against it (a page naming a file the manifest lacks answers 500)."""
 
+import gzip
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import brotli
 import pytest
 from carhistory_verifier import note, vrf
 from django.urls import reverse
@@ -87,6 +90,17 @@ def production_settings(settings, production_static):
     settings.STATIC_ROOT = production_static
     settings.STORAGES = {**settings.STORAGES, "staticfiles": {"BACKEND": MANIFEST_STORAGE}}
     return settings
+
+
+def test_the_report_pages_files_are_built_in_brotli_and_gzip(production_static):
+    # Browsers take the Brotli copy, a sixth smaller than gzip (docs/PERFORMANCE.md, "Report
+    # page"); one that does not read Brotli gets the gzip copy.
+    manifest = json.loads((production_static / "staticfiles.json").read_text())["paths"]
+    for name in ("vendor/noble.js", "js/verify-core.js", "css/report.css", "vendor/chart.umd.js"):
+        built = production_static / manifest[name]
+        original = built.read_bytes()
+        assert brotli.decompress((built.parent / (built.name + ".br")).read_bytes()) == original
+        assert gzip.decompress((built.parent / (built.name + ".gz")).read_bytes()) == original
 
 
 @pytest.mark.django_db

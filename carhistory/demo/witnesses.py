@@ -23,11 +23,22 @@ class DemoWitness:
     slug: str
     name: str
     title: str
+    title_zh_hans: str
 
 
 DEMO_WITNESSES = (
-    DemoWitness("registry", "witness.sh-vehicle-registry.example/w1", "Shanghai Vehicle Registry"),
-    DemoWitness("insurers", "witness.insurers-association.example/w1", "Insurers' Association"),
+    DemoWitness(
+        "registry",
+        "witness.sh-vehicle-registry.example/w1",
+        "Shanghai Vehicle Registry",
+        "上海市机动车登记所",
+    ),
+    DemoWitness(
+        "insurers",
+        "witness.insurers-association.example/w1",
+        "Insurers' Association",
+        "保险行业协会",
+    ),
 )
 
 
@@ -79,6 +90,7 @@ def start_demo_witnesses(*, host: str, ports: list[int]) -> list[subprocess.Pope
             verifier_key=signer.verifier().key_string(),
             url=f"http://{host}:{port}",
             title=witness.title,
+            title_zh_hans=witness.title_zh_hans,
         )
     return processes
 

@@ -11,6 +11,7 @@ answers the same bytes and headers.
 """
 
 from django.http import HttpResponse
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -19,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from carhistory.vehicles.cache import evidence_json, report_json
+from carhistory.vehicles.compression import compressed_public_response
 from carhistory.vehicles.throttling import EvidenceLookupThrottle, VinLookupThrottle
 from carhistory.vin import VinCheck, check_vin, decode_vin
 
@@ -85,6 +87,7 @@ class VehicleReportView(APIView):
         return HttpResponse(report_json(vin=check.vin), content_type=JSON)
 
 
+@method_decorator(compressed_public_response, name="dispatch")
 class VehicleEvidenceView(APIView):
     throttle_classes = [EvidenceLookupThrottle]
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -28,6 +28,7 @@ from carhistory.sources.models import OrganisationKind
 from carhistory.sources.schemas import EventType
 from carhistory.vehicles import formats, names, verdict
 from carhistory.vehicles.cache import evidence_json, report_json
+from carhistory.vehicles.compression import compressed_public_response
 from carhistory.vehicles.describe import VALUE_LABELS, label
 from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
@@ -75,6 +76,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@compressed_public_response
 @throttled_lookup
 def report(request: HttpRequest, vin: str) -> HttpResponse:
     """`GET /vehicles/<VIN>/`: the history report; every line is verified by verify.js."""
@@ -93,7 +95,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "log_key": log_verifier_key(),
             "words_url": reverse("vehicles:verify-words"),
             # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-            "cosigners": trusted_cosigners(),
+            "cosigners": trusted_cosigners(language=translation.get_language()),
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
     }
@@ -324,6 +326,7 @@ def _group_by_year(events: list[dict]) -> list[dict]:
 
 
 @require_safe
+@compressed_public_response
 def verify_words(request: HttpRequest) -> JsonResponse:
     """`GET /verify/words.json`: the words a report uses for logged values, in the reader's
     language, so verify.js can hold each line's labels and summary to its verified entry.

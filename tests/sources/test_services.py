@@ -8,7 +8,7 @@ from carhistory_verifier import note
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from carhistory.sources.models import PrivateRecord, SigningKey, Submission
+from carhistory.sources.models import ApiKey, Organisation, PrivateRecord, SigningKey, Submission
 from carhistory.sources.selectors import signing_key_index, submission_status
 from carhistory.sources.services import (
     Outcome,
@@ -17,6 +17,7 @@ from carhistory.sources.services import (
     authenticate_api_key,
     create_api_key,
     erase_private_record,
+    find_api_key,
     install_demo_api_key,
     register_signing_key,
     reject_application,
@@ -94,6 +95,23 @@ def test_demo_keys_are_refused_when_debug_is_off(dealer, settings):
     assert authenticate_api_key("demo-dealer.published-secret") is not None
     settings.DEBUG = False
     assert authenticate_api_key("demo-dealer.published-secret") is None
+
+
+def test_a_key_is_found_with_its_organisation_in_one_query_as_the_orm_loads_them(
+    dealer, django_assert_num_queries
+):
+    api_key, raw = create_api_key(organisation=dealer, label="dms")
+    authenticate_api_key(raw)  # notes the first use: a write of its own
+    with django_assert_num_queries(1):
+        found = find_api_key(raw)
+        assert found.organisation.may_submit
+    loaded = ApiKey.objects.select_related("organisation").get(pk=api_key.pk)
+    for model_field in ApiKey._meta.concrete_fields:
+        assert getattr(found, model_field.attname) == getattr(loaded, model_field.attname)
+    for model_field in Organisation._meta.concrete_fields:
+        name = model_field.attname
+        assert getattr(found.organisation, name) == getattr(loaded.organisation, name)
+    assert found.last_used_at.tzinfo is not None and found.organisation.decided_at.tzinfo
 
 
 # --- applications and status decisions ---------------------------------------------------------
@@ -337,15 +355,16 @@ def test_same_external_id_with_another_body_conflicts_and_appends_nothing(dealer
 
 def test_a_lost_race_on_an_external_id_returns_the_winners_submission(dealer, monkeypatch):
     winner = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
-    real_lookup = submissions._accepted_by_external_id
+    real_lookup = submissions._source_now
     lookups = []
 
     def lookup_that_misses_once(organisation, external_ids):
         # The first look happens before the winner commits; the retry sees it.
         lookups.append(1)
-        return {} if len(lookups) == 1 else real_lookup(organisation, external_ids)
+        verifier_key, earlier = real_lookup(organisation, external_ids)
+        return verifier_key, {} if len(lookups) == 1 else earlier
 
-    monkeypatch.setattr(submissions, "_accepted_by_external_id", lookup_that_misses_once)
+    monkeypatch.setattr(submissions, "_source_now", lookup_that_misses_once)
     loser = submit_event(organisation=dealer, payload=event_payload(external_id="RO-8"))
     assert loser.outcome == Outcome.DUPLICATE
     assert loser.submission.public_id == winner.submission.public_id

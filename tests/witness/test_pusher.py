@@ -169,6 +169,25 @@ def test_add_witness_registers_and_updates_the_url(capsys):
 
 
 @pytest.mark.django_db
+def test_add_witness_keeps_its_chinese_title_when_the_url_changes():
+    key = note.CosignatureSigner.generate("registry.example/w9").verifier().key_string()
+    call_command(
+        "add_witness",
+        key,
+        "--url",
+        "http://127.0.0.1:1",
+        "--title",
+        "Shanghai Vehicle Registry",
+        "--title-zh-hans",
+        "上海市机动车登记所",
+    )
+    call_command("add_witness", key, "--url", "https://witness.example")
+    witness = Cosigner.objects.get()
+    assert witness.display_name_in("zh-hans") == "上海市机动车登记所"
+    assert witness.display_name_in("en") == "Shanghai Vehicle Registry"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("key", "url", "message"),
     [

@@ -80,16 +80,22 @@ def _submit(
         # reach here with whatever organisation their user belongs to.
         return _refused_source(organisation, payloads)
     checked = [_check(organisation, payload) for payload in payloads]
+    external_ids = {item.event.external_id for item in checked if item.event} - {None}
     attempts = 0
     while True:
         try:
             with transaction.atomic():
-                verifier_key = _status_and_signing_key(organisation)
+                verifier_key, earlier = _source_now(organisation, external_ids)
                 if not organisation.may_submit:
                     return _refused_source(organisation, payloads)
                 verifier = note.Verifier.from_key_string(verifier_key) if verifier_key else None
                 return _store(
-                    organisation, checked, channel, verifier, keep_rejections=keep_rejections
+                    organisation,
+                    checked,
+                    channel,
+                    verifier,
+                    earlier,
+                    keep_rejections=keep_rejections,
                 )
         except IntegrityError as error:
             # Another request accepted one of these external_ids after we looked: go again,
@@ -106,9 +112,12 @@ def _refused_source(organisation: Organisation, payloads: list[Any]) -> list[Sub
     return [SubmissionResult(Outcome.FORBIDDEN, errors={"source": [reason]}) for _p in payloads]
 
 
-def _status_and_signing_key(organisation: Organisation) -> str | None:
+def _source_now(
+    organisation: Organisation, external_ids: set[str]
+) -> tuple[str | None, dict[str, Submission]]:
     """Read the source's status again, holding it until the submissions commit, then its
-    current verifier key line (None without one): one round trip.
+    current verifier key line (None without one) and its accepted submissions under these
+    external_ids: one round trip.
 
     FOR SHARE: submissions of one source still run side by side, but a suspension or a key
     registration (which lock the row FOR UPDATE) waits for them, and they for it. So no event
@@ -117,29 +126,45 @@ def _status_and_signing_key(organisation: Organisation) -> str | None:
     re-reads only the locked row and keeps the key rows of its own, older snapshot, so it would
     miss a key registered meanwhile. The second statement takes a new snapshot.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # At most one key is current (`one_current_signing_key_per_organisation`).
-            cursor.execute(
-                "SELECT 1 FROM sources_organisation WHERE id = %(id)s FOR SHARE; "
-                "SELECT organisation.status, signing_key.verifier_key "
-                "FROM sources_organisation AS organisation "
-                "LEFT JOIN sources_signingkey AS signing_key "
-                "ON signing_key.organisation_id = organisation.id "
-                "AND signing_key.retired_at IS NULL "
-                "WHERE organisation.id = %(id)s",
-                {"id": organisation.pk},
-            )
-            row = cursor.fetchone()
-    else:
+    if connection.vendor != "postgresql":
         # SQLite (the embedded default) serialises writers by itself.
         status = Organisation.objects.filter(pk=organisation.pk).values_list("status").first()
         signing_key = current_signing_key(organisation=organisation)
-        row = (status[0], signing_key.verifier_key if signing_key else None) if status else None
+        if status:
+            organisation.status = status[0]
+        return (
+            signing_key.verifier_key if signing_key else None,
+            _accepted_by_external_id(organisation, external_ids),
+        )
+    with connection.cursor() as cursor:
+        # At most one key is current (`one_current_signing_key_per_organisation`). The
+        # submissions as `_accepted_by_external_id` finds them, with `<> ''` so that the planner
+        # can use the partial unique index that guards idempotency: for a single event, these
+        # were a query of their own, and building it cost more than the database's answer.
+        cursor.execute(
+            "SELECT 1 FROM sources_organisation WHERE id = %(id)s FOR SHARE; "
+            "SELECT organisation.status, signing_key.verifier_key, "
+            "ARRAY(SELECT submission.id FROM sources_submission AS submission "
+            "WHERE submission.organisation_id = organisation.id "
+            "AND submission.status = %(accepted)s AND submission.external_id <> '' "
+            "AND submission.external_id = ANY(%(external_ids)s::text[])) "
+            "FROM sources_organisation AS organisation "
+            "LEFT JOIN sources_signingkey AS signing_key "
+            "ON signing_key.organisation_id = organisation.id "
+            "AND signing_key.retired_at IS NULL "
+            "WHERE organisation.id = %(id)s",
+            {
+                "id": organisation.pk,
+                "accepted": SubmissionStatus.ACCEPTED.value,
+                "external_ids": sorted(external_ids),
+            },
+        )
+        row = cursor.fetchone()
     if row is None:
-        return None
-    organisation.status = row[0]
-    return row[1]
+        return None, {}
+    organisation.status, verifier_key, earlier_ids = row
+    earlier = Submission.objects.filter(pk__in=earlier_ids) if earlier_ids else []
+    return verifier_key, {submission.external_id: submission for submission in earlier}
 
 
 @dataclass
@@ -174,15 +199,14 @@ def _store(
     checked: list[_Checked],
     channel: str,
     verifier: note.Verifier | None,
+    earlier: dict[str, Submission],
     *,
     keep_rejections: bool,
 ) -> list[SubmissionResult]:
-    earlier = _accepted_by_external_id(
-        organisation, [item.event.external_id for item in checked if item.event]
-    )
     submitted_at = timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    earlier_private = _private_details(earlier.values())
+    # Only resends are compared with what was sent before.
+    earlier_private = _private_details(earlier.values()) if earlier else {}
     results: list[SubmissionResult | None] = [None] * len(checked)
     new: list[_NewEntry] = []
     first_in_batch: dict[str, int] = {}
@@ -334,13 +358,12 @@ def _repeat(first: Submission, event: CleanEvent, same: bool) -> SubmissionResul
 
 
 def _accepted_by_external_id(
-    organisation: Organisation, external_ids: Iterable[str | None]
+    organisation: Organisation, external_ids: set[str]
 ) -> dict[str, Submission]:
-    wanted = {external_id for external_id in external_ids if external_id is not None}
-    if not wanted:
+    if not external_ids:
         return {}
     found = Submission.objects.filter(
-        organisation=organisation, status=SubmissionStatus.ACCEPTED, external_id__in=wanted
+        organisation=organisation, status=SubmissionStatus.ACCEPTED, external_id__in=external_ids
     )
     return {submission.external_id: submission for submission in found}
 

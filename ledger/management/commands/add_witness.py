@@ -19,13 +19,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--title", default="", help="what buyers read, e.g. 'Shanghai Vehicle Registry'"
         )
+        parser.add_argument(
+            "--title-zh-hans",
+            default="",
+            help="what buyers read on Chinese pages, e.g. '上海市机动车登记所'",
+        )
 
-    def handle(self, *args, verifier_key: str, url: str, title: str, **options):
-        if len(title) > 200:
-            raise CommandError("--title: at most 200 characters")
+    def handle(self, *args, verifier_key: str, url: str, title: str, title_zh_hans: str, **options):
+        for option, value in (("--title", title), ("--title-zh-hans", title_zh_hans)):
+            if len(value) > 200:
+                raise CommandError(f"{option}: at most 200 characters")
         try:
             witness, created = witnessing.add_witness(
-                verifier_key=verifier_key, url=url, title=title
+                verifier_key=verifier_key, url=url, title=title, title_zh_hans=title_zh_hans
             )
         except ValueError as error:
             raise CommandError(str(error)) from None
