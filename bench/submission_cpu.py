@@ -120,7 +120,7 @@ def main() -> None:
         client = Client(HTTP_HOST="127.0.0.1")
         batches = [
             json.dumps({"events": signed_bodies(1000, 1000 * n, signer)}).encode()
-            for n in range(args.batches + 1)
+            for n in range(args.batches + 1 if args.batches else 0)
         ]
         singles = [
             json.dumps(body).encode() for body in signed_bodies(args.singles + 20, 900_000, signer)
@@ -144,9 +144,15 @@ def main() -> None:
     print(
         f"CPU time of the web process, medians; load average {load(load_before)} at the start, "
         f"{load(os.getloadavg())} at the end",
-        f"  batch of 1,000 new:      {statistics.median(new):7.0f} ms "
-        f"({statistics.median(new) / 1000:.2f} ms an event; runs: {runs(new)})",
-        f"  batch of 1,000 resent:   {statistics.median(resent):7.0f} ms",
+        *(  # --batches 0: single events only
+            [
+                f"  batch of 1,000 new:      {statistics.median(new):7.0f} ms "
+                f"({statistics.median(new) / 1000:.2f} ms an event; runs: {runs(new)})",
+                f"  batch of 1,000 resent:   {statistics.median(resent):7.0f} ms",
+            ]
+            if new
+            else []
+        ),
         f"  single event:            {statistics.median(single):7.2f} ms",
         sep="\n",
     )

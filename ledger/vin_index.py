@@ -21,8 +21,10 @@ from carhistory_verifier.vin_index import (
     ROOT,
     Branch,
     Leaf,
+    MapTrie,
     Node,
     NodeId,
+    StoredRow,
     VinIndexProof,
     apply_updates,
     prove,
@@ -60,8 +62,7 @@ def ensure_vin_keys(vins: Iterable[str]) -> None:
     wanted = set(vins)
     if not wanted:
         return
-    known = set(VinKey.objects.filter(vin__in=wanted).values_list("vin", flat=True))
-    missing = sorted(wanted - known)
+    missing = sorted(wanted - _vins_with_keys(wanted))
     if not missing:
         return
     rows = [(vin, *reversed(vrf_place(vin))) for vin in missing]
@@ -79,6 +80,16 @@ def ensure_vin_keys(vins: Iterable[str]) -> None:
             [(vin, psycopg2.Binary(key), psycopg2.Binary(proof), b"") for vin, key, proof in rows],
             page_size=1000,
         )
+
+
+def _vins_with_keys(vins: set[str]) -> set[str]:
+    if connection.vendor != "postgresql":
+        return set(VinKey.objects.filter(vin__in=vins).values_list("vin", flat=True))
+    # Asked by every submission: for a single event, building the ORM's query cost the web
+    # process more than PostgreSQL spent answering it.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT vin FROM ledger_vinkey WHERE vin = ANY(%s::text[])", [list(vins)])
+        return {vin for (vin,) in cursor.fetchall()}
 
 
 def places(vins: Iterable[str]) -> dict[str, VinPlace]:
@@ -100,7 +111,6 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
     stored_root = map_root()
     if not new_indexes:
         return stored_root
-    cache = _node_cache_at(stored_root)
     stored = _batch_places(new_indexes)
     updates: dict[bytes, bytes] = {}
     indexes_by_vin: dict[str, bytes] = {}
@@ -110,10 +120,20 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
         indexes_by_vin[vin] = indexes
         # SPEC §7: index_hash is SHA-256 of all the VIN's indexes as u64be, in order.
         updates[key] = hashlib.sha256(indexes).digest()
-    root, changed = apply_updates(updates, cache.fetch)
-    _write_nodes(changed)
+    trie = _trie_at(stored_root)
+    if trie is not None:
+        for key, key_index_hash in updates.items():
+            trie.set(key, key_index_hash)
+        root = trie.root()
+        rewritten, created = trie.take_changes()
+        _write_nodes(rewritten, created=created)
+        _node_caches.trie_root = root
+    else:
+        cache = _node_cache_at(stored_root)
+        root, changed = apply_updates(updates, cache.fetch)
+        _write_nodes([_node_row(node_id, node) for node_id, node in changed.items()])
+        cache.advance(root, changed)
     _write_indexes(indexes_by_vin)
-    cache.advance(root, changed)
     return root
 
 
@@ -208,6 +228,41 @@ def _node_cache_at(stored_root: bytes) -> _NodeCache:
     return cache
 
 
+# While the map has at most this many stored nodes (about two per VIN), the sequencer holds it
+# whole in memory as a `MapTrie` (about 260 bytes a node, 630 a VIN): a batch then
+# reads no nodes, hashes in flat dicts, and writes only what it changed. Past it, batches go
+# through `_NodeCache` and `apply_updates`, which read from the table what they touch.
+IN_MEMORY_NODE_LIMIT = 4_000_000
+
+
+def _trie_at(stored_root: bytes) -> MapTrie | None:
+    """This thread's in-memory map, which must be the committed one: loaded again from the
+    stored nodes when its root is not `stored_root` (a rolled-back batch, another process that
+    sequenced, a rebuild; see `_NodeCache`). None when the map is too large to hold."""
+    if getattr(_node_caches, "trie_root", None) == stored_root:
+        return _node_caches.trie
+    _node_caches.trie = _node_caches.trie_root = None
+    if getattr(_node_caches, "too_large", False):
+        return None
+    if VinIndexNode.objects.count() > IN_MEMORY_NODE_LIMIT:
+        # Maps only grow: once too large, this thread stops counting.
+        _node_caches.too_large = True
+        return None
+    trie = MapTrie.from_nodes(_stored_nodes(), track_changes=True)
+    _node_caches.trie, _node_caches.trie_root = trie, stored_root
+    return trie
+
+
+def _stored_nodes() -> Iterable[tuple[NodeId, Node]]:
+    rows = VinIndexNode.objects.values_list("path", "hash", "leaf_key", "leaf_index_hash")
+    for path, node_hash, leaf_key, leaf_index_hash in rows.iterator(chunk_size=20_000):
+        node_id = NodeId.from_bytes(bytes(path))
+        if leaf_key is None:
+            yield node_id, Branch(bytes(node_hash))
+        else:
+            yield node_id, Leaf(bytes(leaf_key), bytes(leaf_index_hash))
+
+
 def map_root() -> bytes:
     """The current map root (32 zero bytes for an empty map)."""
     node = fetch_nodes([ROOT]).get(ROOT)
@@ -256,18 +311,18 @@ def fetch_nodes(node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
     return nodes
 
 
-def _node_row(node_id: NodeId, node: Node) -> tuple:
+def _node_row(node_id: NodeId, node: Node) -> StoredRow:
     if isinstance(node, Leaf):
         return (node_id.to_bytes(), node.hash, node.key, node.index_hash)
     return (node_id.to_bytes(), node.hash, None, None)
 
 
-def _write_nodes(changed: Mapping[NodeId, Node]) -> None:
-    if not changed:
-        return
+def _write_nodes(rows: Sequence[StoredRow], *, created: Sequence[StoredRow] | None = None) -> None:
+    """Store the nodes a batch changed, as rows. When the caller knows which are new, they
+    come apart in `created` and go in with COPY, the rest with one UPDATE; otherwise every
+    row goes through one upsert."""
     if connection.vendor != "postgresql":
-        for node_id, node in changed.items():
-            path, node_hash, leaf_key, leaf_index_hash = _node_row(node_id, node)
+        for path, node_hash, leaf_key, leaf_index_hash in [*rows, *(created or [])]:
             VinIndexNode.objects.update_or_create(
                 path=path,
                 defaults={
@@ -278,42 +333,58 @@ def _write_nodes(changed: Mapping[NodeId, Node]) -> None:
             )
         return
     # A batch rewrites several nodes per VIN it touches, tens of thousands of rows: binary COPY
-    # into a scratch table and one upsert cost a fraction of a multi-row INSERT's parsing.
+    # costs a fraction of a multi-row INSERT's parsing. A node known to be new needs no
+    # conflict check (were it not new, the primary key would refuse the whole batch).
     with connection.cursor() as cursor:
+        if created:
+            cursor.cursor.copy_expert(
+                "COPY ledger_vinindexnode (path, hash, leaf_key, leaf_index_hash) "
+                "FROM STDIN (FORMAT binary)",
+                io.BytesIO(_binary_copy_of_nodes(created)),
+            )
+        if not rows:
+            return
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS vin_index_node_changes "
             "(LIKE ledger_vinindexnode) ON COMMIT DELETE ROWS"
         )
         # Emptied first as well: one transaction may write the map twice (a rebuild, then the
-        # batch), and rows of the first write must not be upserted again over the second's.
+        # batch), and rows of the first write must not be written again over the second's.
         cursor.execute("TRUNCATE vin_index_node_changes")
         cursor.cursor.copy_expert(
             "COPY vin_index_node_changes (path, hash, leaf_key, leaf_index_hash) "
             "FROM STDIN (FORMAT binary)",
-            io.BytesIO(_binary_copy_of_nodes(changed)),
+            io.BytesIO(_binary_copy_of_nodes(rows)),
         )
-        cursor.execute(
-            "INSERT INTO ledger_vinindexnode (path, hash, leaf_key, leaf_index_hash) "
-            "SELECT path, hash, leaf_key, leaf_index_hash FROM vin_index_node_changes "
-            "ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, "
-            "leaf_key = EXCLUDED.leaf_key, leaf_index_hash = EXCLUDED.leaf_index_hash"
-        )
+        if created is None:
+            cursor.execute(
+                "INSERT INTO ledger_vinindexnode (path, hash, leaf_key, leaf_index_hash) "
+                "SELECT path, hash, leaf_key, leaf_index_hash FROM vin_index_node_changes "
+                "ON CONFLICT (path) DO UPDATE SET hash = EXCLUDED.hash, "
+                "leaf_key = EXCLUDED.leaf_key, leaf_index_hash = EXCLUDED.leaf_index_hash"
+            )
+        else:
+            cursor.execute(
+                "UPDATE ledger_vinindexnode AS stored SET hash = given.hash, "
+                "leaf_key = given.leaf_key, leaf_index_hash = given.leaf_index_hash "
+                "FROM vin_index_node_changes AS given WHERE stored.path = given.path"
+            )
 
 
 _HASH_LENGTH = (32).to_bytes(4, "big")
+_NO_LEAF = pg_copy.NULL + pg_copy.NULL
 
 
-def _binary_copy_of_nodes(changed: Mapping[NodeId, Node]) -> bytes:
+def _binary_copy_of_nodes(rows: Iterable[StoredRow]) -> bytes:
     # Built inline rather than through `pg_copy.row`: tens of thousands of rows a batch.
     parts = [pg_copy.HEADER]
     append = parts.append
-    for node_id, node in changed.items():
-        path = node_id.to_bytes()
-        append(b"\x00\x04" + len(path).to_bytes(4, "big") + path + _HASH_LENGTH + node.hash)
-        if isinstance(node, Leaf):
-            append(_HASH_LENGTH + node.key + _HASH_LENGTH + node.index_hash)
+    for path, node_hash, leaf_key, leaf_index_hash in rows:
+        append(b"\x00\x04" + len(path).to_bytes(4, "big") + path + _HASH_LENGTH + node_hash)
+        if leaf_key is None:
+            append(_NO_LEAF)
         else:
-            append(pg_copy.NULL + pg_copy.NULL)
+            append(_HASH_LENGTH + leaf_key + _HASH_LENGTH + leaf_index_hash)
     append(pg_copy.TRAILER)
     return b"".join(parts)
 
@@ -323,13 +394,22 @@ def _write_indexes(indexes_by_vin: Mapping[str, bytes]) -> None:
         for vin, indexes in indexes_by_vin.items():
             VinKey.objects.filter(vin=vin).update(indexes=indexes)
         return
+    # Binary COPY into a scratch table and one UPDATE: a VALUES list of tens of thousands of
+    # rows costs more to build and to parse.
+    rows = [
+        pg_copy.row((pg_copy.text(vin), pg_copy.binary(indexes)))
+        for vin, indexes in indexes_by_vin.items()
+    ]
     with connection.cursor() as cursor:
-        execute_values(
-            cursor.cursor,
+        cursor.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS vin_index_changes "
+            "(vin varchar(17), indexes bytea) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE vin_index_changes")
+        pg_copy.copy_rows(cursor.cursor, "vin_index_changes", ["vin", "indexes"], rows)
+        cursor.execute(
             "UPDATE ledger_vinkey AS stored SET indexes = given.indexes "
-            "FROM (VALUES %s) AS given (vin, indexes) WHERE stored.vin = given.vin",
-            [(vin, psycopg2.Binary(indexes)) for vin, indexes in indexes_by_vin.items()],
-            page_size=5000,
+            "FROM vin_index_changes AS given WHERE stored.vin = given.vin"
         )
 
 

@@ -23,6 +23,17 @@ def map_key(vrf_key, vin: str) -> bytes:
     return vrf.proof_to_hash(vrf.prove(vrf_key, vin.encode()))[:32]
 
 
+@pytest.fixture(autouse=True, params=["in memory", "read from the table"])
+def sequencer_map(request, monkeypatch):
+    """Each test twice: with the sequencer holding the whole map in memory, and as it does
+    past `IN_MEMORY_NODE_LIMIT`, reading the nodes each batch touches from the table."""
+    if request.param == "read from the table":
+        monkeypatch.setattr(vin_index, "IN_MEMORY_NODE_LIMIT", 0)
+    vin_index._node_caches.__dict__.clear()
+    yield request.param
+    vin_index._node_caches.__dict__.clear()
+
+
 @pytest.fixture
 def log_of_four_vins(db):
     from tests.ledger.factories import EntryFactory
@@ -191,3 +202,17 @@ def test_a_batch_rolled_back_after_its_map_update_leaves_nothing_in_the_next_roo
     services.integrate_pending(batch_size=1)
     assert selectors.tree_size() == size + 10
     call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_a_restarted_sequencer_carries_on_from_the_stored_map(log_of_four_vins, capsys):
+    from tests.ledger.factories import EntryFactory
+
+    # A new worker process holds nothing: it loads the committed map from its stored nodes.
+    vin_index._node_caches.__dict__.clear()
+    services.enqueue_entries(
+        entries=[EntryFactory(vin=vin) for vin in [*VINS, "LVSHFFAL9H5226410", VINS[0]]]
+    )
+    services.integrate_pending(batch_size=4)
+    call_command("verify_ledger")
+    assert "9 vin_index entries and the stored VIN index match" in capsys.readouterr().out

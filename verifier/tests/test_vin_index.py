@@ -5,7 +5,9 @@ import hashlib
 import pytest
 from carhistory_verifier.vin_index import (
     EMPTY_HASH,
+    Branch,
     Leaf,
+    MapTrie,
     NodeId,
     VinIndex,
     VinIndexError,
@@ -14,6 +16,7 @@ from carhistory_verifier.vin_index import (
     index_hash,
     key_bit,
     node_of,
+    node_path,
     root_from_proof,
     verify_proof,
 )
@@ -219,3 +222,39 @@ def test_the_in_memory_map_holds_the_nodes_the_sequencer_stores(entries, batches
     index = build(entries, batches)
     assert index.root() == root
     assert dict(index.nodes()) == stored
+
+
+@settings(max_examples=200)
+@given(maps, maps)
+def test_a_tracked_trie_reports_exactly_the_stored_nodes_a_batch_rewrote(before, batch):
+    # The sequencer writes only what `take_changes` names, inserting the nodes it calls new and
+    # updating the others: a node left out would leave the stored map stale, and a node
+    # wrongly called new would collide with its stored row.
+    trie = MapTrie(track_changes=True)
+    for key, indexes in before.items():
+        trie.set(key, index_hash(indexes))
+    trie.take_changes()
+    stored = dict(trie.nodes())
+    reloaded = MapTrie.from_nodes(stored.items(), track_changes=True)
+    assert reloaded.root() == trie.root()
+    for key, indexes in batch.items():
+        reloaded.set(key, index_hash(indexes))
+    existing, new = reloaded.take_changes()
+    changed = {
+        NodeId.from_bytes(path): Leaf(key, index_hash_) if key else Branch(node_hash)
+        for path, node_hash, key, index_hash_ in [*existing, *new]
+    }
+    after = dict(reloaded.nodes())
+    assert {NodeId.from_bytes(row[0]) for row in new} == set(after) - set(stored)
+    assert {NodeId.from_bytes(row[0]) for row in existing} <= set(stored)
+    assert {node_id for node_id, node in after.items() if stored.get(node_id) != node} <= set(
+        changed
+    )
+    assert {**stored, **changed} == after
+    assert reloaded.root() == spec_subtree_hash({**before, **batch}, 0)
+
+
+@given(st.integers(min_value=0, max_value=256), st.integers(min_value=0))
+def test_a_node_numbers_path_is_its_node_ids_bytes(depth, prefix):
+    prefix %= 1 << depth
+    assert node_path(1 << depth | prefix) == NodeId(depth, prefix).to_bytes()

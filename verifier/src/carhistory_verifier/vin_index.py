@@ -98,6 +98,9 @@ class Branch(NamedTuple):
 
 
 Node = Leaf | Branch
+# A stored node as a row: its `NodeId.to_bytes()`, its hash, and for a leaf its key and index
+# hash (None for a branch).
+StoredRow = tuple[bytes, bytes, bytes | None, bytes | None]
 Fetch = Callable[[Sequence[NodeId]], Mapping[NodeId, Node]]
 
 
@@ -321,64 +324,109 @@ def _build(
 # --- in memory ---------------------------------------------------------------------------------
 
 
-class VinIndex:
-    """The whole map in memory, built incrementally from (key, entry index) pairs.
+class MapTrie:
+    """The trie in memory, from each key to its index hash, kept in flat dicts.
 
-    For the mirror (recompute the map from entries and VRF outputs), the audit and the tests.
-
-    A mirror recomputes the root at every `vin_index` entry of a log of millions of entries, so
-    this keeps the trie in flat dicts rather than going through `apply_updates`: a node is a
-    number, `1 << depth | prefix` (the root is 1, the children of n are 2n and 2n + 1), its hash
-    sits in one dict whatever its kind, and a root recomputation rehashes only the branches
-    above the keys that changed, deepest first. The stored-node form `apply_updates` writes is
-    rebuilt on demand by `nodes()`.
+    A node is a number, `1 << depth | prefix` (the root is 1, the children of n are 2n and
+    2n + 1); its hash sits in one dict whatever its kind, and a root recomputation rehashes
+    only the branches above the keys that changed, deepest first. `VinIndex` builds on it for
+    the mirror, the audit and the tests; the sequencer keeps one loaded from the stored nodes
+    between batches (`ledger/vin_index.py`) and, with `track_changes`, takes from it the stored
+    nodes a batch rewrote and which of them are new.
     """
 
-    def __init__(self) -> None:
-        # Each key's entry indexes, as the 8-byte big-endian integers its index hash covers.
-        self._indexes: dict[bytes, bytearray] = {}
+    def __init__(self, *, track_changes: bool = False) -> None:
         self._index_hashes: dict[bytes, bytes] = {}
         self._hashes: dict[int, bytes] = {}  # every stored node; stale above dirty keys
         self._leaf_at: dict[int, bytes] = {}  # the nodes that are leaves, and their keys
         self._place: dict[bytes, int] = {}  # each key's leaf node
         self._dirty: set[bytes] = set()
         self._root = EMPTY_HASH
+        # Since the last `take_changes`: the nodes rehashed or moved, and the nodes created.
+        self._rewritten: set[int] | None = set() if track_changes else None
+        self._created: set[int] | None = set() if track_changes else None
 
-    def add(self, key: bytes, index: int) -> None:
-        """Record that entry `index` belongs to the VIN whose VRF key is `key`.
+    @classmethod
+    def from_nodes(cls, nodes: Iterable[tuple[NodeId, Node]], **options: bool) -> MapTrie:
+        """The trie whose stored nodes are `nodes` (as `apply_updates` writes them), trusted
+        as given: their root is the stored root."""
+        trie = cls(**options)
+        hashes, leaf_at, place, index_hashes = (
+            trie._hashes,
+            trie._leaf_at,
+            trie._place,
+            trie._index_hashes,
+        )
+        for (depth, prefix), node in nodes:
+            number = 1 << depth | prefix
+            hashes[number] = node.hash
+            if isinstance(node, Leaf):
+                leaf_at[number] = node.key
+                place[node.key] = number
+                index_hashes[node.key] = node.index_hash
+        trie._root = hashes.get(1, EMPTY_HASH)
+        return trie
 
-        Indexes of one key must arrive in increasing order, as the log numbers them.
-        """
-        indexes = self._indexes.get(key)
-        if indexes is None:
+    def __len__(self) -> int:
+        return len(self._place)
+
+    def set(self, key: bytes, index_hash_: bytes) -> None:
+        """Give `key` (added if new) the index hash `index_hash_`."""
+        if key not in self._place:
             _check_key(key)
             self._insert(key)
-            indexes = self._indexes[key] = bytearray()
-        elif index <= (last := int.from_bytes(indexes[-8:], "big")):
-            raise ValueError(f"entry {index} added after entry {last} for the same key")
-        indexes += index.to_bytes(8, "big")
+        self._index_hashes[key] = index_hash_
         self._dirty.add(key)
 
-    def add_encoded(self, key: bytes, indexes: bytes) -> None:
-        """Record the entries of a key not added before, given as 8-byte big-endian integers
-        in increasing order (as a store keeps them): a mirror resuming reloads its map so."""
-        _check_key(key)
-        if key in self._indexes:
-            raise ValueError("add_encoded is for a key not added before")
-        if not indexes or len(indexes) % 8:
-            raise ValueError("entry indexes are 8 bytes each, at least one")
-        numbers = [int.from_bytes(indexes[at : at + 8], "big") for at in range(0, len(indexes), 8)]
-        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
-            raise ValueError("entry indexes must be strictly increasing")
-        self._insert(key)
-        self._indexes[key] = bytearray(indexes)
-        self._dirty.add(key)
+    def root(self) -> bytes:
+        """The map root over every key set so far."""
+        self._flush()
+        return self._root
+
+    def nodes(self) -> Mapping[NodeId, Node]:
+        """The stored-node form of the map (what `apply_updates` writes), for audits."""
+        self._flush()
+        return {_node_id(node): self._node(node) for node in self._hashes}
+
+    def prove(self, key: bytes) -> VinIndexProof:
+        """The proof for `key`: its leaf if present, its absence if not."""
+        self._flush()
+        return prove(key, self._fetch)
+
+    def take_changes(self) -> tuple[list[StoredRow], list[StoredRow]]:
+        """The stored nodes rewritten since the last call (with `track_changes`), as rows,
+        split into those that existed before and those that did not; then forget both.
+
+        Rows rather than `Node`s: the sequencer writes tens of thousands a batch."""
+        if self._rewritten is None or self._created is None:
+            raise ValueError("this trie does not track changes")
+        self._flush()
+        hashes, leaf_at, index_hashes, created = (
+            self._hashes,
+            self._leaf_at,
+            self._index_hashes,
+            self._created,
+        )
+        existing: list[StoredRow] = []
+        new: list[StoredRow] = []
+        for node in self._rewritten:
+            key = leaf_at.get(node)
+            row = (
+                node_path(node),
+                hashes[node],
+                key,
+                None if key is None else index_hashes[key],
+            )
+            (new if node in created else existing).append(row)
+        self._rewritten.clear()
+        created.clear()
+        return existing, new
 
     def _insert(self, key: bytes) -> None:
         """Give a new key its leaf: down the branches on its path to the first free node,
         pushing a leaf found there down beside it until the two keys' bits differ."""
         number = int.from_bytes(key, "big")
-        hashes, leaf_at = self._hashes, self._leaf_at
+        hashes, leaf_at, created = self._hashes, self._leaf_at, self._created
         node, depth = 1, 0
         while node in hashes and node not in leaf_at:
             node = node << 1 | (number >> (255 - depth) & 1)
@@ -396,37 +444,22 @@ class VinIndex:
                 if bit != other_bit:
                     break
                 node = node << 1 | bit
+                if created is not None:
+                    created.add(node)
             other_node = node << 1 | other_bit
             node = node << 1 | bit
             leaf_at[other_node] = other
             self._place[other] = other_node
             if other_hash is not None:
                 hashes[other_node] = other_hash
+            if created is not None and self._rewritten is not None:
+                # The pushed-down leaf keeps its hash but moves: a new stored node.
+                created.add(other_node)
+                self._rewritten.add(other_node)
         leaf_at[node] = key
         self._place[key] = node
-
-    def indexes(self, key: bytes) -> tuple[int, ...]:
-        """The entry indexes recorded for `key` (empty when absent)."""
-        raw = self._indexes.get(key, b"")
-        return tuple(int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8))
-
-    def __len__(self) -> int:
-        return len(self._indexes)
-
-    def nodes(self) -> Mapping[NodeId, Node]:
-        """The stored-node form of the map (what `apply_updates` writes), for audits."""
-        self._flush()
-        return {_node_id(node): self._node(node) for node in self._hashes}
-
-    def root(self) -> bytes:
-        """The map root over everything added so far."""
-        self._flush()
-        return self._root
-
-    def prove(self, key: bytes) -> VinIndexProof:
-        """The proof for `key`: its entries if present, its absence if not."""
-        self._flush()
-        return prove(key, self._fetch)
+        if created is not None:
+            created.add(node)
 
     def _node(self, node: int) -> Node:
         key = self._leaf_at.get(node)
@@ -445,13 +478,14 @@ class VinIndex:
     def _flush(self) -> None:
         if not self._dirty:
             return
-        hashes, place, sha256 = self._hashes, self._place, _sha256
+        hashes, place, index_hashes, sha256 = self._hashes, self._place, self._index_hashes, _sha256
+        rewritten = self._rewritten
         stale: set[int] = set()
         for key in self._dirty:
-            key_index_hash = sha256(self._indexes[key]).digest()
-            self._index_hashes[key] = key_index_hash
             node = place[key]
-            hashes[node] = sha256(b"\x00" + key + key_index_hash).digest()
+            hashes[node] = sha256(b"\x00" + key + index_hashes[key]).digest()
+            if rewritten is not None:
+                rewritten.add(node)
             node >>= 1
             # Above a stale node every ancestor is already stale.
             while node and node not in stale:
@@ -463,8 +497,89 @@ class VinIndex:
             hashes[node] = sha256(
                 b"\x01" + hashes.get(child, EMPTY_HASH) + hashes.get(child | 1, EMPTY_HASH)
             ).digest()
+        if rewritten is not None:
+            rewritten |= stale
         self._root = hashes.get(1, EMPTY_HASH)
         self._dirty.clear()
+
+
+class VinIndex:
+    """The whole map in memory, built incrementally from (key, entry index) pairs.
+
+    For the mirror (recompute the map from entries and VRF outputs), the audit and the tests.
+    It keeps each key's entry indexes and hashes them into its `MapTrie` only when the root,
+    the nodes or a proof is asked for, so a mirror adding many entries of a car between two
+    `vin_index` entries hashes the car's list once.
+    """
+
+    def __init__(self) -> None:
+        # Each key's entry indexes, as the 8-byte big-endian integers its index hash covers.
+        self._indexes: dict[bytes, bytearray] = {}
+        self._dirty: set[bytes] = set()
+        self._trie = MapTrie()
+
+    def add(self, key: bytes, index: int) -> None:
+        """Record that entry `index` belongs to the VIN whose VRF key is `key`.
+
+        Indexes of one key must arrive in increasing order, as the log numbers them.
+        """
+        indexes = self._indexes.get(key)
+        if indexes is None:
+            _check_key(key)
+            indexes = self._indexes[key] = bytearray()
+        elif index <= (last := int.from_bytes(indexes[-8:], "big")):
+            raise ValueError(f"entry {index} added after entry {last} for the same key")
+        indexes += index.to_bytes(8, "big")
+        self._dirty.add(key)
+
+    def add_encoded(self, key: bytes, indexes: bytes) -> None:
+        """Record the entries of a key not added before, given as 8-byte big-endian integers
+        in increasing order (as a store keeps them): a mirror resuming reloads its map so."""
+        _check_key(key)
+        if key in self._indexes:
+            raise ValueError("add_encoded is for a key not added before")
+        if not indexes or len(indexes) % 8:
+            raise ValueError("entry indexes are 8 bytes each, at least one")
+        numbers = [int.from_bytes(indexes[at : at + 8], "big") for at in range(0, len(indexes), 8)]
+        if any(later <= earlier for earlier, later in itertools.pairwise(numbers)):
+            raise ValueError("entry indexes must be strictly increasing")
+        self._indexes[key] = bytearray(indexes)
+        self._dirty.add(key)
+
+    def indexes(self, key: bytes) -> tuple[int, ...]:
+        """The entry indexes recorded for `key` (empty when absent)."""
+        raw = self._indexes.get(key, b"")
+        return tuple(int.from_bytes(raw[at : at + 8], "big") for at in range(0, len(raw), 8))
+
+    def __len__(self) -> int:
+        return len(self._indexes)
+
+    def nodes(self) -> Mapping[NodeId, Node]:
+        """The stored-node form of the map (what `apply_updates` writes), for audits."""
+        return self._hashed().nodes()
+
+    def root(self) -> bytes:
+        """The map root over everything added so far."""
+        return self._hashed().root()
+
+    def prove(self, key: bytes) -> VinIndexProof:
+        """The proof for `key`: its entries if present, its absence if not."""
+        return self._hashed().prove(key)
+
+    def _hashed(self) -> MapTrie:
+        trie, indexes, sha256 = self._trie, self._indexes, _sha256
+        for key in self._dirty:
+            trie.set(key, sha256(indexes[key]).digest())
+        self._dirty.clear()
+        return trie
+
+
+def node_path(node: int) -> bytes:
+    """`NodeId.to_bytes()` of the node numbered `node` (`1 << depth | prefix`)."""
+    depth = node.bit_length() - 1
+    width = (depth + 7) >> 3
+    prefix = node ^ (1 << depth)
+    return depth.to_bytes(2, "big") + (prefix << (width * 8 - depth)).to_bytes(width, "big")
 
 
 def _node_id(node: int) -> NodeId:
