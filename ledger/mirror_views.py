@@ -77,6 +77,15 @@ class MirrorView(APIView):
     permission_classes = [IsMirror]
 
 
+def _validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """The input `serializer_class` reads from `data`. Bad input raises, and DRF answers 400
+    naming each field; a service's refusal (`DomainError`) is answered so too, by
+    `carhistory.rest.exception_handler`, so the views below need no error branches."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class EntryBundleView(MirrorView):
     @extend_schema(
         summary="Entry bundle (C2SP tlog-tiles tile/entries/<N>[.p/<W>]), mirrors only",
@@ -123,14 +132,9 @@ class EntryRangeView(MirrorView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 400: None},
     )
     def get(self, request: Request) -> HttpResponseBase:
-        query = EntryRange(data=request.query_params)
-        if not query.is_valid():
-            return Response(query.errors, status=status.HTTP_400_BAD_REQUEST)
-        start, end = query.validated_data["start"], query.validated_data["end"]
-        try:
-            mirrors.check_entry_range(start=start, end=end, tree_size=selectors.tree_size())
-        except mirrors.EntryRangeError as error:
-            return Response({"end": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        query = _validated(EntryRange, request.query_params)
+        start, end = query["start"], query["end"]
+        mirrors.check_entry_range(start=start, end=end, tree_size=selectors.tree_size())
         chunks = mirrors.entry_range(start=start, end=end)
         response = StreamingHttpResponse(content_type="application/octet-stream")
         if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -168,10 +172,7 @@ class VrfProofsView(MirrorView):
         responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
-        asked = VinList(data=request.data)
-        if not asked.is_valid():
-            return Response(asked.errors, status=status.HTTP_400_BAD_REQUEST)
-        proofs = mirrors.vrf_proofs(asked.validated_data["vins"])
+        proofs = mirrors.vrf_proofs(_validated(VinList, request.data)["vins"])
         response = Response({"proofs": {vin: b64encode(pi) for vin, pi in proofs.items()}})
         response["Cache-Control"] = "private, no-store"
         return response
@@ -193,16 +194,10 @@ class MirrorCosignatureView(MirrorView):
         responses={201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request) -> Response:
-        submission = MirrorCosignature(data=request.data)
-        if not submission.is_valid():
-            return Response(submission.errors, status=status.HTTP_400_BAD_REQUEST)
-        try:
-            cosignature = services.add_cosignature(
-                cosigner_name=request.auth.cosigner.name,
-                cosigned_note=submission.validated_data["note"],
-            )
-        except services.CosignatureError as error:
-            return Response({"note": [str(error)]}, status=status.HTTP_400_BAD_REQUEST)
+        cosignature = services.add_cosignature(
+            cosigner_name=request.auth.cosigner.name,
+            cosigned_note=_validated(MirrorCosignature, request.data)["note"],
+        )
         return Response(
             {"tree_size": cosignature.checkpoint_id, "timestamp": cosignature.timestamp},
             status=status.HTTP_201_CREATED,

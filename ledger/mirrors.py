@@ -90,6 +90,9 @@ _ENTRY_RANGE_SQL = (
 class EntryRangeError(DomainError):
     """A range of entries a mirror may not ask for; the message says why."""
 
+    # The range as a whole is refused: `end` is where a mirror fixes it.
+    field = "end"
+
 
 def check_entry_range(*, start: int, end: int, tree_size: int) -> None:
     """Refuse a range that is not tile-aligned, is empty, too long, or beyond the latest

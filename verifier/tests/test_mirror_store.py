@@ -2,6 +2,7 @@
 them, and a file changed behind the mirror's back refused."""
 
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 from carhistory_verifier import merkle, note
@@ -82,3 +83,34 @@ def test_the_vin_index_state_round_trips_into_the_map_audit(tmp_path, log_key):
     audit = MapAudit(vrf_key=bytes(32), known=store.vin_rows())
     assert audit.index.indexes(key) == (0, 2)
     assert audit.keys == {"LSVAU2180N2183294": key}
+
+
+def test_the_vin_index_grows_across_appends_and_a_truncation_takes_it_back(tmp_path, log_key):
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    first_key, second_key, proof = bytes(32), bytes(range(32)), bytes(80)
+    frontier = store.frontier()
+    for data in entries(0, 3):
+        frontier.append(merkle.leaf_hash(data))
+    store.append(0, entries(0, 3), frontier, {"LSVAU2180N2183294": (first_key, proof, [0, 2])})
+    verified = store.frontier()
+    for data in entries(3, 6):
+        frontier.append(merkle.leaf_hash(data))
+    store.append(
+        3,
+        entries(3, 6),
+        frontier,
+        {
+            "LSVAU2180N2183294": (first_key, proof, [4]),
+            "LFV2A21K3J3041877": (second_key, proof, [3, 5]),
+        },
+    )
+    assert store.known_vins() == {
+        "LSVAU2180N2183294": (first_key, proof, [0, 2, 4]),
+        "LFV2A21K3J3041877": (second_key, proof, [3, 5]),
+    }
+    # A refused checkpoint: the store goes back to the tree of the last verified one.
+    store.truncate_to(SimpleNamespace(frontier=verified))
+    store.close()
+    reopened = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    assert reopened.size == 3
+    assert reopened.known_vins() == {"LSVAU2180N2183294": (first_key, proof, [0, 2])}

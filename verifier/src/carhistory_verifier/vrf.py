@@ -104,6 +104,15 @@ def verify(public_key: bytes, alpha: bytes, pi: bytes) -> bytes:
 
     Raises VrfError naming what failed.
     """
+    check_proof(public_key, alpha, pi)
+    return proof_to_hash(pi)
+
+
+def check_proof(public_key: bytes, alpha: bytes, pi: bytes) -> None:
+    """`verify` without computing `beta`: for a caller that reads `beta` from the proof at
+    once (`proof_to_hash`) and checks the proof elsewhere, as a mirror does in worker
+    processes. Raises VrfError naming what failed.
+    """
     _check_public_key(public_key)
     if len(pi) != PROOF_SIZE:
         raise VrfError(f"a VRF proof is {PROOF_SIZE} bytes, not {len(pi)}")
@@ -138,7 +147,6 @@ def verify(public_key: bytes, alpha: bytes, pi: bytes) -> bytes:
     expected = _challenge(public_key, h_point, gamma, u_point, v_point)
     if not hmac.compare_digest(expected, challenge):
         raise VrfError("the VRF proof does not verify")
-    return proof_to_hash(pi)
 
 
 @functools.lru_cache(maxsize=8)

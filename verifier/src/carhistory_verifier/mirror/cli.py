@@ -15,53 +15,38 @@ import sys
 import time
 from pathlib import Path
 
+from carhistory_verifier.cosigner_cli import (
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    add_generate_command,
+    read_argument,
+)
 from carhistory_verifier.mirror.client import CosignatureRefused, LogUnreachable, MirrorClient
 from carhistory_verifier.mirror.store import MirrorStore, StoreError
 from carhistory_verifier.mirror.sync import ForkDetected, MirrorRefused, sync
 from carhistory_verifier.note import CosignatureSigner, NoteError, Verifier
 
-EXIT_OK = 0
 EXIT_REFUSED = 1
-EXIT_UNREADABLE = 2
 EXIT_FORK = 3
-
-
-def _read_argument(value: str) -> str:
-    """A value given inline, or @FILE to read it from a file (so it stays out of `ps`)."""
-    if value.startswith("@"):
-        return Path(value[1:]).read_text(encoding="utf-8").strip()
-    return value.strip()
-
-
-def _generate(arguments: argparse.Namespace) -> int:
-    try:
-        signer = CosignatureSigner.generate(arguments.name)
-    except NoteError as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    print(signer.key_string())
-    print(signer.verifier().key_string())
-    print(
-        "The first line is the mirror's signer key: keep it secret and pass it as --key @FILE.\n"
-        "The second is its verifier key: the log's operator registers it with "
-        "`manage.py add_mirror NAME --key '<verifier key>'`, which prints the mirror's token.",
-        file=sys.stderr,
-    )
-    return EXIT_OK
+NEXT_STEP = (
+    "The first line is the mirror's signer key: keep it secret and pass it as --key @FILE.\n"
+    "The second is its verifier key: the log's operator registers it with "
+    "`manage.py add_mirror NAME --key '<verifier key>'`, which prints the mirror's token."
+)
 
 
 def _open(
     arguments: argparse.Namespace,
 ) -> tuple[MirrorClient, MirrorStore, Verifier, CosignatureSigner]:
     try:
-        log_key = Verifier.from_key_string(_read_argument(arguments.log_key))
+        log_key = Verifier.from_key_string(read_argument(arguments.log_key))
     except NoteError as error:
         raise NoteError(f"--log-key: {error}") from None
     try:
-        mirror_key = CosignatureSigner.from_key_string(_read_argument(arguments.key))
+        mirror_key = CosignatureSigner.from_key_string(read_argument(arguments.key))
     except NoteError as error:
         raise NoteError(f"--key: {error}") from None
-    client = MirrorClient(arguments.log, _read_argument(arguments.token))
+    client = MirrorClient(arguments.log, read_argument(arguments.token))
     return client, MirrorStore(Path(arguments.store), log_key), log_key, mirror_key
 
 
@@ -112,9 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         "(C2SP tlog-mirror cosignatures).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser("generate", help="print a new mirror key pair")
-    generate.add_argument("name", help="the mirror's name, e.g. registry.example/mirror")
-    generate.set_defaults(run=_generate)
+    add_generate_command(commands, example_name="registry.example/mirror", next_step=NEXT_STEP)
     run = commands.add_parser("sync", help="fetch, verify and store what is new; cosign it")
     run.add_argument("--log", required=True, help="the log's base URL")
     run.add_argument("--token", required=True, help="the mirror's access token, or @FILE")

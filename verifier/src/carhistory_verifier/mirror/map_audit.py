@@ -8,9 +8,12 @@ the map (to hide an accident from buyers) or adds one that is not there is caugh
 `vin_index` entry after it, and the mirror names that index and refuses to cosign.
 
 A catch-up meets a new VIN every few entries, and an ECVRF verification costs about half a
-millisecond, far more than anything else per entry. `KeyLearner` therefore asks the log for
-the proofs of the VINs a range of entries brings, as soon as that range is fetched, and
-verifies them in worker processes while the mirror hashes and stores earlier ranges.
+millisecond, far more than anything else per entry; a log's first entries bring most of its
+VINs. `KeyLearner` therefore asks the log for the proofs of the VINs a range of entries brings
+as soon as that range is fetched, reads each map key from its proof at once (`proof_to_hash`,
+a few point additions) so that hashing, auditing and storing go on, and checks the proofs in
+worker processes meanwhile. Nothing is cosigned before `confirm` has seen every check pass,
+and a wrong map is reported only after it (a forged proof is the first problem then).
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from carhistory_verifier.vin_index import VinIndex
 
 # A VIN as the store keeps it: its map key, its VRF proof, its entry indexes.
 KnownVin = tuple[bytes, bytes, list[int]]
-# A VIN's map key and the VRF proof it was verified from.
-VerifiedKey = tuple[bytes, bytes]
+# A VIN's map key and the VRF proof it is read from.
+KeyAndProof = tuple[bytes, bytes]
 # Proofs verified in one worker call: enough to make the hand-off cheap against the work.
 PROOFS_PER_TASK = 256
+# The checks only need to end before the cosignature, while the mirror's own process is the
+# one stage every entry passes through in order: on a busy machine it goes first.
+WORKER_NICENESS = 10
 # Fewer new VINs than this are verified in the mirror's own process: starting workers would
 # cost more (an incremental run usually meets a handful).
 PARALLEL_FROM = 2 * PROOFS_PER_TASK
@@ -66,35 +72,39 @@ def parse_entry(entry_index: int, data: bytes) -> ParsedEntry:
     return ParsedEntry(vin if isinstance(vin, str) else None)
 
 
-def verify_proofs(vrf_key: bytes, proofs: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
-    """Verify VRF proofs; for each VIN its map key, or an empty key and the reason it failed.
-    A plain function of plain values, so that a worker process can run it."""
-    results = []
+def check_proofs(vrf_key: bytes, proofs: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """Check VRF proofs; return each VIN whose proof failed, with the reason. A plain
+    function of plain values, so that a worker process can run it."""
+    failures = []
     for vin, proof in proofs:
         try:
-            beta = vrf.verify(vrf_key, vin.encode("ascii"), proof)
+            vrf.check_proof(vrf_key, vin.encode("ascii"), proof)
         except (vrf.VrfError, UnicodeEncodeError) as error:
-            results.append((vin, b"", str(error)))
-            continue
-        results.append((vin, beta[:32], ""))
-    return results
+            failures.append((vin, str(error)))
+    return failures
 
 
-def _keys_from(
-    results: Iterable[tuple[str, bytes, str]], proofs: Mapping[str, bytes]
-) -> dict[str, VerifiedKey]:
+def _refuse_proof(vin: str, reason: str) -> MapRefused:
+    return MapRefused(f"the VRF proof the log sent for VIN {vin} does not verify: {reason}")
+
+
+def claimed_keys(proofs: Mapping[str, bytes]) -> dict[str, KeyAndProof]:
+    """Each VIN's map key as its proof states it (RFC 9381 §5.2), before the proof is
+    checked; MapRefused naming a VIN whose proof cannot even be read."""
     keys = {}
-    for vin, key, failure in results:
-        if failure:
-            raise MapRefused(f"the VRF proof the log sent for VIN {vin} does not verify: {failure}")
-        keys[vin] = (key, proofs[vin])
+    for vin, proof in proofs.items():
+        try:
+            keys[vin] = (vrf.proof_to_hash(proof)[:32], proof)
+        except vrf.VrfError as error:
+            raise _refuse_proof(vin, str(error)) from None
     return keys
 
 
 class KeyLearner:
-    """Fetches and verifies the VRF proofs of VINs the mirror has not met, from the threads
-    that fetch ranges of entries. Each VIN is asked for once, by the first range to bring it;
-    any range that brings it waits for that answer."""
+    """Learns the keys of VINs the mirror has not met, from the threads that fetch ranges of
+    entries, and has their proofs checked meanwhile (see the module docstring). Each VIN is
+    asked for once, by the first range to bring it; any range that brings it waits for that
+    answer."""
 
     def __init__(
         self, *, vrf_key: bytes, known: Iterable[str], fetch: Callable[[list[str]], dict]
@@ -105,6 +115,9 @@ class KeyLearner:
         self._batch_of: dict[str, _Batch] = {}
         self._lock = threading.Lock()
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._checks: list[concurrent.futures.Future] = []
+        # Too few to be worth a worker process: checked in this one by `confirm`.
+        self._unchecked: list[tuple[str, bytes]] = []
 
     def keys_for(self, vins: Iterable[str | None]) -> RangeKeys:
         """The keys of those of `vins` the mirror did not know when it started, to come."""
@@ -119,19 +132,30 @@ class KeyLearner:
             batch.start(self, new)
         return RangeKeys(list(batches.values()))
 
-    def _verify(self, vins: list[str]) -> tuple[list[concurrent.futures.Future], dict]:
-        proofs = self._fetch(vins)
-        items = [(vin, proofs[vin]) for vin in vins if vin in proofs]
-        if len(items) < PARALLEL_FROM:
-            done: concurrent.futures.Future = concurrent.futures.Future()
-            done.set_result(verify_proofs(self.vrf_key, items))
-            return [done], proofs
+    def check_later(self, proofs: list[tuple[str, bytes]]) -> None:
+        """Have these (VIN, proof) pairs checked before `confirm` returns."""
+        if len(proofs) < PARALLEL_FROM:
+            with self._lock:
+                self._unchecked.extend(proofs)
+            return
         pool = self._workers()
         tasks = [
-            pool.submit(verify_proofs, self.vrf_key, items[start : start + PROOFS_PER_TASK])
-            for start in range(0, len(items), PROOFS_PER_TASK)
+            pool.submit(check_proofs, self.vrf_key, proofs[start : start + PROOFS_PER_TASK])
+            for start in range(0, len(proofs), PROOFS_PER_TASK)
         ]
-        return tasks, proofs
+        with self._lock:
+            self._checks.extend(tasks)
+
+    def confirm(self) -> None:
+        """Wait for every check asked for so far; MapRefused naming a VIN whose proof failed."""
+        with self._lock:
+            unchecked, self._unchecked = self._unchecked, []
+            tasks = list(self._checks)
+        failures = check_proofs(self.vrf_key, unchecked)
+        for task in tasks:
+            failures.extend(task.result())
+        if failures:
+            raise _refuse_proof(*failures[0])
 
     def _workers(self) -> concurrent.futures.ProcessPoolExecutor:
         with self._lock:
@@ -140,6 +164,8 @@ class KeyLearner:
                 self._pool = concurrent.futures.ProcessPoolExecutor(
                     max_workers=os.cpu_count() or 1,
                     mp_context=multiprocessing.get_context("spawn"),
+                    initializer=os.nice,
+                    initargs=(WORKER_NICENESS,),
                 )
             return self._pool
 
@@ -149,19 +175,18 @@ class KeyLearner:
 
 
 class _Batch:
-    """The VINs one range asked for first: their proofs fetched, their verification running."""
+    """The VINs one range asked for first: their proofs fetched and their keys read."""
 
     def __init__(self) -> None:
         self._started = threading.Event()
-        self._lock = threading.Lock()
-        self._tasks: list[concurrent.futures.Future] = []
-        self._proofs: dict[str, bytes] = {}
         self._error: Exception | None = None
-        self._keys: dict[str, VerifiedKey] | None = None
+        self._keys: dict[str, KeyAndProof] = {}
 
     def start(self, learner: KeyLearner, vins: list[str]) -> None:
         try:
-            self._tasks, self._proofs = learner._verify(vins)
+            proofs = learner._fetch(vins)
+            self._keys = claimed_keys({vin: proofs[vin] for vin in vins if vin in proofs})
+            learner.check_later([(vin, proof) for vin, (_key, proof) in self._keys.items()])
         except Exception as error:
             # Kept for the other ranges waiting on these VINs, and raised in this one.
             self._error = error
@@ -169,25 +194,21 @@ class _Batch:
         finally:
             self._started.set()
 
-    def result(self) -> dict[str, VerifiedKey]:
+    def result(self) -> dict[str, KeyAndProof]:
         self._started.wait()
         if self._error is not None:
             raise self._error
-        with self._lock:
-            if self._keys is None:
-                results = (item for task in self._tasks for item in task.result())
-                self._keys = _keys_from(results, self._proofs)
-            return self._keys
+        return self._keys
 
 
 class RangeKeys:
-    """The verified keys of the new VINs of one range, from the batches that asked for them."""
+    """The keys of the new VINs of one range, from the batches that asked for them."""
 
     def __init__(self, batches: list[_Batch]) -> None:
         self.batches = batches
 
-    def result(self) -> dict[str, VerifiedKey]:
-        keys: dict[str, VerifiedKey] = {}
+    def result(self) -> dict[str, KeyAndProof]:
+        keys: dict[str, KeyAndProof] = {}
         for batch in self.batches:
             keys.update(batch.result())
         return keys
@@ -211,16 +232,19 @@ class MapAudit:
             self.proofs[vin] = proof
             self.index.add_encoded(key, indexes)
 
-    def learn(self, keys: Mapping[str, VerifiedKey]) -> None:
-        """Keep map keys verified elsewhere (`KeyLearner`, `verify_proofs`)."""
+    def learn(self, keys: Mapping[str, KeyAndProof]) -> None:
+        """Keep map keys read elsewhere (`KeyLearner`, whose `confirm` checks their proofs)."""
         for vin, (key, proof) in keys.items():
             self.keys.setdefault(vin, key)
             self.proofs.setdefault(vin, proof)
 
     def learn_keys(self, proofs: Mapping[str, bytes]) -> None:
         """Verify the VRF proofs of VINs not seen yet and keep their map keys."""
-        items = [(vin, proof) for vin, proof in proofs.items() if vin not in self.keys]
-        self.learn(_keys_from(verify_proofs(self.vrf_key, items), proofs))
+        new = {vin: proof for vin, proof in proofs.items() if vin not in self.keys}
+        failures = check_proofs(self.vrf_key, list(new.items()))
+        if failures:
+            raise _refuse_proof(*failures[0])
+        self.learn(claimed_keys(new))
 
     def observe(self, entry_index: int, data: bytes) -> None:
         """Account for entry `entry_index`; MapRefused if it is a `vin_index` entry that does

@@ -2,13 +2,16 @@
 
 It holds every entry's bytes as C2SP tlog-tiles entry bundles of 256 (one row per bundle, so a
 million entries are four thousand rows), the right edge of the tree they make (so a run resumes
-without rehashing anything), and every checkpoint the mirror verified with its own cosignature
-line. Entries beyond the latest verified checkpoint are provisional: fetched for the checkpoint
-being mirrored, kept across an interruption, and dropped if that checkpoint does not verify.
+without rehashing anything), each VIN's map key and VRF proof with the indexes of its entries
+(so a run resumes its audit of the VIN index without reading the entries again), and every
+checkpoint the mirror verified with its own cosignature line. Entries beyond the latest
+verified checkpoint are provisional: fetched for the checkpoint being mirrored, kept across an
+interruption, and dropped if that checkpoint does not verify.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from carhistory_verifier import merkle
 from carhistory_verifier.note import Checkpoint, NoteError, Verifier, verify_checkpoint
 from carhistory_verifier.tiles import TILE_WIDTH, decode_entry_bundle, encode_entry_bundle
 
-STORE_FORMAT = "carhistory-mirror-store/v1"
+STORE_FORMAT = "carhistory-mirror-store/v2"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -30,9 +33,12 @@ CREATE TABLE IF NOT EXISTS bundles (
 CREATE TABLE IF NOT EXISTS vins (
     vin TEXT PRIMARY KEY,
     map_key BLOB NOT NULL,
-    vrf_proof BLOB NOT NULL,
-    indexes BLOB NOT NULL
+    vrf_proof BLOB NOT NULL
 );
+-- What each append added to the VIN index: a JSON object from VIN to its new entry indexes,
+-- one row per append. A catch-up meets most VINs in every range, and a row per VIN and range
+-- cost more than writing the entries themselves.
+CREATE TABLE IF NOT EXISTS vin_entries (first_index INTEGER PRIMARY KEY, added BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL,
@@ -74,10 +80,6 @@ def _decode_frontier(blob: bytes) -> merkle.Frontier:
     return merkle.Frontier.from_hashes(size, hashes)
 
 
-def _decode_indexes(raw: bytes) -> list[int]:
-    return [int.from_bytes(raw[start : start + 8], "big") for start in range(0, len(raw), 8)]
-
-
 class MirrorStore:
     """A mirror's SQLite file, bound to one log key."""
 
@@ -95,6 +97,7 @@ class MirrorStore:
         self._db.executescript(SCHEMA)
         self._check_identity()
         self._frontier = self._load_frontier()
+        self._vins = {vin for (vin,) in self._db.execute("SELECT vin FROM vins")}
 
     def close(self) -> None:
         self._db.close()
@@ -175,33 +178,50 @@ class MirrorStore:
                 (tile, len(bundle), encode_entry_bundle(bundle)),
             )
             position += len(taken)
+        new_vins = [
+            (vin, key, proof)
+            for vin, (key, proof, _added) in (vin_changes or {}).items()
+            if vin not in self._vins
+        ]
         self._db.executemany(
-            "INSERT INTO vins (vin, map_key, vrf_proof, indexes) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (vin) DO UPDATE SET indexes = CAST(indexes || excluded.indexes AS BLOB)",
-            [
-                (vin, key, proof, b"".join(index.to_bytes(8, "big") for index in added))
-                for vin, (key, proof, added) in (vin_changes or {}).items()
-            ],
+            "INSERT INTO vins (vin, map_key, vrf_proof) VALUES (?, ?, ?)", new_vins
         )
+        if vin_changes:
+            added = {vin: indexes for vin, (_key, _proof, indexes) in vin_changes.items()}
+            self._db.execute(
+                "INSERT INTO vin_entries (first_index, added) VALUES (?, ?)",
+                (first_index, json.dumps(added, separators=(",", ":")).encode()),
+            )
         self._set_meta("frontier", _encode_frontier(frontier))
         self._db.execute("COMMIT")
+        self._vins.update(vin for vin, _key, _proof in new_vins)
         self._frontier = merkle.Frontier.from_hashes(frontier.size, frontier.hashes)
 
     def known_vins(self) -> dict[str, tuple[bytes, bytes, list[int]]]:
         """Each VIN's map key, VRF proof and the indexes of its stored entries."""
-        rows = self._db.execute("SELECT vin, map_key, vrf_proof, indexes FROM vins")
-        return {
-            vin: (bytes(key), bytes(proof), _decode_indexes(bytes(raw)))
-            for vin, key, proof, raw in rows
-        }
+        indexes = self._vin_indexes()
+        rows = self._db.execute("SELECT vin, map_key, vrf_proof FROM vins")
+        return {vin: (bytes(key), bytes(proof), indexes.get(vin, [])) for vin, key, proof in rows}
 
     def vin_rows(self) -> Iterator[tuple[str, bytes, bytes, bytes]]:
-        """Each VIN, its map key, its VRF proof and its entry indexes as stored (8-byte
-        big-endian integers): what a resumed audit reloads its map from."""
-        for vin, key, proof, raw in self._db.execute(
-            "SELECT vin, map_key, vrf_proof, indexes FROM vins"
-        ):
-            yield vin, bytes(key), bytes(proof), bytes(raw)
+        """Each VIN, its map key, its VRF proof and its entry indexes as 8-byte big-endian
+        integers, increasing: what a resumed audit reloads its map from."""
+        for vin, (key, proof, indexes) in self.known_vins().items():
+            yield vin, key, proof, b"".join(index.to_bytes(8, "big") for index in indexes)
+
+    def _vin_indexes(self, below: int | None = None) -> dict[str, list[int]]:
+        """Each VIN's stored entry indexes (those below `below` only, if given)."""
+        indexes: dict[str, list[int]] = {}
+        for (added,) in self._db.execute("SELECT added FROM vin_entries ORDER BY first_index"):
+            for vin, more in json.loads(added).items():
+                if below is not None:
+                    more = [index for index in more if index < below]
+                known = indexes.get(vin)
+                if known is None:
+                    indexes[vin] = more
+                else:
+                    known.extend(more)
+        return {vin: found for vin, found in indexes.items() if found}
 
     def _bundle(self, tile: int) -> list[bytes]:
         row = self._db.execute("SELECT data FROM bundles WHERE tile = ?", (tile,)).fetchone()
@@ -294,12 +314,13 @@ class MirrorStore:
 
     def _forget_vin_indexes_from(self, size: int) -> None:
         # Only after a refusal: the VIN index goes back to the entries that verified.
-        for vin, (_key, _proof, indexes) in self.known_vins().items():
-            kept = [index for index in indexes if index < size]
-            if len(kept) == len(indexes):
-                continue
-            if kept:
-                raw = b"".join(index.to_bytes(8, "big") for index in kept)
-                self._db.execute("UPDATE vins SET indexes = ? WHERE vin = ?", (raw, vin))
-            else:
-                self._db.execute("DELETE FROM vins WHERE vin = ?", (vin,))
+        kept = self._vin_indexes(below=size)
+        self._db.execute("DELETE FROM vin_entries")
+        if kept:
+            self._db.execute(
+                "INSERT INTO vin_entries (first_index, added) VALUES (0, ?)",
+                (json.dumps(kept, separators=(",", ":")).encode(),),
+            )
+        dropped = self._vins - kept.keys()
+        self._db.executemany("DELETE FROM vins WHERE vin = ?", [(vin,) for vin in dropped])
+        self._vins -= dropped

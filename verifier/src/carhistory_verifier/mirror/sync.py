@@ -27,7 +27,7 @@ from carhistory_verifier.mirror.map_audit import (
     RangeKeys,
     parse_entry,
 )
-from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore
+from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore, StoreError
 from carhistory_verifier.note import (
     SIGNATURE_PREFIX,
     Checkpoint,
@@ -189,7 +189,13 @@ def _fetch(
                     _check_already_stored(store, fetched.first, fetched.entries[:skip])
                 if audit is not None:
                     audit.learn(fetched.keys.result())
-                _hash_and_audit(fetched, skip, frontier, audit, batch)
+                try:
+                    _hash_and_audit(fetched, skip, frontier, audit, batch)
+                except MapRefused:
+                    if learner is not None:
+                        # A forged proof makes a wrong map: name it, the first problem.
+                        learner.confirm()
+                    raise
                 if len(batch) >= COMMIT_EVERY or not pending:
                     changes = audit.take_changes() if audit is not None else None
                     store.append(batch_start, batch, frontier, changes)
@@ -198,6 +204,8 @@ def _fetch(
         finally:
             for future in pending:
                 future.cancel()
+    if learner is not None:
+        learner.confirm()
     return size - start
 
 
@@ -259,12 +267,18 @@ def sync(
         store.truncate_to(latest)
     resumed_at = store.size
     vrf_key = client.vrf_key()
-    audit = learner = None
+    learner = None
     if vrf_key is not None:
-        audit = MapAudit(vrf_key=vrf_key, known=store.vin_rows())
-        learner = KeyLearner(vrf_key=vrf_key, known=audit.keys, fetch=client.vrf_proofs)
+        rows = list(store.vin_rows())
+        learner = KeyLearner(
+            vrf_key=vrf_key, known=(vin for vin, *_ in rows), fetch=client.vrf_proofs
+        )
+        # Proofs are stored before their checks end (`KeyLearner`): those of VINs first met
+        # beyond the latest checkpoint are checked again, in case a run stopped before that.
+        learner.check_later(_first_met_from(rows, latest.size if latest else 0))
     try:
         try:
+            audit = None if learner is None else _resumed_audit(learner, rows)
             fetched = _fetch(client, store, checkpoint.size, audit, learner, progress)
         except MapRefused as error:
             raise MirrorRefused(str(error)) from None
@@ -284,6 +298,29 @@ def sync(
     store.record_checkpoint(note, line)
     recorded = store.latest_checkpoint()
     return SyncResult(checkpoint, fetched, resumed_at, _deliver(client, store, recorded))
+
+
+def _first_met_from(
+    rows: list[tuple[str, bytes, bytes, bytes]], size: int
+) -> list[tuple[str, bytes]]:
+    """The VIN and VRF proof of each stored VIN whose first entry is at `size` or later."""
+    # Indexes are 8-byte big-endian integers, so the bytes compare as the numbers do.
+    first = size.to_bytes(8, "big")
+    return [(vin, proof) for vin, _key, proof, indexes in rows if indexes[:8] >= first]
+
+
+def _resumed_audit(learner: KeyLearner, rows: list[tuple[str, bytes, bytes, bytes]]) -> MapAudit:
+    """The map audit as the store left it."""
+    try:
+        return MapAudit(vrf_key=learner.vrf_key, known=rows)
+    except ValueError:
+        # Two VINs stored under one map key: a proof forged to collide, stored by a run that
+        # stopped before its check ended. Name it.
+        learner.confirm()
+        raise StoreError(
+            "the store holds two VINs under one map key: it was changed by something other "
+            "than carhistory-mirror"
+        ) from None
 
 
 def _deliver(client: MirrorClient, store: MirrorStore, recorded: MirroredCheckpoint) -> bool:

@@ -15,21 +15,16 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from pathlib import Path
 
+from carhistory_verifier.cosigner_cli import (
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    add_generate_command,
+    read_argument,
+)
 from carhistory_verifier.note import CosignatureSigner, NoteError, Verifier
 from carhistory_verifier.witness.server import Witness, make_server
 from carhistory_verifier.witness.state import WitnessState
-
-EXIT_OK = 0
-EXIT_UNREADABLE = 2
-
-
-def _read_key_argument(value: str) -> str:
-    """A key given inline, or @FILE to read it from a file (so a signer key stays out of `ps`)."""
-    if value.startswith("@"):
-        return Path(value[1:]).read_text(encoding="utf-8").strip()
-    return value.strip()
 
 
 def _listen_address(value: str) -> tuple[str, int]:
@@ -39,27 +34,16 @@ def _listen_address(value: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def _generate(arguments: argparse.Namespace) -> int:
-    try:
-        signer = CosignatureSigner.generate(arguments.name)
-    except NoteError as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    print(signer.key_string())
-    print(signer.verifier().key_string())
-    return EXIT_OK
-
-
 def _load_witness(arguments: argparse.Namespace) -> Witness:
     """The witness the arguments describe; ValueError (NoteError), OSError or sqlite3.Error."""
     try:
-        key = CosignatureSigner.from_key_string(_read_key_argument(arguments.key))
+        key = CosignatureSigner.from_key_string(read_argument(arguments.key))
     except NoteError as error:
         raise NoteError(f"--key: {error}") from None
     log_keys = []
     for value in arguments.log_key:
         try:
-            log_keys.append(Verifier.from_key_string(_read_key_argument(value)))
+            log_keys.append(Verifier.from_key_string(read_argument(value)))
         except NoteError as error:
             raise NoteError(f"--log-key {value}: {error}") from None
     return Witness(key=key, log_keys=log_keys, state=WitnessState(arguments.state))
@@ -96,11 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "checking each extends the last one you cosigned.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    generate = commands.add_parser(
-        "generate", help="print a new signer key line, then its verifier key line"
-    )
-    generate.add_argument("name", help="the witness's name, e.g. registry.example/witness")
-    generate.set_defaults(run=_generate)
+    add_generate_command(commands, example_name="registry.example/witness")
     serve = commands.add_parser("serve", help="answer POST /add-checkpoint")
     serve.add_argument("--listen", required=True, type=_listen_address, help="HOST:PORT")
     serve.add_argument("--key", required=True, help="the witness's signer key, or @FILE")
