@@ -43,6 +43,8 @@ from ingest import (
 
 BENCH_DATABASE = "carhistory_bench_witnessing"
 TARGET_P99_SECONDS = 2.0
+# Reuse a keep-alive connection only while it is younger than this: gunicorn's own limit is 2 s.
+KEEP_ALIVE_SECONDS = 1.0
 
 
 def start_witnesses(directory: Path, log_key: str, first_port: int) -> list[subprocess.Popen]:
@@ -96,18 +98,26 @@ async def _post_open_loop(url, raw_key: str, bodies: list[bytes], rate: float) -
         f"POST /api/v1/events HTTP/1.1\r\nHost: {url.netloc}\r\n"
         f"Authorization: Bearer {raw_key}\r\nContent-Type: application/json\r\n"
     ).encode()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # Open connections not in use, with when each fell idle.
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     sending = Sending({}, [], [], 0.0, 0)
     start_at = time.time() + 0.5
+
+    async def connection() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while idle:
+            reader, writer, since = idle.pop()
+            # gunicorn closes a keep-alive connection idle for 2 s (its --keep-alive): a POST
+            # written into one that is closing would be lost.
+            if time.time() - since < KEEP_ALIVE_SECONDS:
+                return reader, writer
+            writer.close()
+        sending.connections += 1
+        return await asyncio.open_connection(url.hostname, url.port)
 
     async def post(position: int) -> None:
         planned = start_at + position / rate
         await asyncio.sleep(max(0.0, planned - time.time()))
-        if idle:
-            reader, writer = idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(url.hostname, url.port)
-            sending.connections += 1
+        reader, writer = await connection()
         leaving = time.time()
         sending.behind_schedule = max(sending.behind_schedule, leaving - planned)
         body = bodies[position]
@@ -122,10 +132,10 @@ async def _post_open_loop(url, raw_key: str, bodies: list[bytes], rate: float) -
         if headers.get("connection", "").lower() == "close":
             writer.close()
         else:
-            idle.append((reader, writer))
+            idle.append((reader, writer, time.time()))
 
     await asyncio.gather(*(post(position) for position in range(len(bodies))))
-    for _reader, writer in idle:
+    for _reader, writer, _since in idle:
         writer.close()
     return sending
 
@@ -229,6 +239,23 @@ def report_line(
     )
 
 
+def cpu_seconds(leaders: list[subprocess.Popen]) -> float:
+    """CPU time used so far by the process groups these processes lead (each was started in a
+    session of its own: gunicorn with its workers, Celery with its pool). CPU time rather than
+    the wall clock: on a shared machine it says what the work costs, which the rate cannot."""
+    groups = {leader.pid for leader in leaders}
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # After the command's closing parenthesis: state, ppid, pgrp, ... utime, stime.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        if int(fields[2]) in groups:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _rate(moments: list[float]) -> float:
     return (len(moments) - 1) / (moments[-1] - moments[0]) if len(moments) > 1 else 0.0
 
@@ -292,12 +319,19 @@ def main() -> None:
                 events = make_events(organisation, signer, run + 1, count)
                 bodies = [json.dumps(event).encode() for event in events]
                 started, load_before = time.time(), os.getloadavg()
+                groups = {"web": [server], "worker": [worker], "witnesses": witnesses}
+                cpu_before = {name: cpu_seconds(group) for name, group in groups.items()}
                 sending = post_open_loop(url, raw_key, bodies, rate)
                 latencies, integration = witnessed_latencies(
                     sending.sent, len(witnesses), timeout=60
                 )
                 line = report_line(rate, count, sending, latencies, integration)
+                cpu_per_event = ", ".join(
+                    f"{name} {(cpu_seconds(group) - cpu_before[name]) * 1000 / count:.2f} ms"
+                    for name, group in groups.items()
+                )
                 line += (
+                    f"\n      CPU an event (PostgreSQL's not counted): {cpu_per_event}"
                     f"\n      {time.time() - started:.0f} s in all; load average "
                     f"{load_text(load_before)} at the start, "
                     f"{load_text(os.getloadavg())} at the end"
