@@ -4,7 +4,7 @@
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/submit.py \
         [--records 100000] [--cars N] [--parallel 2] [--workers 2] [--port 8766]
 
-The production arrangement: gunicorn (sync workers, DEBUG=0) on a throw-away PostgreSQL database
+The production arrangement: gunicorn (gthread workers, DEBUG=0) on a throw-away PostgreSQL database
 (`carhistory_bench_submit`, or BENCH_DATABASE), a real Celery worker integrating on Redis. The
 source is set up as a source would do it: an API key from the site, then `carhistory-submit
 keygen` and `register` over HTTP. The file holds `--records` unsigned service records in JSON

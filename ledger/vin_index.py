@@ -120,8 +120,11 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
         indexes_by_vin[vin] = indexes
         # SPEC §7: index_hash is SHA-256 of all the VIN's indexes as u64be, in order.
         updates[key] = hashlib.sha256(indexes).digest()
-    trie = _trie_at(stored_root)
+    trie = _trie_at(stored_root, batch_vins=len(updates))
     if trie is not None:
+        # Changed from here on, and the committed map again only once the batch's writes are
+        # done: if one fails, the next batch must not take this copy for the stored map.
+        _node_caches.trie_root = None
         for key, key_index_hash in updates.items():
             trie.set(key, key_index_hash)
         root = trie.root()
@@ -229,20 +232,26 @@ def _node_cache_at(stored_root: bytes) -> _NodeCache:
 
 
 # While the map has at most this many stored nodes (about two per VIN), the sequencer holds it
-# whole in memory as a `MapTrie` (about 260 bytes a node, 630 a VIN): a batch then
-# reads no nodes, hashes in flat dicts, and writes only what it changed. Past it, batches go
-# through `_NodeCache` and `apply_updates`, which read from the table what they touch.
+# whole in memory as a `MapTrie` (about 260 bytes a node, 630 a VIN): a batch then reads no
+# nodes, hashes in flat dicts, and writes only what it changed. Past it, batches go through
+# `_NodeCache` and `apply_updates`, which read from the table what they touch.
 IN_MEMORY_NODE_LIMIT = 4_000_000
+# Loading the map costs about a second per 100,000 VINs. A worker loads it for a batch of at
+# least this many VINs (a backlog, whose batches follow in the same task), and keeps using it
+# while it stays the committed map. A small batch after another worker process sequenced goes
+# through `_NodeCache`, which reads only the paths it touches: with several worker processes
+# taking turns, each small batch would otherwise pay a whole reload.
+LOAD_FOR_BATCHES_OF_VINS = 2_000
 
 
-def _trie_at(stored_root: bytes) -> MapTrie | None:
+def _trie_at(stored_root: bytes, *, batch_vins: int) -> MapTrie | None:
     """This thread's in-memory map, which must be the committed one: loaded again from the
     stored nodes when its root is not `stored_root` (a rolled-back batch, another process that
-    sequenced, a rebuild; see `_NodeCache`). None when the map is too large to hold."""
+    sequenced, a rebuild; see `_NodeCache`) and the batch is worth it. None: take the table."""
     if getattr(_node_caches, "trie_root", None) == stored_root:
         return _node_caches.trie
     _node_caches.trie = _node_caches.trie_root = None
-    if getattr(_node_caches, "too_large", False):
+    if batch_vins < LOAD_FOR_BATCHES_OF_VINS or getattr(_node_caches, "too_large", False):
         return None
     if VinIndexNode.objects.count() > IN_MEMORY_NODE_LIMIT:
         # Maps only grow: once too large, this thread stops counting.
