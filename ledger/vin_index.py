@@ -122,6 +122,9 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
         updates[key] = hashlib.sha256(indexes).digest()
     trie = _trie_at(stored_root, batch_vins=len(updates))
     if trie is not None:
+        # Changed from here on, and the committed map again only once the batch's writes are
+        # done: if one fails, the next batch must not take this copy for the stored map.
+        _node_caches.trie_root = None
         for key, key_index_hash in updates.items():
             trie.set(key, key_index_hash)
         root = trie.root()

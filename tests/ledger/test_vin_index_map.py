@@ -250,3 +250,25 @@ def test_worker_processes_taking_turns_each_start_from_the_committed_map(log_of_
         batch("B", two, expect_loaded=True)
         batch("A", [VINS[2], "WDB1240821A000001"], expect_loaded=True)  # reloaded again
     call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_map_write_fails_leaves_no_trace_in_the_map_in_memory(
+    log_of_four_vins, monkeypatch
+):
+    from tests.ledger.factories import EntryFactory
+
+    # The map in memory is changed before the nodes are written; the write fails and the
+    # batch rolls back. The next batch must not start from the changed copy.
+    size = selectors.tree_size()
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("node write refused by the test")
+
+    services.enqueue_entries(entries=[EntryFactory(vin=vin) for vin in [*VINS, VINS[0]]])
+    with monkeypatch.context() as patch, pytest.raises(DatabaseError, match="refused"):
+        patch.setattr(vin_index, "_write_nodes", refuse)
+        services.integrate_pending()
+    assert selectors.tree_size() == size
+    services.integrate_pending(batch_size=2)
+    call_command("verify_ledger")
