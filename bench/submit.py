@@ -35,7 +35,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import ROOT, VENV_BIN, production_site, server_environment, set_up_django
+from _harness import (
+    GUNICORN_THREADS,
+    ROOT,
+    VENV_BIN,
+    production_site,
+    server_environment,
+    set_up_django,
+)
 from benchdb import create_database, drop_database
 from cpu_by_role import CpuByRole
 
@@ -201,7 +208,8 @@ def main() -> None:
     cpu_total = sum(cpu_ms.values())
     verdict = "met" if integrated >= TARGET_RECORDS_PER_SECOND else "MISSED"
     print(
-        f"{args.records:,} records over {cars:,} cars, {args.workers} gunicorn workers, "
+        f"{args.records:,} records over {cars:,} cars, {args.workers} gunicorn workers of "
+        f"{GUNICORN_THREADS} threads, "
         f"1 Celery worker, the tool with {args.parallel} batches in flight, {os.cpu_count()} "
         f"CPUs; load average {load(figures.load_before)} before, {load(figures.load_after)} after",
         f"  send, until all accepted:   {figures.sent_seconds:7.1f} s  {accepted:8,.0f} records/s",

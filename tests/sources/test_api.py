@@ -397,7 +397,9 @@ def test_quick_single_posts_queue_one_integration_run_and_all_are_integrated(
     from ledger import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.integrate_pending, "delay", lambda: queued.append("run"))
+    monkeypatch.setattr(
+        tasks.integrate_pending, "apply_async", lambda countdown: queued.append("run")
+    )
     ids = []
     for number in range(50):
         response = dealer_client.post(
