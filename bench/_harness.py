@@ -88,6 +88,10 @@ class FillTimes:
     enqueue_seconds: float = 0.0
     integrate_seconds: float = 0.0
     integrate_rates: list[float] = field(default_factory=list)  # entries/s of each chunk
+    # CPU seconds of integrating: this process's, and its PostgreSQL backend's. Steadier than
+    # the wall clock on a shared machine, and their sum is what the sequencer costs.
+    integrate_cpu_seconds: float = 0.0
+    integrate_database_cpu_seconds: float = 0.0
 
     @property
     def integrate_rate(self) -> float:
@@ -100,6 +104,28 @@ class FillTimes:
     @property
     def median_chunk_rate(self) -> float:
         return statistics.median(self.integrate_rates)
+
+    @property
+    def integrate_cpu_per_entry(self) -> tuple[float, float]:
+        """Microseconds of CPU an entry integrated: (this process, its database backend)."""
+        return (
+            self.integrate_cpu_seconds / self.entries * 1e6,
+            self.integrate_database_cpu_seconds / self.entries * 1e6,
+        )
+
+
+def database_backend_cpu_seconds() -> float:
+    """CPU seconds used so far by this connection's PostgreSQL backend process, read from
+    /proc (the server runs on this machine in every benchmark here)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    # Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses: user and
+    # system time in clock ticks.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fill_log(
@@ -125,8 +151,11 @@ def fill_log(
         with transaction.atomic():
             services.enqueue_entries(entries=entries)
         enqueued = time.perf_counter()
+        cpu_before, database_before = time.process_time(), database_backend_cpu_seconds()
         services.integrate_pending()
         integrated = time.perf_counter()
+        times.integrate_cpu_seconds += time.process_time() - cpu_before
+        times.integrate_database_cpu_seconds += database_backend_cpu_seconds() - database_before
         times.entries += len(entries)
         times.enqueue_seconds += enqueued - started
         times.integrate_seconds += integrated - enqueued
@@ -134,6 +163,14 @@ def fill_log(
         if after_chunk is not None:
             after_chunk(first + len(entries), times)
     return times
+
+
+def map_left_out(new_indexes: dict, *, alongside=None) -> bytes:
+    """Stands in for `ledger.vin_index.update_map` in the runs without the VIN map: does what
+    the sequencer hands it to do alongside (its entries' COPY) and commits to a constant."""
+    if alongside is not None:
+        alongside()
+    return bytes(32)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -218,9 +255,14 @@ def wait_until_serving(url: str) -> None:
     raise SystemExit("gunicorn did not start within 60 s")
 
 
+# Threads per gunicorn worker, as the README's production section runs it: a thread waiting on
+# PostgreSQL or Redis lets another's request run (docs/PERFORMANCE.md, "Witnesses").
+GUNICORN_THREADS = 4
+
+
 @dataclass
 class Site:
-    """A running site: gunicorn (sync workers) and one Celery worker integrating."""
+    """A running site: gunicorn (gthread workers) and one Celery worker integrating."""
 
     url: str
     server: subprocess.Popen
@@ -252,7 +294,8 @@ def purge_queued_tasks(environment: dict[str, str]) -> None:
 @contextmanager
 def production_site(environment: dict[str, str], *, port: int, workers: int):
     """Run the site as the README's production section does (Celery worker, gunicorn with
-    `workers` sync workers on 127.0.0.1:`port`) for the `with` block, then stop both.
+    `workers` workers of GUNICORN_THREADS threads on 127.0.0.1:`port`) for the `with` block,
+    then stop both.
 
     Tasks an earlier, interrupted run left queued are purged first."""
     celery = str(VENV_BIN / "celery")
@@ -266,6 +309,7 @@ def production_site(environment: dict[str, str], *, port: int, workers: int):
             str(VENV_BIN / "gunicorn"),
             "carhistory.wsgi:application",
             f"--workers={workers}",
+            f"--threads={GUNICORN_THREADS}",
             f"--bind=127.0.0.1:{port}",
             "--timeout=120",  # a batch of 1,000 on a loaded machine takes seconds
             "--log-level=warning",

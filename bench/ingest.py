@@ -4,7 +4,7 @@
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/ingest.py \
         [--events 10000] [--batch 1000] [--runs 3] [--workers 2]
 
-It creates its own PostgreSQL database (`carhistory_bench_ingest`), starts gunicorn (sync
+It creates its own PostgreSQL database (`carhistory_bench_ingest`), starts gunicorn (gthread
 workers) and a real Celery worker on the Redis db REDIS_URL names, and drops the database at the
 end. One run: a source that signs its own events posts `--events` of them in batches of
 `--batch` over HTTP from two client threads; the clock stops when the last one is integrated

@@ -2,15 +2,18 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/carhistory \\
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/submission_cpu.py \\
-        [--batches 5] [--singles 300]
+        [--batches 5] [--singles 300] [--profile]
 
 Django's test client posts, through the whole middleware and DRF stack with DEBUG=0, signed
 `service` events as `carhistory-submit` sends them: `--batches` batches of 1,000 events for new
-cars (each needs its VRF proof), the same batches again (a resend: every item a duplicate), and
-`--singles` single `POST /api/v1/events`. CPU time (`time.process_time`) rather than the wall
-clock, so other work on a shared machine moves the figures less; the database's own CPU is not
-in it. The Celery hop after each commit is left out (nothing would consume it). It creates
-and drops its own database, `carhistory_bench_submission_cpu` (BENCH_DATABASE to change it).
+cars (each needs its VRF proof), the same batches again (a resend: every item a duplicate),
+batches of new events for those same cars (their VRF proofs are stored: the common case), and
+`--singles` single `POST /api/v1/events`. `--profile` prints, for one more batch of known cars
+(what is left beside the VRF proofs), its SQL statements with their times and a cProfile of the
+request by CPU time. CPU time (`time.process_time`) rather than the wall clock, so other work on
+a shared machine moves the figures less; the database's own CPU is not in it. The Celery hop
+after each commit is left out (nothing would consume it). It creates and drops its own
+database, `carhistory_bench_submission_cpu` (BENCH_DATABASE to change it).
 """
 
 import argparse
@@ -56,10 +59,13 @@ def set_up(database_url: str, redis_url: str) -> None:
     call_command("migrate", verbosity=0)
     import ledger.services
 
-    ledger.services.tasks.integrate_pending.delay = lambda: None  # measure the web process alone
+    # Measure the web process alone: the claim, not the broker publish.
+    ledger.services.tasks.integrate_pending.apply_async = lambda countdown: None
 
 
-def signed_bodies(count: int, first: int, signer) -> list[dict]:
+def signed_bodies(count: int, first: int, signer, *, visit: int = 0) -> list[dict]:
+    """Signed bodies of `count` cars from number `first`; each `visit` is a later record of
+    the same cars, 50 km further on."""
     from carhistory_verifier.submit.statement import RecordSigner
 
     from carhistory.vin import expected_check_digit
@@ -72,7 +78,7 @@ def signed_bodies(count: int, first: int, signer) -> list[dict]:
             "vin": serial[:8] + expected_check_digit(serial) + serial[9:],
             "type": "service",
             "occurred_at": "2024-05-03",
-            "odometer_km": 10_000 + number,
+            "odometer_km": 10_000 + number + visit * 50,
             "facts": {"items": ["oil", "oil filter"]},
         }
         if number % 4 == 0:
@@ -90,10 +96,28 @@ def cpu_ms(client, path: str, body: bytes, headers: dict) -> float:
     return spent
 
 
+def print_profile(client, path: str, body: bytes, headers: dict) -> None:
+    """One request's SQL (with each statement's time) and its cProfile by CPU time."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    profile = cProfile.Profile(time.process_time)
+    with CaptureQueriesContext(connection) as queries:
+        profile.runcall(cpu_ms, client, path, body, headers)
+    print(f"{len(queries.captured_queries)} statements:")
+    for query in queries.captured_queries:
+        print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:120]}")
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--singles", type=int, default=300)
+    parser.add_argument("--profile", action="store_true", help="queries and cProfile, once")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/carhistory")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/3")
@@ -128,7 +152,17 @@ def main() -> None:
         # The first of each warms caches and connections, and is not counted.
         new = [cpu_ms(client, "/api/v1/events/batch", body, headers) for body in batches][1:]
         resent = [cpu_ms(client, "/api/v1/events/batch", body, headers) for body in batches][1:]
+        known = [
+            cpu_ms(client, "/api/v1/events/batch", body, headers)
+            for body in (
+                json.dumps({"events": signed_bodies(1000, 1000 * n, signer, visit=1)}).encode()
+                for n in range(1, args.batches + 1)
+            )
+        ]
         single = [cpu_ms(client, "/api/v1/events", body, headers) for body in singles][20:]
+        if args.profile:
+            body = json.dumps({"events": signed_bodies(1000, 1000, signer, visit=2)}).encode()
+            print_profile(client, "/api/v1/events/batch", body, headers)
     finally:
         from django.db import connections
 
@@ -149,6 +183,8 @@ def main() -> None:
                 f"  batch of 1,000 new:      {statistics.median(new):7.0f} ms "
                 f"({statistics.median(new) / 1000:.2f} ms an event; runs: {runs(new)})",
                 f"  batch of 1,000 resent:   {statistics.median(resent):7.0f} ms",
+                f"  batch of 1,000, cars known: {statistics.median(known):4.0f} ms "
+                f"({statistics.median(known) / 1000:.2f} ms an event; runs: {runs(known)})",
             ]
             if new
             else []

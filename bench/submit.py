@@ -4,16 +4,16 @@
     REDIS_URL=redis://127.0.0.1:6379/3 .venv/bin/python bench/submit.py \
         [--records 100000] [--cars N] [--parallel 2] [--workers 2] [--port 8766]
 
-The production arrangement: gunicorn (sync workers, DEBUG=0) on a throw-away PostgreSQL
-database (`carhistory_bench_submit`), a real Celery worker integrating on Redis. The source is
-set up as a source would do it: an API key from the site, then `carhistory-submit keygen` and
-`register` over HTTP. The file holds `--records` unsigned service records in JSON Lines, with no
-`external_id` (the tool derives them), for `--cars` different cars: by default every record is
-a new car, the worst case (each new VIN costs the site a VRF proof); `--cars 10000` with
-100,000 records is the ten-records-per-car file the other benchmarks use. The clock runs from
-starting `carhistory-submit send` to the moment the last record is integrated in the log, so it
-includes everything the tool does (reading, canonical JSON, Ed25519 signing, HTTP) and
-everything the site does.
+The production arrangement: gunicorn (gthread workers, DEBUG=0) on a throw-away PostgreSQL database
+(`carhistory_bench_submit`, or BENCH_DATABASE), a real Celery worker integrating on Redis. The
+source is set up as a source would do it: an API key from the site, then `carhistory-submit
+keygen` and `register` over HTTP. The file holds `--records` unsigned service records in JSON
+Lines, with no `external_id` (the tool derives them), for `--cars` different cars: by default
+every record is a new car, the worst case (each new VIN costs the site a VRF proof); `--cars
+10000` with 100,000 records is the ten-records-per-car file the other benchmarks use. The clock
+runs from starting `carhistory-submit send` to the moment the last record is integrated in the
+log, so it includes everything the tool does (reading, canonical JSON, Ed25519 signing, HTTP)
+and everything the site does.
 
 Then the same file is sent twice more: once with its result file (the tool skips every
 record) and once without (every record goes to the server again, which recognises each
@@ -35,11 +35,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _harness import ROOT, VENV_BIN, production_site, server_environment, set_up_django
+from _harness import (
+    GUNICORN_THREADS,
+    ROOT,
+    VENV_BIN,
+    production_site,
+    server_environment,
+    set_up_django,
+)
 from benchdb import create_database, drop_database
 from cpu_by_role import CpuByRole
 
-BENCH_DATABASE = "carhistory_bench_submit"
+# Another name lets two runs share one PostgreSQL server without dropping each other's database.
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "carhistory_bench_submit")
 SUBMIT = str(VENV_BIN / "carhistory-submit")
 TARGET_RECORDS_PER_SECOND = 2_000
 
@@ -200,7 +208,8 @@ def main() -> None:
     cpu_total = sum(cpu_ms.values())
     verdict = "met" if integrated >= TARGET_RECORDS_PER_SECOND else "MISSED"
     print(
-        f"{args.records:,} records over {cars:,} cars, {args.workers} gunicorn workers, "
+        f"{args.records:,} records over {cars:,} cars, {args.workers} gunicorn workers of "
+        f"{GUNICORN_THREADS} threads, "
         f"1 Celery worker, the tool with {args.parallel} batches in flight, {os.cpu_count()} "
         f"CPUs; load average {load(figures.load_before)} before, {load(figures.load_after)} after",
         f"  send, until all accepted:   {figures.sent_seconds:7.1f} s  {accepted:8,.0f} records/s",

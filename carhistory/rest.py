@@ -61,18 +61,16 @@ class SafeJSONParser(JSONParser):
 def _depth_exceeds(value: Any, limit: int) -> bool:
     """Whether arrays and objects nest deeper than `limit` in `value`; iterative, so no depth
     can crash it."""
-    stack = [(value, 0)]
+    # Only arrays and objects are stacked: a batch of a thousand events holds some fifteen
+    # thousand scalars, and each would cost a tuple and a loop turn.
+    stack = [(value, 0)] if isinstance(value, dict | list) else []
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth >= limit:
             return True
-        stack.extend((child, depth + 1) for child in children)
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return False
 
 

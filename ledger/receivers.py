@@ -11,5 +11,7 @@ def witness_new_checkpoint(sender, *, tree_size: int, **kwargs) -> None:
     # Sent once the sequencer's transaction has committed. One push task per witness, queued
     # straight from here rather than through a fan-out task: one Celery hop, not two, between
     # the commit and the request to each witness, and a slow witness still delays only its own.
+    # Not one per checkpoint: a push still queued will read this one or a newer.
     for witness_id in witnessing.active_witness_ids():
-        tasks.push_to_witness.delay(witness_id)
+        if witnessing.claim_push(witness_id=witness_id):
+            tasks.push_to_witness.delay(witness_id)

@@ -23,6 +23,7 @@ from enum import StrEnum
 from carhistory_verifier import note
 from carhistory_verifier.witness import client
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,6 +64,21 @@ def active_witness_ids() -> list[int]:
     return list(witnesses.order_by("id").values_list("id", flat=True))
 
 
+# Coalesced pushes, as integration is (`sequencer.claim_integration_run`): set while a push to
+# the witness is queued that has not yet read the latest checkpoint. A checkpoint committed
+# while it is set queues no other push: the queued one reads after that commit, or, if it finds
+# the witness's row taken, the holder looks again (below). Beat's pushes every 10 s cover a
+# lost task message; the expiry bounds what it holds back.
+PUSH_QUEUED_KEY = "ledger:push-queued:{witness_id}"
+PUSH_QUEUED_SECONDS = 30
+
+
+def claim_push(*, witness_id: int) -> bool:
+    """Mark that a checkpoint was committed: True if the caller should queue a push to this
+    witness, False if one will read the latest checkpoint after this commit anyway."""
+    return cache.add(PUSH_QUEUED_KEY.format(witness_id=witness_id), 1, PUSH_QUEUED_SECONDS)
+
+
 def push_to_witness(*, witness_id: int, now: datetime | None = None) -> PushResult:
     """Bring one witness up to the latest checkpoint and store its cosignature."""
     result = PushResult("", Outcome.BUSY)
@@ -75,9 +91,14 @@ def push_to_witness(*, witness_id: int, now: datetime | None = None) -> PushResu
             )
             if witness is None:
                 return result
+            # Before reading the latest checkpoint, which then includes every commit that
+            # found the mark set.
+            cache.delete(PUSH_QUEUED_KEY.format(witness_id=witness_id))
             result = _push_latest(witness, now or timezone.now())
-        # A checkpoint signed while the row was locked had its own push skip it: look again.
-        if result.outcome != Outcome.COSIGNED or selectors.tree_size() <= (result.size or 0):
+        # A checkpoint signed while the row was locked had its own push skip it, or queued
+        # none (the mark is set again): look again.
+        grew = result.outcome == Outcome.COSIGNED and selectors.tree_size() > (result.size or 0)
+        if not grew and cache.get(PUSH_QUEUED_KEY.format(witness_id=witness_id)) is None:
             return result
     return result
 

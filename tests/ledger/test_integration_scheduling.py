@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from ledger import selectors, sequencer, services, tasks
@@ -19,7 +20,13 @@ from tests.ledger.factories import EntryFactory
 def queued_runs(monkeypatch) -> list[str]:
     """The sequencer runs queued, in order: each is started by the test (`start_run`)."""
     queued: list[str] = []
-    monkeypatch.setattr(tasks.integrate_pending, "delay", lambda: queued.append("run"))
+
+    def queue(countdown: float) -> None:
+        # A batch interval later: a run finds the commits of that interval too.
+        assert countdown == settings.LEDGER_BATCH_INTERVAL_SECONDS
+        queued.append("run")
+
+    monkeypatch.setattr(tasks.integrate_pending, "apply_async", queue)
     return queued
 
 
@@ -88,3 +95,33 @@ def test_a_lost_run_holds_back_scheduling_only_until_the_mark_expires(queued_run
     services.enqueue_entry(entry=EntryFactory())
     assert queued_runs == ["run", "run"]
     assert start_run() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_looks_again_waits_for_the_batch_interval(queued_runs, monkeypatch, settings):
+    # Under a stream of single submissions, batches of a few entries each cost the worker a
+    # whole batch's CPU: the next look waits, and takes what came meanwhile in one batch.
+    settings.LEDGER_BATCH_INTERVAL_SECONDS = 0.5
+    services.enqueue_entries(entries=EntryFactory.build_batch(2))
+    looks: list[float] = []
+    looked = sequencer._integrate_batch
+
+    def timed_look(batch_size, **options):
+        looks.append(time.monotonic())
+        result = looked(batch_size, **options)
+        if len(looks) == 1:
+            submitter = threading.Thread(target=commit_from_another_connection)
+            submitter.start()
+            submitter.join()
+        return result
+
+    def commit_from_another_connection() -> None:
+        try:
+            services.enqueue_entry(entry=EntryFactory())
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(sequencer, "_integrate_batch", timed_look)
+    assert start_run() == 3
+    assert len(looks) == 2
+    assert looks[1] - looks[0] >= 0.49  # the interval, give or take the clock reads around it

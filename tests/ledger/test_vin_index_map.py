@@ -25,9 +25,12 @@ def map_key(vrf_key, vin: str) -> bytes:
 
 @pytest.fixture(autouse=True, params=["in memory", "read from the table"])
 def sequencer_map(request, monkeypatch):
-    """Each test twice: with the sequencer holding the whole map in memory, and as it does
-    past `IN_MEMORY_NODE_LIMIT`, reading the nodes each batch touches from the table."""
-    if request.param == "read from the table":
+    """Each test twice: with the sequencer holding the whole map in memory (loaded for any
+    batch), and as it does for small batches or past `IN_MEMORY_NODE_LIMIT`, reading the
+    nodes each batch touches from the table."""
+    if request.param == "in memory":
+        monkeypatch.setattr(vin_index, "LOAD_FOR_BATCHES_OF_VINS", 0)
+    else:
         monkeypatch.setattr(vin_index, "IN_MEMORY_NODE_LIMIT", 0)
     vin_index._node_caches.__dict__.clear()
     yield request.param
@@ -161,23 +164,23 @@ def test_the_checkpoint_and_its_vin_index_entry_are_signed_by_the_log(log_of_fou
 
 
 @contextmanager
-def checkpoints_refused():
-    """A fault in the batch's last write, after the map is written: the database refuses the
-    checkpoint row, so the whole batch rolls back."""
+def checkpoints_refused(table: str = "ledger_checkpoint"):
+    """A fault in one of the batch's writes: the database refuses the rows of `table` (by
+    default the checkpoint, the last write, after the map's), so the whole batch rolls back."""
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION test_refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'checkpoint refused by the test'; END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER test_refuse_checkpoint BEFORE INSERT ON ledger_checkpoint "
+            f"CREATE TRIGGER test_refuse_checkpoint BEFORE INSERT ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION test_refuse_checkpoint()"
         )
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER test_refuse_checkpoint ON ledger_checkpoint")
+            cursor.execute(f"DROP TRIGGER test_refuse_checkpoint ON {table}")
             cursor.execute("DROP FUNCTION test_refuse_checkpoint()")
 
 
@@ -216,3 +219,72 @@ def test_a_restarted_sequencer_carries_on_from_the_stored_map(log_of_four_vins, 
     services.integrate_pending(batch_size=4)
     call_command("verify_ledger")
     assert "9 vin_index entries and the stored VIN index match" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_worker_processes_taking_turns_each_start_from_the_committed_map(log_of_four_vins):
+    from tests.ledger.factories import EntryFactory
+
+    # Two worker processes, each with its own memory (here: its own copy of the per-thread
+    # state), take turns at the sequencer. A process whose map in memory is not the committed
+    # one must reload it or read the table, never carry on from its own stale copy.
+    memories = {"A": {}, "B": {}}
+
+    def batch(process: str, vins: list[str], *, expect_loaded: bool) -> None:
+        state = vin_index._node_caches.__dict__
+        state.clear()
+        state.update(memories[process])
+        services.enqueue_entries(entries=[EntryFactory(vin=vin) for vin in vins])
+        services.integrate_pending()
+        assert (state.get("trie") is not None) == expect_loaded
+        memories[process] = dict(state)
+
+    two, one = [VINS[0], "LVSHFFAL9H5226410"], [VINS[1]]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(vin_index, "LOAD_FOR_BATCHES_OF_VINS", 2)
+        patch.setattr(vin_index, "IN_MEMORY_NODE_LIMIT", 10**9)
+        batch("A", two, expect_loaded=True)
+        batch("B", one, expect_loaded=False)  # small: the table
+        batch("A", one, expect_loaded=False)  # A's map is stale, the batch small: the table
+        batch("A", two, expect_loaded=True)  # reloaded
+        batch("B", two, expect_loaded=True)
+        batch("A", [VINS[2], "WDB1240821A000001"], expect_loaded=True)  # reloaded again
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_a_batch_whose_map_write_fails_leaves_no_trace_in_the_map_in_memory(
+    log_of_four_vins, monkeypatch
+):
+    from tests.ledger.factories import EntryFactory
+
+    # The map in memory is changed before the nodes are written; the write fails and the
+    # batch rolls back. The next batch must not start from the changed copy.
+    size = selectors.tree_size()
+
+    def refuse(*args, **kwargs):
+        raise DatabaseError("node write refused by the test")
+
+    services.enqueue_entries(entries=[EntryFactory(vin=vin) for vin in [*VINS, VINS[0]]])
+    with monkeypatch.context() as patch, pytest.raises(DatabaseError, match="refused"):
+        patch.setattr(vin_index, "_write_nodes", refuse)
+        services.integrate_pending()
+    assert selectors.tree_size() == size
+    services.integrate_pending(batch_size=2)
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_entries_refused_while_the_map_is_hashed_roll_the_batch_back(log_of_four_vins):
+    from tests.ledger.factories import EntryFactory
+
+    # The entries are copied in a second thread while the map is hashed in the first: the
+    # copy's failure must reach the sequencer and undo the batch, map included.
+    size = selectors.tree_size()
+    services.enqueue_entries(entries=[EntryFactory(vin=vin) for vin in [*VINS, VINS[1]]])
+    with checkpoints_refused("ledger_entry"), pytest.raises(DatabaseError, match="refused"):
+        services.integrate_pending()
+    assert selectors.tree_size() == size
+    services.integrate_pending()
+    assert selectors.tree_size() == size + 6
+    call_command("verify_ledger")

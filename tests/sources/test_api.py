@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from carhistory.rest import MAX_JSON_DEPTH
 from carhistory.sources.models import Submission
 from carhistory.sources.services import (
     create_api_key,
@@ -189,6 +190,16 @@ def test_forged_source_signature_is_400(dealer, dealer_client):
     assert "source_sig" in response.json()
     # Only the key's own entry waits; nothing of the forged event was kept.
     assert list(PendingEntry.objects.values_list("id", flat=True)) == [key.pending_id]
+
+
+@pytest.mark.parametrize("nested", [MAX_JSON_DEPTH - 1, MAX_JSON_DEPTH])
+def test_nesting_is_refused_from_the_limit_on(dealer_client, nested):
+    # The object is at depth 0, so its innermost array is at depth `nested`.
+    body = b'{"vin": ' + b"[" * nested + b"]" * nested + b"}"
+    response = dealer_client.post(EVENTS, body, content_type="application/json")
+    assert response.status_code == 400
+    refused_for_depth = "nested too deeply" in str(response.json())
+    assert refused_for_depth == (nested >= MAX_JSON_DEPTH)
 
 
 def test_a_deeply_nested_body_is_400_not_500(dealer_client):
@@ -386,7 +397,9 @@ def test_quick_single_posts_queue_one_integration_run_and_all_are_integrated(
     from ledger import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.integrate_pending, "delay", lambda: queued.append("run"))
+    monkeypatch.setattr(
+        tasks.integrate_pending, "apply_async", lambda countdown: queued.append("run")
+    )
     ids = []
     for number in range(50):
         response = dealer_client.post(

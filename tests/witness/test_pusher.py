@@ -220,3 +220,62 @@ def test_the_admin_form_checks_the_key_name_and_url():
         Cosigner(name="w", verifier_key="w+00000000+BA==", url="http://w.example").full_clean()
     assert "verifier_key" in bad_key.value.message_dict
     Cosigner(name="registry.example/w3", verifier_key=key, url="http://w.example").full_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_checkpoints_signed_before_a_queued_push_starts_queue_no_other(witness, monkeypatch):
+    from ledger import tasks
+
+    witness_id = register(witness).id
+    queued = []
+    monkeypatch.setattr(tasks.push_to_witness, "delay", queued.append)
+    grow(2)
+    grow(3)
+    grow(4)
+    assert queued == [witness_id]  # three checkpoints, one push still to start
+    assert tasks.push_to_witness(witness_id) == witnessing.Outcome.COSIGNED
+    newest = Checkpoint.objects.order_by("-tree_size").first()
+    assert Cosigner.objects.get(pk=witness_id).cosigned_size == newest.tree_size
+    grow(2)  # after the push read the latest: a push of its own
+    assert queued == [witness_id, witness_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkpoint_whose_push_found_the_witness_busy_is_pushed_by_the_holder(
+    witness, monkeypatch
+):
+    import threading
+
+    from django.db import connection
+
+    from ledger import tasks
+
+    witness_id = register(witness).id
+    grow(2)
+    queued, busy = [], []
+    monkeypatch.setattr(tasks.push_to_witness, "delay", queued.append)
+    pushed = witnessing._push_latest
+
+    def another_checkpoint_meanwhile(cosigner, now):
+        result = pushed(cosigner, now)
+        if not busy:
+            # Its own connection: a checkpoint commits while this push holds the row, and
+            # its queued push starts at once and finds the row taken.
+            def sequencer_and_its_push():
+                try:
+                    grow(3)
+                    busy.append(tasks.push_to_witness(witness_id))
+                finally:
+                    connection.close()
+
+            thread = threading.Thread(target=sequencer_and_its_push)
+            thread.start()
+            thread.join()
+        return result
+
+    monkeypatch.setattr(witnessing, "_push_latest", another_checkpoint_meanwhile)
+    # Up to date when it reads, so only the mark tells it that a checkpoint came meanwhile.
+    assert witnessing.push_to_witness(witness_id=witness_id).outcome == witnessing.Outcome.COSIGNED
+    assert busy == [witnessing.Outcome.BUSY] and queued == [witness_id]
+    newest = Checkpoint.objects.order_by("-tree_size").first()
+    assert Cosigner.objects.get(pk=witness_id).cosigned_size == newest.tree_size

@@ -1,6 +1,7 @@
 """The order in which the report page loads (docs/PERFORMANCE.md, "Report page"): the evidence
-is asked for with the page and only once, and Chart.js (70 KB of a first visit's 160) only once
-the chart is on screen; the readings table stands in for it on paper and without JavaScript."""
+is asked for with the page and only once, and Chart.js (the page's largest script, more than
+the rest of a first visit together) only once the chart is on screen; the readings table stands
+in for it on paper and without JavaScript."""
 
 import pytest
 from playwright.sync_api import expect
