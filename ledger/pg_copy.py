@@ -53,5 +53,11 @@ def row(fields: Sequence[bytes]) -> bytes:
 
 def copy_rows(cursor, table: str, columns: Sequence[str], rows: Iterable[bytes]) -> None:
     """COPY encoded rows into `table` (quoted names) through a psycopg2 cursor."""
-    data = io.BytesIO(HEADER + b"".join(rows) + TRAILER)
-    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)", data)
+    data = HEADER + b"".join(rows) + TRAILER
+    # Handed over in one read: psycopg2 takes the GIL for every read, and the sequencer runs
+    # this in a second thread while its first one hashes (ledger/vin_index.py, update_map).
+    cursor.copy_expert(
+        f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT binary)",
+        io.BytesIO(data),
+        size=len(data),
+    )

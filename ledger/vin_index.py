@@ -7,10 +7,11 @@ subtree hashes and the checkpoint commit together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import psycopg2
@@ -102,14 +103,20 @@ def places(vins: Iterable[str]) -> dict[str, VinPlace]:
     }
 
 
-def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
+def update_map(
+    new_indexes: Mapping[str, Sequence[int]], *, alongside: Callable[[], None] | None = None
+) -> bytes:
     """Add entry indexes to their VINs in the map; return the new map root.
 
     `new_indexes` maps each VIN to its new entries' indexes, increasing and all larger than
-    any the map already has. Runs inside the sequencer's transaction.
+    any the map already has. Runs inside the sequencer's transaction. `alongside`, when
+    given, runs once during the call: in a second thread while the map is hashed in memory
+    (it may use the database connection, which the hashing leaves alone), otherwise first.
     """
     stored_root = map_root()
     if not new_indexes:
+        if alongside is not None:
+            alongside()
         return stored_root
     stored = _batch_places(new_indexes)
     updates: dict[bytes, bytes] = {}
@@ -125,19 +132,47 @@ def update_map(new_indexes: Mapping[str, Sequence[int]]) -> bytes:
         # Changed from here on, and the committed map again only once the batch's writes are
         # done: if one fails, the next batch must not take this copy for the stored map.
         _node_caches.trie_root = None
-        for key, key_index_hash in updates.items():
-            trie.set(key, key_index_hash)
-        root = trie.root()
-        rewritten, created = trie.take_changes()
+        with _in_a_second_thread(alongside):
+            for key, key_index_hash in updates.items():
+                trie.set(key, key_index_hash)
+            root = trie.root()
+            rewritten, created = trie.take_changes()
         _write_nodes(rewritten, created=created)
         _node_caches.trie_root = root
     else:
+        if alongside is not None:
+            alongside()
         cache = _node_cache_at(stored_root)
         root, changed = apply_updates(updates, cache.fetch)
         _write_nodes([_node_row(node_id, node) for node_id, node in changed.items()])
         cache.advance(root, changed)
     _write_indexes(indexes_by_vin)
     return root
+
+
+@contextlib.contextmanager
+def _in_a_second_thread(work: Callable[[], None] | None) -> Iterator[None]:
+    """Run `work` in another thread during the block; raise what it raised once both end."""
+    if work is None:
+        yield
+        return
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as failure:  # re-raised in the calling thread below
+            failures.append(failure)
+
+    thread = threading.Thread(target=run, name="sequencer-alongside")
+    thread.start()
+    try:
+        yield
+    finally:
+        # Never leave the block, nor let the transaction end, with the connection in use.
+        thread.join()
+    if failures:
+        raise failures[0]
 
 
 def _batch_places(vins: Iterable[str]) -> dict[str, tuple[bytes, bytes]]:

@@ -164,23 +164,23 @@ def test_the_checkpoint_and_its_vin_index_entry_are_signed_by_the_log(log_of_fou
 
 
 @contextmanager
-def checkpoints_refused():
-    """A fault in the batch's last write, after the map is written: the database refuses the
-    checkpoint row, so the whole batch rolls back."""
+def checkpoints_refused(table: str = "ledger_checkpoint"):
+    """A fault in one of the batch's writes: the database refuses the rows of `table` (by
+    default the checkpoint, the last write, after the map's), so the whole batch rolls back."""
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE FUNCTION test_refuse_checkpoint() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'checkpoint refused by the test'; END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER test_refuse_checkpoint BEFORE INSERT ON ledger_checkpoint "
+            f"CREATE TRIGGER test_refuse_checkpoint BEFORE INSERT ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION test_refuse_checkpoint()"
         )
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER test_refuse_checkpoint ON ledger_checkpoint")
+            cursor.execute(f"DROP TRIGGER test_refuse_checkpoint ON {table}")
             cursor.execute("DROP FUNCTION test_refuse_checkpoint()")
 
 
@@ -271,4 +271,20 @@ def test_a_batch_whose_map_write_fails_leaves_no_trace_in_the_map_in_memory(
         services.integrate_pending()
     assert selectors.tree_size() == size
     services.integrate_pending(batch_size=2)
+    call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+def test_entries_refused_while_the_map_is_hashed_roll_the_batch_back(log_of_four_vins):
+    from tests.ledger.factories import EntryFactory
+
+    # The entries are copied in a second thread while the map is hashed in the first: the
+    # copy's failure must reach the sequencer and undo the batch, map included.
+    size = selectors.tree_size()
+    services.enqueue_entries(entries=[EntryFactory(vin=vin) for vin in [*VINS, VINS[1]]])
+    with checkpoints_refused("ledger_entry"), pytest.raises(DatabaseError, match="refused"):
+        services.integrate_pending()
+    assert selectors.tree_size() == size
+    services.integrate_pending()
+    assert selectors.tree_size() == size + 6
     call_command("verify_ledger")

@@ -114,3 +114,19 @@ def test_the_vin_index_grows_across_appends_and_a_truncation_takes_it_back(tmp_p
     reopened = MirrorStore(tmp_path / "m.sqlite3", log_key)
     assert reopened.size == 3
     assert reopened.known_vins() == {"LSVAU2180N2183294": (first_key, proof, [0, 2])}
+
+
+def test_a_recorded_checkpoint_folds_the_vin_index_rows_of_many_appends(tmp_path, log_key):
+    from carhistory_verifier.mirror import store as store_module
+
+    store = MirrorStore(tmp_path / "m.sqlite3", log_key)
+    key, proof = bytes(range(32)), bytes(80)
+    frontier = store.frontier()
+    appends = store_module.FOLD_VIN_ENTRIES_AFTER + 2
+    for number in range(appends):
+        frontier.append(merkle.leaf_hash(entries(number, number + 1)[0]))
+        store.append(number, entries(number, number + 1), frontier, {"A": (key, proof, [number])})
+    store.record_checkpoint("the log's signed note\n", "— the mirror's line\n")
+    rows = store._db.execute("SELECT COUNT(*) FROM vin_entries").fetchone()[0]
+    assert rows == 1
+    assert store.known_vins() == {"A": (key, proof, list(range(appends)))}

@@ -84,7 +84,8 @@ def _sync(arguments: argparse.Namespace) -> int:
     print(
         f"OK: mirrored {checkpoint.origin} at tree size {checkpoint.size}: fetched "
         f"{result.fetched} entries (from index {result.resumed_at}, {client.entry_bytes} "
-        f"bytes) in {elapsed:.2f}s; cosigned as {mirror_key.name}"
+        f"bytes, and {client.proof_bytes} bytes of VRF proofs) in {elapsed:.2f}s; cosigned as "
+        f"{mirror_key.name}"
         + ("" if result.delivered else " (the log already had the cosignature)")
     )
     return EXIT_OK

@@ -45,8 +45,10 @@ class MirrorClient:
         self._netloc = parsed.netloc
         self._path_prefix = parsed.path.rstrip("/")
         self.token = token
-        # Bytes received for entries, as sent (compressed): the transfer cost.
+        # Bytes received for entries (as sent, compressed) and for VRF proofs: the transfer
+        # cost of a catch-up.
         self.entry_bytes = 0
+        self.proof_bytes = 0
         self._count_lock = threading.Lock()
         self._local = threading.local()
 
@@ -178,6 +180,8 @@ class MirrorClient:
     def vrf_proofs(self, vins: list[str]) -> dict[str, bytes]:
         """The VRF proof of each of these VINs the log has one for."""
         body, _ = self._request("/api/v1/mirror/vrf-proofs", json_body={"vins": vins})
+        with self._count_lock:
+            self.proof_bytes += len(body)
         try:
             data = json.loads(body)
             return {vin: b64decode(proof) for vin, proof in data["proofs"].items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from carhistory_verifier.note import Checkpoint, NoteError, Verifier, verify_che
 from carhistory_verifier.tiles import TILE_WIDTH, decode_entry_bundle, encode_entry_bundle
 
 STORE_FORMAT = "carhistory-mirror-store/v2"
+# Rows of VIN index additions a store keeps before the next recorded checkpoint folds them.
+FOLD_VIN_ENTRIES_AFTER = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -207,7 +210,7 @@ class MirrorStore:
         """Each VIN, its map key, its VRF proof and its entry indexes as 8-byte big-endian
         integers, increasing: what a resumed audit reloads its map from."""
         for vin, (key, proof, indexes) in self.known_vins().items():
-            yield vin, key, proof, b"".join(index.to_bytes(8, "big") for index in indexes)
+            yield vin, key, proof, struct.pack(f">{len(indexes)}Q", *indexes)
 
     def _vin_indexes(self, below: int | None = None) -> dict[str, list[int]]:
         """Each VIN's stored entry indexes (those below `below` only, if given)."""
@@ -284,6 +287,7 @@ class MirrorStore:
         cosignature line; durable when this returns."""
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("BEGIN IMMEDIATE")
+        self._fold_vin_entries()
         self._db.execute(
             "INSERT OR REPLACE INTO checkpoints (size, note, frontier, cosignature, delivered) "
             "VALUES (?, ?, ?, ?, 0)",
@@ -291,6 +295,17 @@ class MirrorStore:
         )
         self._db.execute("COMMIT")
         self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def _fold_vin_entries(self) -> None:
+        # Each append leaves a row and a resumed run reads them all: a catch-up's hundreds of
+        # rows, one object each, took seconds to read back. Folded into one row here, at the
+        # end of a run, when there are more than a few.
+        (rows,) = self._db.execute("SELECT COUNT(*) FROM vin_entries").fetchone()
+        if rows <= FOLD_VIN_ENTRIES_AFTER:
+            return
+        folded = json.dumps(self._vin_indexes(), separators=(",", ":")).encode()
+        self._db.execute("DELETE FROM vin_entries")
+        self._db.execute("INSERT INTO vin_entries (first_index, added) VALUES (0, ?)", (folded,))
 
     def mark_delivered(self, size: int) -> None:
         self._db.execute("UPDATE checkpoints SET delivered = 1 WHERE size = ?", (size,))
