@@ -116,8 +116,8 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
 def _pace(looked_at: float) -> None:
     """Wait, holding the lock, until LEDGER_BATCH_INTERVAL_SECONDS have passed since the last
     look. A batch costs about 15 ms of CPU whatever its size (1 entry or 20: docs/PERFORMANCE.md,
-    "Witnesses"), and a checkpoint two pushes; looking again at once under a steady stream of
-    single submissions made batches of a few entries, and the worker spent a core on them.
+    "Witnesses"), and its checkpoint a push to each witness; looking again at once under a
+    steady stream of single submissions made batches of a few entries, each paying all that.
     Runs queued meanwhile find the lock taken and leave their entries to this look."""
     time.sleep(max(0.0, looked_at + settings.LEDGER_BATCH_INTERVAL_SECONDS - time.monotonic()))
 
