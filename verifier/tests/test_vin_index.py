@@ -17,6 +17,7 @@ from carhistory_verifier.vin_index import (
     key_bit,
     node_of,
     node_path,
+    prove,
     root_from_proof,
     verify_proof,
 )
@@ -258,3 +259,17 @@ def test_a_tracked_trie_reports_exactly_the_stored_nodes_a_batch_rewrote(before,
 def test_a_node_numbers_path_is_its_node_ids_bytes(depth, prefix):
     prefix %= 1 << depth
     assert node_path(1 << depth | prefix) == NodeId(depth, prefix).to_bytes()
+
+
+@settings(max_examples=100)
+@given(maps, keys)
+def test_a_proof_is_the_same_whatever_the_levels_read_a_query(entries, probe):
+    # The server reads 24 levels a query (ledger/vin_index.py), the default is 40: a path
+    # deeper than one step must come out the same as one read in a single query.
+    trie = MapTrie()
+    for key, indexes in entries.items():
+        trie.set(key, index_hash(indexes))
+    trie.root()
+    for key in [*entries, probe]:
+        proofs = {step: prove(key, trie._fetch, depth_step=step) for step in (1, 7, 24, 256)}
+        assert len(set(proofs.values())) == 1
