@@ -117,15 +117,13 @@ class FillTimes:
 def database_backend_cpu_seconds() -> float:
     """CPU seconds used so far by this connection's PostgreSQL backend process, read from
     /proc (the server runs on this machine in every benchmark here)."""
+    from cpu_by_role import cpu_seconds, stat_fields
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    # Fields 14 and 15 of /proc/PID/stat, after the command name in parentheses: user and
-    # system time in clock ticks.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(stat_fields(pid))
 
 
 def fill_log(

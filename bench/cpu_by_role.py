@@ -17,6 +17,18 @@ SAMPLE_SECONDS = 0.25
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat from the third on (the state), as strings."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name in parentheses may hold spaces: the fields start after its ")".
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User plus system CPU seconds from `stat_fields` (stat's fields 14 and 15)."""
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def _processes() -> list[tuple[int, int, float, str]]:
     """(pid, process group, CPU seconds, command line) of every process we may read."""
     found = []
@@ -24,15 +36,11 @@ def _processes() -> list[tuple[int, int, float, str]]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            fields = stat_fields(entry.name)
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # ended while we looked
-        # The command name in parentheses may hold spaces: the fields start after its ")".
-        fields = stat[stat.rindex(")") + 2 :].split()
-        process_group, user_ticks, system_ticks = int(fields[2]), int(fields[11]), int(fields[12])
-        seconds = (user_ticks + system_ticks) / _TICKS
-        found.append((int(entry.name), process_group, seconds, command))
+        found.append((int(entry.name), int(fields[2]), cpu_seconds(fields), command))
     return found
 
 

@@ -299,12 +299,8 @@ def _trie_at(stored_root: bytes, *, batch_vins: int) -> MapTrie | None:
 
 def _stored_nodes() -> Iterable[tuple[NodeId, Node]]:
     rows = VinIndexNode.objects.values_list("path", "hash", "leaf_key", "leaf_index_hash")
-    for path, node_hash, leaf_key, leaf_index_hash in rows.iterator(chunk_size=20_000):
-        node_id = NodeId.from_bytes(bytes(path))
-        if leaf_key is None:
-            yield node_id, Branch(bytes(node_hash))
-        else:
-            yield node_id, Leaf(bytes(leaf_key), bytes(leaf_index_hash))
+    for path, *node in rows.iterator(chunk_size=20_000):
+        yield NodeId.from_bytes(bytes(path)), _node_from_row(*node)
 
 
 def map_root() -> bytes:
@@ -348,14 +344,14 @@ def fetch_nodes(node_ids: Sequence[NodeId]) -> dict[NodeId, Node]:
         rows = VinIndexNode.objects.filter(path__in=list(by_path)).values_list(
             "path", "hash", "leaf_key", "leaf_index_hash"
         )
-    nodes: dict[NodeId, Node] = {}
-    for path, node_hash, leaf_key, leaf_index_hash in rows:
-        node_id = by_path[bytes(path)]
-        if leaf_key is None:
-            nodes[node_id] = Branch(bytes(node_hash))
-        else:
-            nodes[node_id] = Leaf(bytes(leaf_key), bytes(leaf_index_hash))
-    return nodes
+    return {by_path[bytes(path)]: _node_from_row(*node) for path, *node in rows}
+
+
+def _node_from_row(node_hash, leaf_key, leaf_index_hash) -> Node:
+    """The node a stored row holds (the inverse of `_node_row`): a leaf keeps its key."""
+    if leaf_key is None:
+        return Branch(bytes(node_hash))
+    return Leaf(bytes(leaf_key), bytes(leaf_index_hash))
 
 
 def _node_row(node_id: NodeId, node: Node) -> StoredRow:
