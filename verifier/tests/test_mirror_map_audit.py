@@ -13,11 +13,6 @@ VINS = ["LSVAU2180N2183294", "LFV2A21K3J3041877", "LVSHFFAL9H5226410"]
 
 
 @pytest.fixture(scope="module")
-def vrf_key():
-    return vrf.VrfKey.generate()
-
-
-@pytest.fixture(scope="module")
 def proofs(vrf_key):
     return {vin: vrf.prove(vrf_key, vin.encode()) for vin in VINS}
 

@@ -69,11 +69,6 @@ class ListLog:
 
 
 @pytest.fixture(scope="module")
-def vrf_key():
-    return vrf.VrfKey.generate()
-
-
-@pytest.fixture(scope="module")
 def proofs(vrf_key):
     return {vin: vrf.prove(vrf_key, vin.encode()) for vin in VINS}
 
