@@ -96,6 +96,16 @@ def cpu_ms(client, path: str, body: bytes, headers: dict) -> float:
     return spent
 
 
+def backend_cpu_seconds() -> float:
+    """CPU time so far of the PostgreSQL backend serving this process (on this machine)."""
+    from cpu_by_role import cpu_seconds, stat_fields
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cpu_seconds(stat_fields(cursor.fetchone()[0]))
+
+
 def print_profile(client, path: str, bodies: list[bytes], headers: dict) -> None:
     """The SQL of the first request (with each statement's time) and a cProfile by CPU time
     of all of them: one batch, or many single events (one is too short to profile)."""
@@ -164,7 +174,9 @@ def main() -> None:
                 for n in range(1, args.batches + 1)
             )
         ]
+        database_before = backend_cpu_seconds()
         single = [cpu_ms(client, "/api/v1/events", body, headers) for body in singles][20:]
+        database_single = (backend_cpu_seconds() - database_before) * 1000 / len(singles)
         if args.profile and args.batches:
             body = json.dumps({"events": signed_bodies(1000, 1000, signer, visit=2)}).encode()
             print_profile(client, "/api/v1/events/batch", [body], headers)
@@ -200,7 +212,8 @@ def main() -> None:
             if new
             else []
         ),
-        f"  single event:            {statistics.median(single):7.2f} ms",
+        f"  single event:            {statistics.median(single):7.2f} ms; PostgreSQL's backend "
+        f"{database_single:.2f} ms (mean)",
         sep="\n",
     )
 

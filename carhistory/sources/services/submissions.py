@@ -16,6 +16,7 @@ from nacl import bindings as sodium
 from nacl.exceptions import BadSignatureError
 
 from carhistory.plain_text import escaped, is_storable, quoted
+from carhistory.prepared_statements import prepared
 from carhistory.sources import roles, schemas
 from carhistory.sources.errors import SourceError
 from carhistory.sources.models import (
@@ -112,6 +113,25 @@ def _refused_source(organisation: Organisation, payloads: list[Any]) -> list[Sub
     return [SubmissionResult(Outcome.FORBIDDEN, errors={"source": [reason]}) for _p in payloads]
 
 
+_SOURCE_SHARE_LOCK = "SELECT 1 FROM sources_organisation WHERE id = $1 FOR SHARE"
+# At most one key is current (`one_current_signing_key_per_organisation`). The submissions as
+# `_accepted_by_external_id` finds them, with `<> ''` so that the planner can use the partial
+# unique index that guards idempotency: for a single event, these were a query of their own,
+# and building it cost more than the database's answer.
+_SOURCE_NOW = (
+    "SELECT organisation.status, signing_key.verifier_key, "
+    "ARRAY(SELECT submission.id FROM sources_submission AS submission "
+    "WHERE submission.organisation_id = organisation.id "
+    "AND submission.status = $2 AND submission.external_id <> '' "
+    "AND submission.external_id = ANY($3::text[])) "
+    "FROM sources_organisation AS organisation "
+    "LEFT JOIN sources_signingkey AS signing_key "
+    "ON signing_key.organisation_id = organisation.id "
+    "AND signing_key.retired_at IS NULL "
+    "WHERE organisation.id = $1"
+)
+
+
 def _source_now(
     organisation: Organisation, external_ids: set[str]
 ) -> tuple[str | None, dict[str, Submission]]:
@@ -137,22 +157,13 @@ def _source_now(
             _accepted_by_external_id(organisation, external_ids),
         )
     with connection.cursor() as cursor:
-        # At most one key is current (`one_current_signing_key_per_organisation`). The
-        # submissions as `_accepted_by_external_id` finds them, with `<> ''` so that the planner
-        # can use the partial unique index that guards idempotency: for a single event, these
-        # were a query of their own, and building it cost more than the database's answer.
+        # Prepared, like the API key's statement: planning these cost PostgreSQL more than
+        # running them, on every request.
+        lock = prepared(cursor, name="source_share_lock", statement=_SOURCE_SHARE_LOCK)
+        read = prepared(cursor, name="source_now", statement=_SOURCE_NOW)
         cursor.execute(
-            "SELECT 1 FROM sources_organisation WHERE id = %(id)s FOR SHARE; "
-            "SELECT organisation.status, signing_key.verifier_key, "
-            "ARRAY(SELECT submission.id FROM sources_submission AS submission "
-            "WHERE submission.organisation_id = organisation.id "
-            "AND submission.status = %(accepted)s AND submission.external_id <> '' "
-            "AND submission.external_id = ANY(%(external_ids)s::text[])) "
-            "FROM sources_organisation AS organisation "
-            "LEFT JOIN sources_signingkey AS signing_key "
-            "ON signing_key.organisation_id = organisation.id "
-            "AND signing_key.retired_at IS NULL "
-            "WHERE organisation.id = %(id)s",
+            f"EXECUTE {lock}(%(id)s); "
+            f"EXECUTE {read}(%(id)s, %(accepted)s, %(external_ids)s::text[])",
             {
                 "id": organisation.pk,
                 "accepted": SubmissionStatus.ACCEPTED.value,
