@@ -393,7 +393,9 @@ def _write_nodes(rows: Sequence[StoredRow], *, created: Sequence[StoredRow] | No
         )
         # Emptied first as well: one transaction may write the map twice (a rebuild, then the
         # batch), and rows of the first write must not be written again over the second's.
-        cursor.execute("TRUNCATE vin_index_node_changes")
+        # DELETE, not TRUNCATE: the table is almost always empty here, and a TRUNCATE cost
+        # PostgreSQL 2.5 ms every batch (a new file for the table) whatever it held.
+        cursor.execute("DELETE FROM vin_index_node_changes")
         cursor.cursor.copy_expert(
             "COPY vin_index_node_changes (path, hash, leaf_key, leaf_index_hash) "
             "FROM STDIN (FORMAT binary)",
@@ -448,7 +450,9 @@ def _write_indexes(indexes_by_vin: Mapping[str, bytes]) -> None:
             "CREATE TEMPORARY TABLE IF NOT EXISTS vin_index_changes "
             "(vin varchar(17), indexes bytea) ON COMMIT DELETE ROWS"
         )
-        cursor.execute("TRUNCATE vin_index_changes")
+        # Empty already unless the map was written before in this transaction; DELETE, not
+        # TRUNCATE, for the reason `_write_nodes` gives.
+        cursor.execute("DELETE FROM vin_index_changes")
         pg_copy.copy_rows(cursor.cursor, "vin_index_changes", ["vin", "indexes"], rows)
         cursor.execute(
             "UPDATE ledger_vinkey AS stored SET indexes = given.indexes "
