@@ -96,8 +96,19 @@ def cpu_ms(client, path: str, body: bytes, headers: dict) -> float:
     return spent
 
 
-def print_profile(client, path: str, body: bytes, headers: dict) -> None:
-    """One request's SQL (with each statement's time) and its cProfile by CPU time."""
+def backend_cpu_seconds() -> float:
+    """CPU time so far of the PostgreSQL backend serving this process (on this machine)."""
+    from cpu_by_role import cpu_seconds, stat_fields
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cpu_seconds(stat_fields(cursor.fetchone()[0]))
+
+
+def print_profile(client, path: str, bodies: list[bytes], headers: dict) -> None:
+    """The SQL of the first request (with each statement's time) and a cProfile by CPU time
+    of all of them: one batch, or many single events (one is too short to profile)."""
     import cProfile
     import pstats
 
@@ -106,11 +117,15 @@ def print_profile(client, path: str, body: bytes, headers: dict) -> None:
 
     profile = cProfile.Profile(time.process_time)
     with CaptureQueriesContext(connection) as queries:
-        profile.runcall(cpu_ms, client, path, body, headers)
+        profile.runcall(cpu_ms, client, path, bodies[0], headers)
     print(f"{len(queries.captured_queries)} statements:")
     for query in queries.captured_queries:
         print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:120]}")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+    for body in bodies[1:]:
+        profile.runcall(cpu_ms, client, path, body, headers)
+    print(f"cProfile of {len(bodies)} requests to {path}:")
+    pstats.Stats(profile).sort_stats("cumulative").print_stats(60)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(40)
 
 
 def main() -> None:
@@ -159,10 +174,18 @@ def main() -> None:
                 for n in range(1, args.batches + 1)
             )
         ]
+        database_before = backend_cpu_seconds()
         single = [cpu_ms(client, "/api/v1/events", body, headers) for body in singles][20:]
-        if args.profile:
+        database_single = (backend_cpu_seconds() - database_before) * 1000 / len(singles)
+        if args.profile and args.batches:
             body = json.dumps({"events": signed_bodies(1000, 1000, signer, visit=2)}).encode()
-            print_profile(client, "/api/v1/events/batch", body, headers)
+            print_profile(client, "/api/v1/events/batch", [body], headers)
+        if args.profile and args.singles:
+            # New events of cars the singles above logged: their VRF proofs are stored.
+            bodies = signed_bodies(args.singles, 900_000, signer, visit=1)
+            print_profile(
+                client, "/api/v1/events", [json.dumps(b).encode() for b in bodies], headers
+            )
     finally:
         from django.db import connections
 
@@ -189,7 +212,8 @@ def main() -> None:
             if new
             else []
         ),
-        f"  single event:            {statistics.median(single):7.2f} ms",
+        f"  single event:            {statistics.median(single):7.2f} ms; PostgreSQL's backend "
+        f"{database_single:.2f} ms (mean)",
         sep="\n",
     )
 

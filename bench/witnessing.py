@@ -12,7 +12,9 @@ the end), gunicorn, a Celery worker (integration and the pushes to witnesses), a
 signed events are posted open loop (event i leaves at i / rate seconds, whatever the answers
 before it did) for `--seconds`; afterwards the database says, for each event, its index and the
 first moment both witnesses' cosignatures on a checkpoint covering that index were stored. The
-signing and JSON encoding a source does happen before the clock starts.
+signing and JSON encoding a source does happen before the clock starts. The CPU an event of
+each part (gunicorn, the Celery worker, the witnesses, and the PostgreSQL backends of the
+benchmark's database) comes from bench/cpu_by_role.py.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from _harness import GUNICORN_THREADS, purge_queued_tasks
 from benchdb import create_database, drop_database
+from cpu_by_role import CpuByRole
 from ingest import (
     ROOT,
     VENV_BIN,
@@ -65,7 +68,11 @@ def start_witnesses(directory: Path, log_key: str, first_port: int) -> list[subp
              "--state", str(directory / f"{slug}.db")],
             stdout=subprocess.PIPE, text=True, start_new_session=True,
         )  # fmt: skip
-        assert "serving" in process.stdout.readline()
+        if "serving" not in process.stdout.readline():
+            # A port taken by another run: leave no witness of ours behind.
+            for started in [*processes, process]:
+                stop(started)
+            raise SystemExit(f"a witness could not listen on 127.0.0.1:{port}")
         add_witness(verifier_key=key.verifier().key_string(), url=f"http://127.0.0.1:{port}")
         processes.append(process)
     return processes
@@ -239,23 +246,6 @@ def report_line(
     )
 
 
-def cpu_seconds(leaders: list[subprocess.Popen]) -> float:
-    """CPU time used so far by the process groups these processes lead (each was started in a
-    session of its own: gunicorn with its workers, Celery with its pool). CPU time rather than
-    the wall clock: on a shared machine it says what the work costs, which the rate cannot."""
-    groups = {leader.pid for leader in leaders}
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # After the command's closing parenthesis: state, ppid, pgrp, ... utime, stime.
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        if int(fields[2]) in groups:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def _rate(moments: list[float]) -> float:
     return (len(moments) - 1) / (moments[-1] - moments[0]) if len(moments) > 1 else 0.0
 
@@ -324,19 +314,27 @@ def main() -> None:
                 events = make_events(organisation, signer, run + 1, count)
                 bodies = [json.dumps(event).encode() for event in events]
                 started, load_before = time.time(), os.getloadavg()
-                groups = {"web": [server], "worker": [worker], "witnesses": witnesses}
-                cpu_before = {name: cpu_seconds(group) for name, group in groups.items()}
+                groups = {"web": server.pid, "worker": worker.pid}
+                groups |= {f"witness {n}": process.pid for n, process in enumerate(witnesses)}
+                cpu = CpuByRole(groups, args.database)
                 sending = post_open_loop(url, raw_key, bodies, rate)
                 latencies, integration = witnessed_latencies(
                     sending.sent, len(witnesses), timeout=60
                 )
+                spent = cpu.stop()
                 line = report_line(rate, count, sending, latencies, integration)
+                by_role = {
+                    "web": spent.get("web", 0.0),
+                    "worker": spent.get("worker", 0.0),
+                    "witnesses": sum(v for role, v in spent.items() if role.startswith("witness")),
+                    "PostgreSQL": spent.get("database", 0.0),
+                }
                 cpu_per_event = ", ".join(
-                    f"{name} {(cpu_seconds(group) - cpu_before[name]) * 1000 / count:.2f} ms"
-                    for name, group in groups.items()
+                    f"{name} {seconds * 1000 / count:.2f} ms" for name, seconds in by_role.items()
                 )
                 line += (
-                    f"\n      CPU an event (PostgreSQL's not counted): {cpu_per_event}"
+                    f"\n      CPU an event: {cpu_per_event}; "
+                    f"{sum(by_role.values()) * 1000 / count:.2f} ms in all"
                     f"\n      {time.time() - started:.0f} s in all; load average "
                     f"{load_text(load_before)} at the start, "
                     f"{load_text(os.getloadavg())} at the end"

@@ -4,7 +4,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from carhistory_verifier import merkle, protocol
@@ -57,7 +59,7 @@ def start_worker(log_key, log_path, *, batch_size: int = PENDING) -> subprocess.
     }
     return subprocess.Popen(
         [
-            f"{settings.BASE_DIR}/.venv/bin/celery",
+            str(Path(sys.executable).parent / "celery"),
             "-A",
             "carhistory",
             "worker",

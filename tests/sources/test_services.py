@@ -483,6 +483,28 @@ def test_private_details_never_enter_the_entry_only_their_commitment(dealer):
     )
 
 
+def test_each_event_of_a_batch_keeps_its_own_private_details(dealer):
+    details = {
+        0: {"customer": "张三", "total_cny": 680, "paid": True, "lines": [{"part": "滤清器"}]},
+        2: {"invoice": "INV-2", "note": None},
+        3: {"invoice": "INV-3", "nested": {"a": [1, 2, {"b": "c"}]}},
+    }
+    payloads = [
+        event_payload(vin=make_vin(number), private=details.get(number)) for number in range(5)
+    ]
+    results = submit_events(organisation=dealer, payloads=payloads)
+    for number, result in enumerate(results):
+        record = PrivateRecord.objects.filter(submission=result.submission).first()
+        entry = _integrated_entry(result.submission)
+        if number not in details:
+            assert record is None and entry["private_commitment"] is None
+            continue
+        assert record.details == details[number]
+        assert entry["private_commitment"] == entry_format.private_commitment(
+            salt=bytes(record.salt), private=details[number]
+        )
+
+
 def test_erasure_deletes_details_and_salt_and_keeps_the_entry(dealer):
     result = submit_event(
         organisation=dealer, payload=event_payload(private={"customer": "Zhang San"})

@@ -55,6 +55,13 @@ def test_the_check_digit_is_iso_3779s_weighted_sum(chars):
     assert expected_check_digit(vin) == iso_check_digit(vin)
 
 
+@pytest.mark.parametrize("vin", ["1HGCM82633A00435", "1HGCM82633A0043521", ""])
+def test_a_check_digit_is_refused_for_a_vin_of_another_length(vin):
+    # A shorter VIN must not be weighted as if its missing characters were zeros.
+    with pytest.raises(ValueError):
+        expected_check_digit(vin)
+
+
 def test_known_north_american_vin_is_valid():
     # The check-digit example used across the industry (a 2003 Honda Accord).
     result = check_vin("1HGCM82633A004352")

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from carhistory.prepared_statements import prepared
 from carhistory.sources.errors import SourceError
 from carhistory.sources.models import (
     ApiKey,
@@ -107,7 +108,7 @@ def _api_key_statement() -> str:
     return (
         f"SELECT {selected} FROM sources_apikey AS api_key "  # noqa: S608 - names from the models
         "JOIN sources_organisation AS organisation ON organisation.id = api_key.organisation_id "
-        "WHERE api_key.prefix = %s"
+        "WHERE api_key.prefix = $1"
     )
 
 
@@ -121,7 +122,10 @@ def _api_key_with_organisation(prefix: str) -> ApiKey | None:
         # The embedded SQLite default: the ORM converts its text dates and integer booleans.
         return ApiKey.objects.select_related("organisation").filter(prefix=prefix).first()
     with connection.cursor() as cursor:
-        cursor.execute(_api_key_statement(), [prefix])
+        # Prepared: PostgreSQL planned this join on every request, which cost it more than
+        # running it.
+        name = prepared(cursor, name="api_key_with_organisation", statement=_api_key_statement())
+        cursor.execute(f"EXECUTE {name}(%s)", [prefix])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -53,13 +53,25 @@ def _written_alike(value: Any) -> bool:
     if kind is int:
         return value in _SAFE_INTEGERS
     if kind is list:
-        return all(_written_alike(item) for item in value)
+        return _items_written_alike(value)
     if kind is dict:
-        return all(
-            type(key) is str and key.isascii() and _written_alike(item)
-            for key, item in value.items()
-        )
+        # Plain loops with text answered inline: `all()` over a generator, one call a value,
+        # cost half as much as the encoding (2.9 µs an entry against 1.6 µs this way), and
+        # the site walks every submission three times, the tool twice.
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is not str and not _written_alike(item):
+                return False
+        return True
     return False
+
+
+def _items_written_alike(items: list) -> bool:
+    for item in items:  # noqa: SIM110 - a loop, not all() over a generator: see above
+        if type(item) is not str and not _written_alike(item):
+            return False
+    return True
 
 
 def entry_bytes(entry: Mapping[str, Any]) -> bytes:
