@@ -120,12 +120,17 @@ def test_keys_of_many_new_vins_are_verified_in_worker_processes(vrf_key):
         # Each VIN is asked for once, by the first range that brings it, and a VIN the
         # store already knew is not asked for at all.
         assert asked == [vins[5:300], vins[300:]]
-        keys = second.result()
+        # The audit takes each range's keys in order, and each batch's keys once: the
+        # second range hands over only the VINs it asked for.
+        first_keys = first.result()
+        second_keys = second.result()
         assert learner._pool is not None
-        assert set(keys) == set(vins[5:])
-        assert first.result() == {vin: keys[vin] for vin in vins[5:300]}
+        assert set(first_keys) == set(vins[5:300])
+        assert set(second_keys) == set(vins[300:])
+        keys = {**first_keys, **second_keys}
         for vin in vins[5:]:
             assert keys[vin] == (vrf.proof_to_hash(proofs[vin])[:32], proofs[vin])
+        assert first.result() == {}
     finally:
         learner.close()
 
@@ -149,3 +154,37 @@ def test_a_forged_proof_among_many_is_refused_naming_its_vin(vrf_key):
             learner.confirm()
     finally:
         learner.close()
+
+
+def test_entries_are_read_as_json_loads_reads_them():
+    from carhistory_verifier.mirror.map_audit import read_entries
+
+    vin = VINS[0]
+    entries = [
+        entry(vin),
+        # A nested "vin" is not the entry's; a later duplicate member wins, as in json.loads.
+        json.dumps({"type": "service", "data": {"vin": vin}}).encode(),
+        b'{"vin":"' + VINS[1].encode() + b'","vin":"' + VINS[2].encode() + b'"}',
+        # Bytes json.loads reads as UTF-16 (the second byte is NUL), and a UTF-8 BOM.
+        json.dumps({"vin": vin}).encode("utf-16-le"),
+        b"\xef\xbb\xbf" + entry(vin),
+        b'{"vin":7}',
+        vin_index_entry(6, bytes(32), bytes(32)),
+    ]
+    read = read_entries(10, entries)
+    assert read.vins == [vin, None, VINS[2], vin, vin, None, None]
+    assert list(read.vin_index_facts) == [16]
+    assert read.since(13).vins == read.vins[3:]
+    assert list(read.since(13).vin_index_facts) == [16]
+
+
+@pytest.mark.parametrize(
+    # The last, 60 KB, fits in an entry; json.loads raises RecursionError on it.
+    "data",
+    [b"{", b"[1]", b'"vin"', b"{\xff}", b"", b"[" * 30_000 + b"]" * 30_000],
+)
+def test_an_entry_that_is_no_json_object_is_refused_not_a_crash(data):
+    from carhistory_verifier.mirror.map_audit import read_entries
+
+    with pytest.raises(MapRefused, match=r"entry 4 is not (JSON|a JSON object)"):
+        read_entries(3, [entry(VINS[0]), data])

@@ -479,26 +479,50 @@ class MapTrie:
         if not self._dirty:
             return
         hashes, place, index_hashes, sha256 = self._hashes, self._place, self._index_hashes, _sha256
+        dirty = list(self._dirty)
+        leaves = [place[key] for key in dirty]
+        hashes.update(
+            {
+                node: sha256(b"\x00" + key + index_hashes[key]).digest()
+                for node, key in zip(leaves, dirty, strict=True)
+            }
+        )
+        # The branches above the dirty leaves, a level at a time from the deepest: a node's
+        # number has `depth + 1` bits, and its parent is the number shifted right once. Each
+        # level is one set, so a branch above many dirty leaves is hashed once, after both of
+        # its children. (Per node in a Python loop, the walk and a sort cost a third of a
+        # mirror's root.)
+        parents_by_length: dict[int, set[int]] = {}
+        for node in leaves:
+            parent = node >> 1
+            length = parent.bit_length()
+            below = parents_by_length.get(length)
+            if below is None:
+                parents_by_length[length] = {parent}
+            else:
+                below.add(parent)
+        level: set[int] = set()
         rewritten = self._rewritten
-        stale: set[int] = set()
-        for key in self._dirty:
-            node = place[key]
-            hashes[node] = sha256(b"\x00" + key + index_hashes[key]).digest()
+        get = hashes.get
+        for length in range(max(parents_by_length), 0, -1):
+            more = parents_by_length.get(length)
+            if more is not None:
+                level |= more
+            if not level:
+                continue
+            hashes.update(
+                {
+                    node: sha256(
+                        b"\x01" + get(node << 1, EMPTY_HASH) + get(node << 1 | 1, EMPTY_HASH)
+                    ).digest()
+                    for node in level
+                }
+            )
             if rewritten is not None:
-                rewritten.add(node)
-            node >>= 1
-            # Above a stale node every ancestor is already stale.
-            while node and node not in stale:
-                stale.add(node)
-                node >>= 1
-        # A child's number is larger than its parent's: largest first is deepest first.
-        for node in sorted(stale, reverse=True):
-            child = node << 1
-            hashes[node] = sha256(
-                b"\x01" + hashes.get(child, EMPTY_HASH) + hashes.get(child | 1, EMPTY_HASH)
-            ).digest()
+                rewritten |= level
+            level = {node >> 1 for node in level}
         if rewritten is not None:
-            rewritten |= stale
+            rewritten.update(leaves)
         self._root = hashes.get(1, EMPTY_HASH)
         self._dirty.clear()
 

@@ -23,9 +23,9 @@ from carhistory_verifier.mirror.map_audit import (
     KeyLearner,
     MapAudit,
     MapRefused,
-    ParsedEntry,
     RangeKeys,
-    parse_entry,
+    ReadEntries,
+    read_entries,
 )
 from carhistory_verifier.mirror.store import MirroredCheckpoint, MirrorStore, StoreError
 from carhistory_verifier.note import (
@@ -128,7 +128,7 @@ class _Range:
 
     first: int
     entries: list[bytes]
-    parsed: list[ParsedEntry] | None
+    read: ReadEntries | None
     keys: RangeKeys | None
 
 
@@ -144,9 +144,8 @@ class _Fetcher:
         entries = self.client.entries(first, end)
         if self.learner is None:
             return _Range(first, entries, None, None)
-        parsed = [parse_entry(first + offset, data) for offset, data in enumerate(entries)]
-        keys = self.learner.keys_for(entry.vin for entry in parsed)
-        return _Range(first, entries, parsed, keys)
+        read = read_entries(first, entries)
+        return _Range(first, entries, read, self.learner.keys_for(read.vins))
 
 
 def _ranges(start: int, size: int) -> list[tuple[int, int]]:
@@ -221,8 +220,7 @@ def _hash_and_audit(
     entries = fetched.entries[skip:]
     first = fetched.first + skip
     if audit is not None:
-        for offset, entry in enumerate(fetched.parsed[skip:], start=first):
-            audit.observe_parsed(offset, entry)
+        audit.observe_entries(fetched.read.since(first) if skip else fetched.read)
     else:
         for offset, data in enumerate(entries, start=first):
             if _VIN_INDEX_TYPE in data:
