@@ -75,6 +75,32 @@ def bench_vrf(count: int) -> None:
         f"(one core, CPU time), load {load_average()}",
         flush=True,
     )
+    print(f"  a proof's parts, µs each: {vrf_parts(key, count)}", flush=True)
+
+
+def vrf_parts(key, count: int) -> str:
+    """CPU time of the libsodium calls a proof makes (two variable-base multiplications, one
+    fixed-base one) and of its hash to the curve: why the rate is what it is."""
+    from carhistory_verifier import vrf
+    from nacl import bindings as sodium
+
+    scalar = sodium.crypto_core_ed25519_scalar_reduce(bytes(range(64)))
+    point = vrf.encode_to_curve(key.public_key, b"LSVAU2180N0000000")
+    parts = {
+        "variable-base multiplication": lambda: sodium.crypto_scalarmult_ed25519_noclamp(
+            scalar, point
+        ),
+        "fixed-base multiplication": lambda: sodium.crypto_scalarmult_ed25519_base_noclamp(scalar),
+        "encode_to_curve": lambda: vrf.encode_to_curve(key.public_key, vin_of(count).encode()),
+        "point addition": lambda: sodium.crypto_core_ed25519_add(point, point),
+    }
+    timings = []
+    for name, call in parts.items():
+        started = time.process_time()
+        for _ in range(count):
+            call()
+        timings.append(f"{name} {(time.process_time() - started) / count * 1e6:.1f}")
+    return ", ".join(timings)
 
 
 def bench_sequencer(total: int, vins: int, *, with_map: bool, seed: int) -> FillTimes:
@@ -153,6 +179,23 @@ def bench_bundle_proofs(count: int) -> None:
         f"load {load_average()}",
         flush=True,
     )
+    # The parts, timed one by one on another draw of VINs (the same draw would find its
+    # pages cached): where the section's time goes.
+    rng = random.Random(9162)
+    parts = section_parts(
+        [
+            rng.choice(logged) if number % 2 else f"LSVAU2180Y{rng.randrange(10**7):07d}"
+            for number in range(count)
+        ]
+    )
+    print(
+        "  its parts, median / p99 ms: "
+        + "; ".join(
+            f"{name} {statistics.median(times):.2f} / {percentile(times, 0.99):.2f}"
+            for name, times in parts.items()
+        ),
+        flush=True,
+    )
 
 
 def analyze() -> None:
@@ -172,6 +215,42 @@ def vin_index_section(vin: str, checkpoint) -> tuple:
         selectors.inclusion_proofs(indexes=[index], checkpoint=checkpoint),
         selectors.vin_index_proof(vin),
     )
+
+
+def section_parts(vins: list[str]) -> dict[str, list[float]]:
+    """The time of each part of `vin_index_section`, VIN by VIN, in milliseconds."""
+    from carhistory_verifier.vin_index import prove
+
+    from ledger import selectors, vin_index
+
+    parts: dict[str, list[float]] = {
+        "the VIN's rows and the last entry": [],
+        "the last entry's inclusion proof": [],
+        "the VIN's place (its VinKey row, or a VRF proof if never logged)": [],
+        "the map path": [],
+    }
+    times = iter(parts.values())
+    rows, inclusion, place, path = times
+    for vin in vins:
+        checkpoint = selectors.latest_checkpoint()
+        started = time.perf_counter()
+        history = selectors.vin_history(vin, checkpoint)
+        rows.append(lap(started))
+        started = time.perf_counter()
+        selectors.inclusion_proofs(indexes=[history.last_entry.index], checkpoint=checkpoint)
+        inclusion.append(lap(started))
+        started = time.perf_counter()
+        stored = vin_index.places([vin]).get(vin)
+        key = stored.key if stored is not None else vin_index.vrf_place(vin)[1]
+        place.append(lap(started))
+        started = time.perf_counter()
+        prove(key, vin_index.fetch_nodes, depth_step=vin_index.MAP_LEVELS_A_QUERY)
+        path.append(lap(started))
+    return parts
+
+
+def lap(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def twenty_entry_bundle() -> dict:

@@ -5,11 +5,9 @@ It runs in a Celery worker (`ledger.tasks.integrate_pending`), never inside a us
 `ledger.services` enqueues and schedules it.
 """
 
-import contextlib
-import gc
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +17,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
+
+from carhistory import garbage_collection
 
 from . import keys, pg_copy, selectors, signals, vin_index
 from .models import Checkpoint, Entry, PendingEntry, Subtree
@@ -92,7 +92,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
     checkpoint = None
     looked_at = None
     while True:
-        with transaction.atomic(), _cyclic_garbage_collection_paused():
+        with transaction.atomic(), garbage_collection.paused():
             if not _take_sequencer_lock(wait=wait):
                 # The mark stays: the holder sees it when it lets go, and looks again.
                 return IntegrationResult(selectors.tree_size(), integrated, checkpoint)
@@ -120,20 +120,6 @@ def _pace(looked_at: float) -> None:
     steady stream of single submissions made batches of a few entries, each paying all that.
     Runs queued meanwhile find the lock taken and leave their entries to this look."""
     time.sleep(max(0.0, looked_at + settings.LEDGER_BATCH_INTERVAL_SECONDS - time.monotonic()))
-
-
-@contextlib.contextmanager
-def _cyclic_garbage_collection_paused() -> Iterator[None]:
-    """A batch allocates hundreds of thousands of small tuples and bytes, none in a cycle;
-    each allocation burst would set off collections that walk the whole heap, the map's node
-    cache included, many times a batch. Reference counting frees them all the same."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _announcement(size: int) -> Callable[[], None]:

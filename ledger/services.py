@@ -189,6 +189,31 @@ def store_cosignature(
     *, cosigner: Cosigner, checkpoint: Checkpoint, signature_line: str, timestamp: int
 ) -> Cosignature:
     """Keep a verified cosignature line (once per cosigner, checkpoint and time)."""
+    if connection.vendor == "postgresql":
+        # One statement for a new line, rather than get_or_create's savepoint, look-up and
+        # insert: each witness's push stores one after every batch the sequencer signs.
+        created_at = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_cosignature (checkpoint_id, cosigner_id, signature_line, "
+                '"timestamp", created_at) VALUES (%s, %s, %s, %s, %s) '
+                'ON CONFLICT (checkpoint_id, cosigner_id, "timestamp") DO NOTHING RETURNING id',
+                [checkpoint.pk, cosigner.pk, signature_line, timestamp, created_at],
+            )
+            row = cursor.fetchone()
+        if row is not None:
+            stored = {
+                "id": row[0],
+                "checkpoint_id": checkpoint.pk,
+                "cosigner_id": cosigner.pk,
+                "signature_line": signature_line,
+                "timestamp": timestamp,
+                "created_at": created_at,
+            }
+            # As a query would load it; a field added to the model and not here fails loudly.
+            fields = [field.attname for field in Cosignature._meta.concrete_fields]
+            return Cosignature.from_db(connection.alias, fields, [stored[name] for name in fields])
+    # Kept before (the same line again), or another database.
     cosignature, _ = Cosignature.objects.get_or_create(
         checkpoint=checkpoint,
         cosigner=cosigner,

@@ -51,6 +51,21 @@ def test_a_cosignature_is_served_with_the_checkpoint(
     assert Cosignature.objects.count() == 1
 
 
+def test_a_cosignature_stored_again_is_the_row_kept_the_first_time(
+    cosigner, cosigner_key, checkpoint_note
+):
+    line = cosigned(checkpoint_note, cosigner_key)
+    first = services.add_cosignature(cosigner_name=cosigner.name, cosigned_note=line)
+    again = services.add_cosignature(cosigner_name=cosigner.name, cosigned_note=line)
+    loaded = Cosignature.objects.get()
+    assert first.pk == again.pk == loaded.pk
+    for stored in (first, again):
+        assert [getattr(stored, field.attname) for field in Cosignature._meta.concrete_fields] == [
+            getattr(loaded, field.attname) for field in Cosignature._meta.concrete_fields
+        ]
+        assert not stored._state.adding
+
+
 def test_only_the_newest_cosignature_of_each_cosigner_is_served(
     client, cosigner, cosigner_key, checkpoint_note
 ):

@@ -1,5 +1,6 @@
 """The submissions API (SPEC §4), including the attacks it must withstand."""
 
+import gc
 import threading
 import time
 
@@ -324,6 +325,23 @@ def test_a_batch_of_more_than_1000_is_400(dealer_client):
 @pytest.mark.parametrize("body", [{}, {"events": []}, {"events": {}}, [], {"events": [1], "x": 1}])
 def test_a_malformed_batch_is_400(dealer_client, body):
     assert dealer_client.post(BATCH, body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"events": [event_payload(vin=make_vin(1)), event_payload(vin="NOT-A-VIN")]},
+        {"events": []},
+        {"events": [1], "x": 1},
+    ],
+)
+def test_a_batch_leaves_the_garbage_collector_on(dealer_client, body):
+    # The batch view pauses the cyclic collector while it works; a worker left without it
+    # would keep every reference cycle its later requests make.
+    assert gc.isenabled()
+    dealer_client.post(BATCH, body, format="json")
+    dealer_client.post("/api/v1/imports/repair-records", [{"basicInfo": {}}], format="json")
+    assert gc.isenabled()
 
 
 # --- idempotency under concurrency --------------------------------------------------------------
