@@ -192,6 +192,32 @@ def test_a_frontier_rebuilt_from_stored_hashes_continues_the_same_tree(size, ext
     assert frontier.root() == rfc_mth(hashes)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.integers(min_value=0, max_value=MAX_SIZE),
+    runs=st.lists(st.integers(min_value=0, max_value=40), max_size=5),
+)
+def test_a_frontier_extended_by_runs_of_leaves_is_the_one_appended_leaf_by_leaf(size, runs):
+    hashes = leaves(size + sum(runs))
+    extended, appended = Frontier(), Frontier()
+    extended.extend(hashes[:size])
+    start = size
+    for run in runs:
+        extended.extend(hashes[start : start + run])
+        start += run
+    for leaf in hashes:
+        appended.append(leaf)
+    assert (extended.size, extended.hashes) == (appended.size, appended.hashes)
+    assert extended.root() == rfc_mth(hashes)
+
+
+def test_a_frontier_refuses_to_extend_by_a_leaf_that_is_no_hash():
+    frontier = Frontier()
+    with pytest.raises(ValueError, match="leaf hash 1 is not"):
+        frontier.extend([bytes(32), b"short"])
+    assert frontier.size == 0
+
+
 def test_a_frontier_with_the_wrong_number_of_hashes_is_refused():
     with pytest.raises(ValueError, match="3 frontier hashes"):
         Frontier.from_hashes(7, leaves(2))

@@ -378,6 +378,16 @@ class MapTrie:
         self._index_hashes[key] = index_hash_
         self._dirty.add(key)
 
+    def set_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
+        """`set` for each (key, index hash) pair: a mirror sets thousands between two roots."""
+        index_hashes, place, dirty = self._index_hashes, self._place, self._dirty
+        for key, index_hash_ in items:
+            if key not in place:
+                _check_key(key)
+                self._insert(key)
+            index_hashes[key] = index_hash_
+            dirty.add(key)
+
     def root(self) -> bytes:
         """The map root over every key set so far."""
         self._flush()
@@ -591,11 +601,10 @@ class VinIndex:
         return self._hashed().prove(key)
 
     def _hashed(self) -> MapTrie:
-        trie, indexes, sha256 = self._trie, self._indexes, _sha256
-        for key in self._dirty:
-            trie.set(key, sha256(indexes[key]).digest())
+        indexes, sha256 = self._indexes, _sha256
+        self._trie.set_many((key, sha256(indexes[key]).digest()) for key in self._dirty)
         self._dirty.clear()
-        return trie
+        return self._trie
 
 
 def node_path(node: int) -> bytes:

@@ -11,6 +11,7 @@ could not be read (run again: nothing fetched is lost); 3 the log forked.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,9 @@ from carhistory_verifier.note import CosignatureSigner, NoteError, Verifier
 
 EXIT_REFUSED = 1
 EXIT_FORK = 3
+# Allocations less deallocations between two collections of the youngest generation (70,000,
+# a hundred times Python's 700); see `_sync`.
+GC_YOUNGEST_THRESHOLD = 70_000
 NEXT_STEP = (
     "The first line is the mirror's signer key: keep it secret and pass it as --key @FILE.\n"
     "The second is its verifier key: the log's operator registers it with "
@@ -56,6 +60,11 @@ def _sync(arguments: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, NoteError, StoreError, LogUnreachable) as error:
         print(f"FAILED: cannot read input: {error}", file=sys.stderr)
         return EXIT_UNREADABLE
+    # A catch-up makes millions of short-lived objects and next to no reference cycles, while
+    # the map it keeps grows to hundreds of thousands of dict entries that the collector's
+    # older generations walk: collecting a hundred times less often spares about 1.5 µs of
+    # CPU an entry (0.33 s of collections in a 200,000-entry catch-up).
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD)
     started = time.monotonic()
     try:
         result = sync(

@@ -69,6 +69,23 @@ class ReadEntries:
 
 # `json.loads` with no options decodes with this same default decoder.
 _DECODER = json.JSONDecoder()
+_JSON_WHITESPACE = " \t\n\r"
+
+
+def _loads(data: bytes) -> object:
+    """Exactly `json.loads(data)`, a fifth faster on an entry (about 1 µs of 5).
+
+    `json.loads` reads any bytes that start with "{" and then a byte other than NUL as UTF-8
+    (its encoding detection is skipped here), and then skips JSON whitespace before and after
+    the value with a regular expression each time: a value starting with "{" has none before
+    it, and what follows it must be JSON whitespace only."""
+    if data[:1] != b"{" or data[1:2] == b"\x00":
+        return json.loads(data)
+    text = data.decode("utf-8", "surrogatepass")
+    value, end = _DECODER.raw_decode(text)
+    if end != len(text) and text[end:].lstrip(_JSON_WHITESPACE):
+        raise ValueError(f"extra data after the JSON value at character {end}")
+    return value
 
 
 def read_entries(first: int, entries: Sequence[bytes]) -> ReadEntries:
@@ -77,16 +94,9 @@ def read_entries(first: int, entries: Sequence[bytes]) -> ReadEntries:
     not a JSON object."""
     vins: list[str | None] = []
     facts: dict[int, object] = {}
-    decode = _DECODER.decode
     for index, data in enumerate(entries, start=first):
         try:
-            # Exactly `json.loads(data)`: it reads any bytes that start with "{" and then a
-            # byte other than NUL as UTF-8. Its encoding detection, skipped here, was a sixth
-            # of the catch-up's JSON time.
-            if data[:1] == b"{" and data[1:2] != b"\x00":
-                entry = decode(data.decode("utf-8", "surrogatepass"))
-            else:
-                entry = json.loads(data)
+            entry = _loads(data)
         except (ValueError, RecursionError):
             # RecursionError: arrays nested thousands deep, which fit in an entry's 64 KiB.
             raise MapRefused(f"entry {index} is not JSON") from None

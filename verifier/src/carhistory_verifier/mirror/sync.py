@@ -228,9 +228,7 @@ def _hash_and_audit(
                     f"wrong map at index {offset}: the log has a VIN index but serves no "
                     "VRF key to check it with"
                 )
-    append = frontier.append
-    for leaf in map(merkle.leaf_hash, entries):
-        append(leaf)
+    frontier.extend(list(map(merkle.leaf_hash, entries)))
     batch.extend(entries)
 
 
