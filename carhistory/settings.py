@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- witnesses (C2SP tlog-witness, ledger/witnessing.py) ------------------------------------
 WITNESS_TIMEOUT_SECONDS = env.float("WITNESS_TIMEOUT_SECONDS", default=5.0)
+# A push queued by a new checkpoint starts this long after it, carrying the checkpoints signed
+# meanwhile: fewer pushes under a stream of batches, for at most this much more latency.
+WITNESS_PUSH_INTERVAL_SECONDS = env.float("WITNESS_PUSH_INTERVAL_SECONDS", default=0.2)
 # Ask a witness again about an unchanged checkpoint after this long, for a fresh cosignature.
 WITNESS_REFRESH_SECONDS = env.int("WITNESS_REFRESH_SECONDS", default=60)
 # After a failure, wait this long before the next push, doubling per failure up to the maximum.

@@ -10,9 +10,17 @@ from ledger.signals import entries_integrated
 
 @receiver(entries_integrated)
 def _look_for_watched_entries(sender, **kwargs) -> None:
+    transaction.on_commit(_queue_a_lookup, robust=True)
+
+
+def _queue_a_lookup() -> None:
+    # One lookup for every batch integrated within LOOKUP_DELAY_SECONDS, not one a batch: at
+    # ten batches a second a task each cost the worker more than the lookups found.
+    from carhistory.watch.services import LOOKUP_DELAY_SECONDS, claim_lookup
     from carhistory.watch.tasks import notice_new_entries_task
 
-    transaction.on_commit(notice_new_entries_task.delay, robust=True)
+    if claim_lookup():
+        notice_new_entries_task.apply_async(countdown=LOOKUP_DELAY_SECONDS)
 
 
 @receiver(post_save, sender=Dispute)

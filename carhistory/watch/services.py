@@ -8,6 +8,7 @@ import secrets
 from email.utils import formataddr
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -63,9 +64,28 @@ def register_webhook(*, vin: str, url: str) -> Webhook:
     return Webhook.objects.create(vin=vin, url=url, secret=secrets.token_hex(TOKEN_BYTES))
 
 
+# Coalesced lookups, as the ledger coalesces its sequencer runs: set from a batch's
+# announcement until a lookup starts. A batch that finds it set queues none: the queued lookup
+# starts after that batch committed, so it reads its entries. The expiry bounds what a lost
+# task message holds back; the beat's sweep looks too.
+LOOKUP_QUEUED_KEY = "watch:lookup-queued"
+LOOKUP_QUEUED_SECONDS = 30
+# How long after the first batch a queued lookup starts, gathering the batches meanwhile: a
+# webhook hears of an entry up to a second later, e-mail digests go out at most daily.
+LOOKUP_DELAY_SECONDS = 1.0
+
+
+def claim_lookup() -> bool:
+    """Mark that entries were integrated: True if the caller should queue a lookup, False if
+    a queued one will start after this and read them anyway."""
+    return cache.add(LOOKUP_QUEUED_KEY, 1, LOOKUP_QUEUED_SECONDS)
+
+
 def notice_new_entries() -> int:
     """Write a notice for every watcher of every entry integrated since the last look; the
     number of notices written. Safe to run twice at once: the cursor row is locked."""
+    # Before reading the tree size: a batch committed after this queues a lookup of its own.
+    cache.delete(LOOKUP_QUEUED_KEY)
     with transaction.atomic():
         cursor, _created = Cursor.objects.select_for_update().get_or_create(pk=1)
         end = tree_size()

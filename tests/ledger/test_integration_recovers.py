@@ -6,7 +6,9 @@ worker that replaces it integrates every pending row within seconds."""
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 import redis
@@ -69,7 +71,8 @@ def _answers(url: str) -> bool:
 def start_beat(broker_url: str, tmp_path) -> subprocess.Popen:
     return subprocess.Popen(
         [
-            f"{settings.BASE_DIR}/.venv/bin/celery",
+            # The venv of the running Python, as start_worker: a worktree has no .venv.
+            str(Path(sys.executable).parent / "celery"),
             "-A",
             "carhistory",
             "beat",

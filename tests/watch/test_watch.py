@@ -318,3 +318,28 @@ def test_the_form_refuses_a_bad_address_without_a_watch(client, logbook):
     response = client.post(f"/vehicles/{VIN}/watch", {"email": "nope"}, follow=True)
     assert "Enter a valid e-mail address" in response.content.decode()
     assert not Watch.objects.exists()
+
+
+def test_batches_integrated_together_share_one_lookup_that_notices_them_all(
+    client, logbook, receiver, monkeypatch
+):
+    from carhistory.watch.tasks import notice_new_entries_task
+
+    client.post(API, {"webhook_url": receiver.url}, content_type="application/json")
+    queued = []
+    # The queued lookup is held back, as a worker would hold it for its countdown.
+    monkeypatch.setattr(
+        notice_new_entries_task, "apply_async", lambda **kwargs: queued.append(kwargs)
+    )
+    indexes = [
+        logbook.event(logbook.dealer, "service", f"2024-05-0{day}", odometer_km=day * 100)
+        for day in (1, 2, 3)
+    ]
+    assert queued == [{"countdown": services.LOOKUP_DELAY_SECONDS}]
+    assert not Notice.objects.exists()
+
+    services.notice_new_entries()
+    assert sorted(Notice.objects.values_list("entry_index", flat=True)) == indexes
+    # The lookup started: the next batch queues one of its own.
+    logbook.event(logbook.dealer, "service", "2024-05-04", odometer_km=400)
+    assert len(queued) == 2

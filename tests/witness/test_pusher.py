@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from carhistory_verifier import note
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -227,12 +228,19 @@ def test_checkpoints_signed_before_a_queued_push_starts_queue_no_other(witness, 
     from ledger import tasks
 
     witness_id = register(witness).id
-    queued = []
-    monkeypatch.setattr(tasks.push_to_witness, "delay", queued.append)
+    queued, countdowns = [], []
+
+    def queue(args, countdown):
+        queued.append(args[0])
+        countdowns.append(countdown)
+
+    monkeypatch.setattr(tasks.push_to_witness, "apply_async", queue)
     grow(2)
     grow(3)
     grow(4)
     assert queued == [witness_id]  # three checkpoints, one push still to start
+    # It starts an interval later, to carry the checkpoints of that interval.
+    assert countdowns == [settings.WITNESS_PUSH_INTERVAL_SECONDS]
     assert tasks.push_to_witness(witness_id) == witnessing.Outcome.COSIGNED
     newest = Checkpoint.objects.order_by("-tree_size").first()
     assert Cosigner.objects.get(pk=witness_id).cosigned_size == newest.tree_size
@@ -253,7 +261,9 @@ def test_a_checkpoint_whose_push_found_the_witness_busy_is_pushed_by_the_holder(
     witness_id = register(witness).id
     grow(2)
     queued, busy = [], []
-    monkeypatch.setattr(tasks.push_to_witness, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.push_to_witness, "apply_async", lambda args, countdown: queued.append(args[0])
+    )
     pushed = witnessing._push_latest
 
     def another_checkpoint_meanwhile(cosigner, now):
