@@ -130,3 +130,22 @@ def test_a_recorded_checkpoint_folds_the_vin_index_rows_of_many_appends(tmp_path
     rows = store._db.execute("SELECT COUNT(*) FROM vin_entries").fetchone()[0]
     assert rows == 1
     assert store.known_vins() == {"A": (key, proof, list(range(appends)))}
+
+
+def test_a_store_made_with_small_pages_keeps_them_and_its_entries(tmp_path, log_key):
+    # Stores made before pages of 64 KiB have SQLite's 4 KiB: they open and grow as before.
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("PRAGMA page_size=4096")
+    old.execute("PRAGMA journal_mode=WAL")
+    old.close()
+    store = MirrorStore(path, log_key)
+    append(store, entries(0, 300))
+    store.close()
+    reopened = MirrorStore(path, log_key)
+    append(reopened, entries(300, 310))
+    assert [data for _, data in reopened.iter_entries()] == entries(0, 310)
+    assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0] == 4096
+    new = MirrorStore(tmp_path / "new.sqlite3", log_key)
+    append(new, entries(0, 10))
+    assert new._db.execute("PRAGMA page_size").fetchone()[0] == 65536
