@@ -34,6 +34,8 @@ from django.db import connection
 from django.utils import timezone
 from psycopg2.extras import execute_values
 
+from carhistory.prepared_statements import prepared
+
 from . import keys, pg_copy
 from .models import VinIndexNode, VinKey
 
@@ -87,9 +89,15 @@ def _vins_with_keys(vins: set[str]) -> set[str]:
     if connection.vendor != "postgresql":
         return set(VinKey.objects.filter(vin__in=vins).values_list("vin", flat=True))
     # Asked by every submission: for a single event, building the ORM's query cost the web
-    # process more than PostgreSQL spent answering it.
+    # process more than PostgreSQL spent answering it, and planning it cost PostgreSQL more
+    # than running it (hence prepared).
     with connection.cursor() as cursor:
-        cursor.execute("SELECT vin FROM ledger_vinkey WHERE vin = ANY(%s::text[])", [list(vins)])
+        name = prepared(
+            cursor,
+            name="vins_with_keys",
+            statement="SELECT vin FROM ledger_vinkey WHERE vin = ANY($1::text[])",
+        )
+        cursor.execute(f"EXECUTE {name}(%s::text[])", [list(vins)])
         return {vin for (vin,) in cursor.fetchall()}
 
 
