@@ -216,6 +216,13 @@ def witnessed_latencies(
     return latencies, integration
 
 
+def work_done() -> tuple[int, int]:
+    """Checkpoints signed and cosignatures stored so far: batches, and pushes that got one."""
+    from ledger.models import Checkpoint, Cosignature
+
+    return Checkpoint.objects.count(), Cosignature.objects.count()
+
+
 def report_line(
     rate: float, count: int, sending: Sending, latencies: list[float], integration: list[float]
 ) -> str:
@@ -314,6 +321,7 @@ def main() -> None:
                 events = make_events(organisation, signer, run + 1, count)
                 bodies = [json.dumps(event).encode() for event in events]
                 started, load_before = time.time(), os.getloadavg()
+                signed_before = work_done()
                 groups = {"web": server.pid, "worker": worker.pid}
                 groups |= {f"witness {n}": process.pid for n, process in enumerate(witnesses)}
                 cpu = CpuByRole(groups, args.database)
@@ -332,7 +340,11 @@ def main() -> None:
                 cpu_per_event = ", ".join(
                     f"{name} {seconds * 1000 / count:.2f} ms" for name, seconds in by_role.items()
                 )
+                checkpoints, cosignatures = (
+                    after - before for after, before in zip(work_done(), signed_before, strict=True)
+                )
                 line += (
+                    f"\n      {checkpoints} checkpoints signed, {cosignatures} cosignatures stored"
                     f"\n      CPU an event: {cpu_per_event}; "
                     f"{sum(by_role.values()) * 1000 / count:.2f} ms in all"
                     f"\n      {time.time() - started:.0f} s in all; load average "
