@@ -8,6 +8,7 @@ fresh machine pip fetches the two declared dependencies from the package index).
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -30,8 +31,11 @@ PIP_TIMEOUT = 600
 
 
 def _run(*command, **options) -> subprocess.CompletedProcess:
+    # Without PYTHONPATH: a developer's (a worktree's sources first, say) would make the
+    # site importable in the clean virtualenv and the checks below fail for the wrong reason.
+    environment = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
     return subprocess.run(
-        [str(part) for part in command], capture_output=True, text=True, **options
+        [str(part) for part in command], capture_output=True, text=True, env=environment, **options
     )
 
 
