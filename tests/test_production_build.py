@@ -192,6 +192,31 @@ def test_the_web_server_refuses_to_start_without_each_key(tmp_path, missing, com
     assert complaint in result.stderr
 
 
+def test_the_web_server_keeps_what_it_loads_at_start_out_of_the_garbage_collector(tmp_path):
+    # What gunicorn does first, then what a worker's collector would have to walk.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gc, sys; import carhistory.wsgi; "
+            "print(gc.get_freeze_count(), 'carhistory.urls' in sys.modules, "
+            "'pypinyin' in sys.modules)",
+        ],
+        cwd=BASE_DIR,
+        env=production_environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    frozen, urls_loaded, pinyin_loaded = result.stdout.split()
+    # The URLconf and what it imports (the slug rules' pinyin dictionaries) are loaded at
+    # start, not by the first request, and frozen with the rest.
+    assert (urls_loaded, pinyin_loaded) == ("True", "True")
+    assert int(frozen) > 100_000
+
+
 def test_other_commands_refuse_to_run_without_a_log_key(tmp_path):
     env = production_environment(tmp_path, LEDGER_SIGNING_KEY_FILE=str(tmp_path / "none.key"))
 
