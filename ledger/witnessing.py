@@ -10,8 +10,8 @@ asked again about a checkpoint it already cosigned signs it again with a newer t
 how an idle log keeps showing buyers fresh cosignatures.
 
 One push per witness at a time: the witness's row is locked (`skip_locked`) for the push, and
-a push that finds it locked leaves the work to the holder, which looks for a newer checkpoint
-once more after letting go.
+a push that finds it locked leaves the work to the holder, which queues another push once it
+is done if the log grew meanwhile.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from django.utils import timezone
 from . import selectors, services
 from .models import Checkpoint, Cosigner
 
-# A push loops while the log keeps growing under it; past this many rounds it leaves the rest
-# to the next checkpoint's push (or the periodic one) so that no task runs forever.
-MAX_ROUNDS = 50
 # 409s in a row within one push before giving up: each names a size to start from, so more
 # than two means the witness's state keeps moving under us.
 MAX_CONFLICTS = 2
@@ -64,42 +61,56 @@ def active_witness_ids() -> list[int]:
     return list(witnesses.order_by("id").values_list("id", flat=True))
 
 
-# Coalesced pushes, as integration is (`sequencer.claim_integration_run`): set while a push to
-# the witness is queued that has not yet read the latest checkpoint. A checkpoint committed
-# while it is set queues no other push: the queued one reads after that commit, or, if it finds
-# the witness's row taken, the holder looks again (below). Beat's pushes every 10 s cover a
-# lost task message; the expiry bounds what it holds back.
+# Coalesced pushes, as integration is (`sequencer.claim_integration_run`): set from a queued
+# push until that push is done. A checkpoint committed while it is set queues no other push:
+# the queued one has yet to read the latest checkpoint, or it is under way and, once done,
+# queues the next if the log grew meanwhile (`push_to_witness`). Beat's pushes every 10 s
+# cover a lost task message; the expiry bounds what it holds back.
 PUSH_QUEUED_KEY = "ledger:push-queued:{witness_id}"
 PUSH_QUEUED_SECONDS = 30
 
 
 def claim_push(*, witness_id: int) -> bool:
     """Mark that a checkpoint was committed: True if the caller should queue a push to this
-    witness, False if one will read the latest checkpoint after this commit anyway."""
+    witness, False if one queued or under way will bring the witness up to it anyway."""
     return cache.add(PUSH_QUEUED_KEY.format(witness_id=witness_id), 1, PUSH_QUEUED_SECONDS)
 
 
+def queue_push(*, witness_id: int) -> None:
+    """Queue a push to this witness unless one is queued or under way. It starts
+    WITNESS_PUSH_INTERVAL_SECONDS later, so that under a stream of batches (ten a second at 200
+    single submissions a second) one push carries the checkpoints of that interval instead of
+    each costing a push of its own."""
+    from . import tasks  # tasks imports this module
+
+    if claim_push(witness_id=witness_id):
+        tasks.push_to_witness.apply_async(
+            (witness_id,), countdown=settings.WITNESS_PUSH_INTERVAL_SECONDS
+        )
+
+
 def push_to_witness(*, witness_id: int, now: datetime | None = None) -> PushResult:
-    """Bring one witness up to the latest checkpoint and store its cosignature."""
-    result = PushResult("", Outcome.BUSY)
-    for _ in range(MAX_ROUNDS):
-        with transaction.atomic():
-            witness = (
-                Cosigner.objects.select_for_update(skip_locked=True)
-                .filter(pk=witness_id, active=True)
-                .first()
-            )
-            if witness is None:
-                return result
-            # Before reading the latest checkpoint, which then includes every commit that
-            # found the mark set.
-            cache.delete(PUSH_QUEUED_KEY.format(witness_id=witness_id))
-            result = _push_latest(witness, now or timezone.now())
-        # A checkpoint signed while the row was locked had its own push skip it, or queued
-        # none (the mark is set again): look again.
-        grew = result.outcome == Outcome.COSIGNED and selectors.tree_size() > (result.size or 0)
-        if not grew and cache.get(PUSH_QUEUED_KEY.format(witness_id=witness_id)) is None:
-            return result
+    """Bring one witness up to the latest checkpoint and store its cosignature; if the log
+    grew meanwhile, queue the next push (`queue_push`)."""
+    with transaction.atomic():
+        witness = (
+            Cosigner.objects.select_for_update(skip_locked=True)
+            .filter(pk=witness_id, active=True)
+            .first()
+        )
+        if witness is None:
+            # Inactive, or another push holds the row: the holder looks at the log's size
+            # when it is done.
+            return PushResult("", Outcome.BUSY)
+        result = _push_latest(witness, now or timezone.now())
+    # Cleared after the push, not before: a checkpoint committed during it found the mark set
+    # and queued nothing, so the size read next must see it; one committed after the clearing
+    # queues a push of its own. A push that found the row taken left its checkpoint to this
+    # check too.
+    cache.delete(PUSH_QUEUED_KEY.format(witness_id=witness_id))
+    caught_up = result.outcome in (Outcome.COSIGNED, Outcome.UP_TO_DATE)
+    if caught_up and selectors.tree_size() > (result.size or 0):
+        queue_push(witness_id=witness_id)
     return result
 
 

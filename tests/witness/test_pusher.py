@@ -249,7 +249,7 @@ def test_checkpoints_signed_before_a_queued_push_starts_queue_no_other(witness, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_checkpoint_whose_push_found_the_witness_busy_is_pushed_by_the_holder(
+def test_a_checkpoint_whose_push_found_the_witness_busy_is_queued_again_by_the_holder(
     witness, monkeypatch
 ):
     import threading
@@ -284,8 +284,14 @@ def test_a_checkpoint_whose_push_found_the_witness_busy_is_pushed_by_the_holder(
         return result
 
     monkeypatch.setattr(witnessing, "_push_latest", another_checkpoint_meanwhile)
-    # Up to date when it reads, so only the mark tells it that a checkpoint came meanwhile.
-    assert witnessing.push_to_witness(witness_id=witness_id).outcome == witnessing.Outcome.COSIGNED
-    assert busy == [witnessing.Outcome.BUSY] and queued == [witness_id]
+    # Up to date when it read; the log grew while it held the row, and the push queued for
+    # that checkpoint found the row taken. Done, the holder queues the next push (one
+    # interval later) instead of pushing again at once.
+    holder = witnessing.push_to_witness(witness_id=witness_id)
+    assert holder.outcome == witnessing.Outcome.UP_TO_DATE
+    assert busy == [witnessing.Outcome.BUSY] and queued == [witness_id, witness_id]
     newest = Checkpoint.objects.order_by("-tree_size").first()
+    assert Cosigner.objects.get(pk=witness_id).cosigned_size < newest.tree_size
+    assert tasks.push_to_witness(witness_id) == witnessing.Outcome.COSIGNED
     assert Cosigner.objects.get(pk=witness_id).cosigned_size == newest.tree_size
+    assert queued == [witness_id, witness_id]  # nothing grew during that one
