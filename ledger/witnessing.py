@@ -117,7 +117,7 @@ def push_to_witness(*, witness_id: int, now: datetime | None = None) -> PushResu
 def _push_latest(witness: Cosigner, now: datetime) -> PushResult:
     if witness.retry_at is not None and witness.retry_at > now:
         return PushResult(witness.name, Outcome.BACKING_OFF, witness.cosigned_size)
-    checkpoint = selectors.latest_checkpoint()
+    checkpoint = _checkpoint_to_push(witness)
     if checkpoint is None or not _due(witness, checkpoint, now):
         return PushResult(witness.name, Outcome.UP_TO_DATE, witness.cosigned_size)
     try:
@@ -132,6 +132,30 @@ def _push_latest(witness: Cosigner, now: datetime) -> PushResult:
     witness.last_error = ""
     witness.save(update_fields=_PUSH_FIELDS)
     return PushResult(witness.name, Outcome.COSIGNED, checkpoint.tree_size, str(timestamp))
+
+
+# The checkpoint the witnesses are asked to cosign this round. Each witness's pushes run on
+# a schedule of their own, so under a stream of batches two witnesses read the latest
+# checkpoint a batch apart and cosign different ones; a buyer who needs both cosignatures on
+# one checkpoint then waits until their schedules happen to meet (seconds, at 200 submissions
+# a second). The first push of a round names its checkpoint here; the other witnesses push
+# that one while it is newer than what they cosigned. A witness never follows its own naming
+# (it had its turn: it names the latest), and a name lasts a second at most.
+PUSH_TARGET_KEY = "ledger:push-target"
+PUSH_TARGET_SECONDS = 1.0
+
+
+def _checkpoint_to_push(witness: Cosigner) -> Checkpoint | None:
+    latest = selectors.latest_checkpoint()
+    if latest is None:
+        return None
+    size, named_by = cache.get(PUSH_TARGET_KEY) or (0, None)
+    if named_by != witness.pk and (witness.cosigned_size or 0) < size <= latest.tree_size:
+        checkpoint = selectors.checkpoint_at(size)
+        if checkpoint is not None:
+            return checkpoint
+    cache.set(PUSH_TARGET_KEY, (latest.tree_size, witness.pk), PUSH_TARGET_SECONDS)
+    return latest
 
 
 _PUSH_FIELDS = ["cosigned_size", "cosigned_at", "failures", "retry_at", "last_error"]

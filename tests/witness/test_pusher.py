@@ -295,3 +295,29 @@ def test_a_checkpoint_whose_push_found_the_witness_busy_is_queued_again_by_the_h
     assert tasks.push_to_witness(witness_id) == witnessing.Outcome.COSIGNED
     assert Cosigner.objects.get(pk=witness_id).cosigned_size == newest.tree_size
     assert queued == [witness_id, witness_id]  # nothing grew during that one
+
+
+@pytest.mark.django_db(transaction=True)
+def test_witnesses_pushed_a_batch_apart_cosign_one_checkpoint(witness, second_witness, monkeypatch):
+    from ledger import tasks
+
+    first, second = register(witness).id, register(second_witness).id
+    queued = []
+    monkeypatch.setattr(
+        tasks.push_to_witness, "apply_async", lambda args, countdown: queued.append(args[0])
+    )
+    grow(2)
+    assert tasks.push_to_witness(first) == witnessing.Outcome.COSIGNED
+    round_one = Cosigner.objects.get(pk=first).cosigned_size
+    grow(3)  # a batch between the two witnesses' pushes
+    # The second witness cosigns the checkpoint the first was asked to, not the newer one: a
+    # buyer asking for both cosignatures finds them on one checkpoint.
+    assert tasks.push_to_witness(second) == witnessing.Outcome.COSIGNED
+    assert Cosigner.objects.get(pk=second).cosigned_size == round_one
+    assert Cosignature.objects.filter(checkpoint__tree_size=round_one).count() == 2
+    # Both move on to the newest in the next round, whichever starts it.
+    newest = Checkpoint.objects.order_by("-tree_size").first().tree_size
+    assert tasks.push_to_witness(second) == witnessing.Outcome.COSIGNED
+    assert tasks.push_to_witness(first) == witnessing.Outcome.COSIGNED
+    assert set(Cosigner.objects.values_list("cosigned_size", flat=True)) == {newest}
+    assert Cosignature.objects.filter(checkpoint__tree_size=newest).count() == 2
