@@ -154,8 +154,7 @@ def update_map(
         # done: if one fails, the next batch must not take this copy for the stored map.
         _node_caches.trie_root = None
         with _in_a_second_thread(alongside):
-            for key, key_index_hash in updates.items():
-                trie.set(key, key_index_hash)
+            trie.set_many(updates.items())
             root = trie.root()
             rewritten, created = trie.take_changes()
         _write_nodes(rewritten, created=created)

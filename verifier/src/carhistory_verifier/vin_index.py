@@ -372,14 +372,11 @@ class MapTrie:
 
     def set(self, key: bytes, index_hash_: bytes) -> None:
         """Give `key` (added if new) the index hash `index_hash_`."""
-        if key not in self._place:
-            _check_key(key)
-            self._insert(key)
-        self._index_hashes[key] = index_hash_
-        self._dirty.add(key)
+        self.set_many(((key, index_hash_),))
 
     def set_many(self, items: Iterable[tuple[bytes, bytes]]) -> None:
-        """`set` for each (key, index hash) pair: a mirror sets thousands between two roots."""
+        """`set` for each (key, index hash) pair: the sequencer and a mirror set thousands
+        between two roots."""
         index_hashes, place, dirty = self._index_hashes, self._place, self._dirty
         for key, index_hash_ in items:
             if key not in place:
