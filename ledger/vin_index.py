@@ -32,7 +32,6 @@ from carhistory_verifier.vin_index import (
 )
 from django.db import connection
 from django.utils import timezone
-from psycopg2.extras import execute_values
 
 from carhistory.prepared_statements import prepared
 
@@ -63,9 +62,14 @@ def ensure_vin_keys(vins: Iterable[str]) -> None:
     between two callers stores one of two identical proofs (ECVRF is deterministic).
     """
     wanted = set(vins)
-    if not wanted:
-        return
-    missing = sorted(wanted - _vins_with_keys(wanted))
+    if wanted:
+        store_vin_keys(wanted - vins_with_keys(wanted))
+
+
+def store_vin_keys(vins: Iterable[str]) -> None:
+    """Compute and store the VRF proof of each of `vins`, which were found to have none; one
+    stored meanwhile by another caller is kept (its proof is the same)."""
+    missing = sorted(vins)
     if not missing:
         return
     rows = [(vin, *reversed(vrf_place(vin))) for vin in missing]
@@ -75,22 +79,35 @@ def ensure_vin_keys(vins: Iterable[str]) -> None:
             ignore_conflicts=True,
         )
         return
+    # One statement with array parameters, prepared: a new car's single event paid more for
+    # formatting and planning a VALUES list than PostgreSQL spent storing the row.
+    vin_list, key_list, proof_list = zip(*rows, strict=True)
     with connection.cursor() as cursor:
-        execute_values(
-            cursor.cursor,
-            "INSERT INTO ledger_vinkey (vin, key, vrf_proof, indexes) VALUES %s "
-            "ON CONFLICT (vin) DO NOTHING",
-            [(vin, psycopg2.Binary(key), psycopg2.Binary(proof), b"") for vin, key, proof in rows],
-            page_size=1000,
+        name = prepared(cursor, name="insert_vin_keys", statement=_INSERT_VIN_KEYS)
+        cursor.execute(
+            f"EXECUTE {name}(%s::text[], %s::bytea[], %s::bytea[])",
+            [
+                list(vin_list),
+                [psycopg2.Binary(key) for key in key_list],
+                [psycopg2.Binary(proof) for proof in proof_list],
+            ],
         )
 
 
-def _vins_with_keys(vins: set[str]) -> set[str]:
+_INSERT_VIN_KEYS = (
+    "INSERT INTO ledger_vinkey (vin, key, vrf_proof, indexes) "
+    "SELECT vin, key, vrf_proof, ''::bytea "
+    "FROM unnest($1::text[], $2::bytea[], $3::bytea[]) AS input(vin, key, vrf_proof) "
+    "ON CONFLICT (vin) DO NOTHING"
+)
+
+
+def vins_with_keys(vins: set[str]) -> set[str]:
+    """Those of `vins` whose VRF proof is stored."""
     if connection.vendor != "postgresql":
         return set(VinKey.objects.filter(vin__in=vins).values_list("vin", flat=True))
-    # Asked by every submission: for a single event, building the ORM's query cost the web
-    # process more than PostgreSQL spent answering it, and planning it cost PostgreSQL more
-    # than running it (hence prepared).
+    # Building the ORM's query cost the web process more than PostgreSQL spent answering it,
+    # and planning it cost PostgreSQL more than running it (hence prepared).
     with connection.cursor() as cursor:
         name = prepared(
             cursor,
@@ -105,7 +122,7 @@ def places(vins: Iterable[str]) -> dict[str, VinPlace]:
     """The stored places of the given VINs (those that have one)."""
     wanted = list(set(vins))
     if connection.vendor == "postgresql":
-        # Plain SQL, as in `_vins_with_keys`: every bundle asks this for one VIN, and the ORM
+        # Plain SQL, as in `vins_with_keys`: every bundle asks this for one VIN, and the ORM
         # took longer to build the query than PostgreSQL to answer it.
         with connection.cursor() as cursor:
             cursor.execute(

@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 
 from ledger import selectors, services, vin_index
-from ledger.models import Checkpoint, Entry, VinKey
+from ledger.models import Checkpoint, Entry, PendingEntry, VinKey
 from tests.ledger.test_verify_ledger import tamper
 
 VINS = ["LSVAU2180N2183294", "WVWZZZ1JZXW000001", "LFV2A21K3J3041877", "1FTEW1EP3MFA17393"]
@@ -106,6 +106,24 @@ def test_each_vins_vrf_proof_is_computed_once_at_enqueue(db, monkeypatch):
     services.integrate_pending()
     assert calls == []
     assert bytes(VinKey.objects.get(vin=VINS[0]).vrf_proof) == stored
+
+
+@pytest.mark.django_db
+def test_a_batch_proves_only_its_new_vins_and_keeps_its_order(db, monkeypatch):
+    from tests.ledger.factories import EntryFactory
+
+    services.enqueue_entries(entries=[EntryFactory(vin=VINS[0])])
+    proved = []
+    place = vin_index.vrf_place
+    monkeypatch.setattr(vin_index, "vrf_place", lambda vin: proved.append(vin) or place(vin))
+    entries = [EntryFactory(vin=VINS[1]), EntryFactory(vin=VINS[0]), EntryFactory(vin=VINS[1])]
+    pending = services.enqueue_entries(entries=entries)
+    assert proved == [VINS[1]]
+    assert bytes(VinKey.objects.get(vin=VINS[1]).vrf_proof) == place(VINS[1])[0]
+    assert [item.id for item in pending] == sorted(item.id for item in pending)
+    stored = PendingEntry.objects.in_bulk([item.id for item in pending])
+    vins = [json.loads(bytes(stored[item.id].data))["vin"] for item in pending]
+    assert vins == [VINS[1], VINS[0], VINS[1]]
 
 
 @pytest.mark.django_db
