@@ -131,6 +131,36 @@ def test_another_sources_submission_and_private_details_are_404(dealer_client):
     assert own.json()["private"] == {"customer": "Wang Fang"}
 
 
+# --- content negotiation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json"])
+def test_a_client_that_takes_json_gets_json(dealer_client, accept):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = dealer_client.post(EVENTS, event_payload(), format="json", **headers)
+    assert response.status_code == 202
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("accept", "query", "status"),
+    [
+        ("text/html", "", 406),
+        ("application/json; indent=2", "", 202),
+        ("text/html, application/json;q=0.9", "", 202),
+        (None, "?format=xml", 404),
+        (None, "?format=json", 202),
+    ],
+)
+def test_other_accept_headers_and_formats_are_negotiated(dealer_client, accept, query, status):
+    headers = {"HTTP_ACCEPT": accept} if accept else {}
+    response = dealer_client.post(EVENTS + query, event_payload(), format="json", **headers)
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    assert Submission.objects.count() == (1 if status == 202 else 0)
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
