@@ -20,12 +20,15 @@ from django.shortcuts import render
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-# KEYS: the counter. ARGV: the window in seconds. The window opens with the first count.
-COUNT_SCRIPT = """
+# KEYS[1]: the counter. ARGV[1]: the window in seconds. The window opens with the first count.
+# The steps leave `count` and `ttl` (seconds until the window closes) for a script to return;
+# the sequencer's lease (`ledger.sequencer.count_and_lease`) counts with them too.
+COUNT_STEPS = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}
+local ttl = redis.call('TTL', KEYS[1])
 """
+COUNT_SCRIPT = COUNT_STEPS + "return {count, ttl}"
 
 
 def client_address(request: HttpRequest) -> str:

@@ -8,6 +8,7 @@ It runs in a Celery worker (`ledger.tasks.integrate_pending`), never inside a us
 import json
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from carhistory import garbage_collection
+from carhistory import garbage_collection, rate_limits
 
 from . import keys, pg_copy, selectors, signals, vin_index
 from .models import Checkpoint, Entry, PendingEntry, Subtree
@@ -76,6 +77,94 @@ def claim_integration_run() -> bool:
     return cache.add(INTEGRATION_QUEUED_KEY, 1, INTEGRATION_QUEUED_SECONDS)
 
 
+# Leases: a source's submission takes one in the Redis round trip of its rate limit, before it
+# stores anything, and then needs no claim after it commits (a second round trip, a tenth of a
+# single event's CPU in the web process). The script renews the lease key for
+# INTEGRATION_LEASE_SECONDS and sets the mark as `claim_integration_run` would (the caller
+# queues a run if it was not set). A run clears the mark and reads whether the lease key is
+# still alive in one step before each look, and stops only after a look whose step found it
+# expired. So a commit made while its lease was alive is seen by a look: the mark the lease
+# found set is cleared by some run after the lease began; from then on, that run (or the run
+# queued by whoever sets the mark again) keeps looking while the lease is alive, and looks
+# once more after it expired, which is after the commit. The web process checks by its own
+# clock, started before the script was sent, that it committed within the lease less a
+# margin (for the two clocks' rates); a slower commit claims as before.
+INTEGRATION_LEASE_KEY = "ledger:integration-lease"
+INTEGRATION_LEASE_SECONDS = 1.0
+INTEGRATION_LEASE_MARGIN_SECONDS = 0.1
+# Until when, by this thread's monotonic clock, its last lease covers a commit.
+_lease_covers_until: ContextVar[float] = ContextVar("integration_lease", default=0.0)
+
+# KEYS: the rate limit's counter, the lease, the mark. ARGV: the counter's window in seconds,
+# the requests it allows, the lease in milliseconds, the mark's expiry in seconds. Returns
+# {count, seconds until the window closes, 1 if this set the mark, 0 if it was set, -1 if over
+# the limit (no lease)}.
+_COUNT_AND_LEASE_SCRIPT = (
+    rate_limits.COUNT_STEPS
+    + """
+if count > tonumber(ARGV[2]) then return {count, ttl, -1} end
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
+if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[4]) then return {count, ttl, 1} end
+return {count, ttl, 0}
+"""
+)
+# KEYS: the mark, the lease. Returns the lease's milliseconds left (negative once expired).
+_CLEAR_MARK_SCRIPT = """
+redis.call('DEL', KEYS[1])
+return redis.call('PTTL', KEYS[2])
+"""
+
+
+def leases_integration() -> bool:
+    """Whether submissions take leases (`count_and_lease`): with Redis and a Celery worker;
+    not where tasks run eagerly, inside the request (tests, the embedded default)."""
+    return hasattr(cache, "script") and not settings.CELERY_TASK_ALWAYS_EAGER
+
+
+def count_and_lease(
+    *, counter_key: str, window_seconds: int, allowed: int
+) -> tuple[int, int, bool]:
+    """Count one request against `counter_key` as `rate_limits.count` does and, if it is within
+    `allowed`, give this thread a lease: a commit it makes before the lease ends needs no
+    `claim_integration_run`. (requests in the window, seconds until it closes, True if the
+    caller must queue a sequencer run). One Redis round trip; needs `leases_integration()`."""
+    started = time.monotonic()
+    counted, seconds_left, marked = cache.script(_COUNT_AND_LEASE_SCRIPT)(
+        keys=[
+            cache.make_key(counter_key),
+            cache.make_key(INTEGRATION_LEASE_KEY),
+            cache.make_key(INTEGRATION_QUEUED_KEY),
+        ],
+        args=[
+            window_seconds,
+            allowed,
+            round(INTEGRATION_LEASE_SECONDS * 1000),
+            INTEGRATION_QUEUED_SECONDS,
+        ],
+    )
+    leased = marked >= 0
+    _lease_covers_until.set(
+        started + INTEGRATION_LEASE_SECONDS - INTEGRATION_LEASE_MARGIN_SECONDS if leased else 0.0
+    )
+    return counted, seconds_left, marked == 1
+
+
+def lease_covers_now() -> bool:
+    """Whether a commit made now is covered by this thread's lease (`count_and_lease`)."""
+    return time.monotonic() < _lease_covers_until.get()
+
+
+def _clear_mark() -> bool:
+    """Clear the mark before a look; True if a lease was alive at that moment."""
+    if not hasattr(cache, "script"):
+        cache.delete(INTEGRATION_QUEUED_KEY)
+        return False
+    lease_left = cache.script(_CLEAR_MARK_SCRIPT)(
+        keys=[cache.make_key(INTEGRATION_QUEUED_KEY), cache.make_key(INTEGRATION_LEASE_KEY)]
+    )
+    return lease_left > 0
+
+
 def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
     """The sequencer: give every pending entry the next index, store the new leaves and
     completed subtrees, sign a checkpoint, and delete the pending rows, one transaction per
@@ -98,8 +187,9 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 return IntegrationResult(selectors.tree_size(), integrated, checkpoint)
             if looked_at is not None:
                 _pace(looked_at)
-            # Before the look, which sees every commit that found the mark set.
-            cache.delete(INTEGRATION_QUEUED_KEY)
+            # Before the look, which sees every commit that found the mark set, and every
+            # commit of a lease that had ended by then.
+            leased = _clear_mark()
             looked_at = time.monotonic()
             size, count, new_checkpoint = _integrate_batch(batch_size)
             if count:
@@ -109,7 +199,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 transaction.on_commit(_announcement(size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
-        if count < batch_size and cache.get(INTEGRATION_QUEUED_KEY) is None:
+        if count < batch_size and not leased and cache.get(INTEGRATION_QUEUED_KEY) is None:
             return IntegrationResult(size, integrated, checkpoint)
 
 

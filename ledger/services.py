@@ -5,6 +5,7 @@ docs/ARCHITECTURE.md, "Calling the ledger"). Entries are only enqueued here; the
 (`ledger.sequencer`, run by the `ledger.tasks.integrate_pending` task) gives them indexes.
 """
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from carhistory import rate_limits
 from carhistory.errors import DomainError
 from carhistory.prepared_statements import prepared
 
@@ -30,10 +32,15 @@ from .sequencer import (  # noqa: F401
     SEQUENCER_LOCK_KEY,
     IntegrationResult,
     claim_integration_run,
+    count_and_lease,
     ensure_checkpoint,
     indexed_fields,
     integrate_pending,
+    lease_covers_now,
+    leases_integration,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class CosignatureError(DomainError):
@@ -115,9 +122,39 @@ def _schedule_integration() -> None:
     # of single submissions a second the worker otherwise spent its time starting runs that
     # found nothing left, or the lock taken. It starts a batch interval later, so that it
     # finds the commits of that interval too: a run costs about the same for one entry or
-    # twenty (`sequencer._pace`).
+    # twenty (`sequencer._pace`). A submission that committed within its lease is looked
+    # after already (`count_and_lease_integration`).
+    if lease_covers_now():
+        return
     if claim_integration_run():
-        tasks.integrate_pending.apply_async(countdown=settings.LEDGER_BATCH_INTERVAL_SECONDS)
+        _queue_integration_run()
+
+
+def _queue_integration_run() -> None:
+    tasks.integrate_pending.apply_async(countdown=settings.LEDGER_BATCH_INTERVAL_SECONDS)
+
+
+def count_and_lease_integration(
+    *, counter_key: str, window_seconds: int, allowed: int
+) -> tuple[int, int]:
+    """Count a submission against its rate limit (`counter_key`, as `rate_limits.count`: the
+    requests in the window and the seconds until it closes) and, within `allowed`, lease it
+    the sequencer look that its commit would otherwise claim (`sequencer.count_and_lease`):
+    one Redis round trip for both. Without leases (tasks run eagerly, or no Redis) it only
+    counts."""
+    if not leases_integration():
+        return rate_limits.count(counter_key=counter_key, window_seconds=window_seconds)
+    counted, seconds_left, must_queue = count_and_lease(
+        counter_key=counter_key, window_seconds=window_seconds, allowed=allowed
+    )
+    if must_queue:
+        # Queued before this request commits: the run looks again until the lease ends. As
+        # after a commit, a broker that is down fails nothing (beat's runs integrate).
+        try:
+            _queue_integration_run()
+        except Exception:
+            logger.exception("could not queue a sequencer run; beat's next run integrates")
+    return counted, seconds_left
 
 
 def sign_as_platform(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from carhistory import rate_limits
+from ledger.services import count_and_lease_integration
 
 
 class SourceRateThrottle(SimpleRateThrottle):
@@ -27,10 +28,17 @@ class SourceRateThrottle(SimpleRateThrottle):
         api_key = request.auth
         if self.rate is None or api_key is None:
             return True
-        counted, self.seconds_left = rate_limits.count(
-            counter_key=f"throttle:{self.scope}:{api_key.organisation_id}",
-            window_seconds=self.duration,
-        )
+        counter_key = f"throttle:{self.scope}:{api_key.organisation_id}"
+        if request.method == "POST":
+            # A submission: the same count, and in the same round trip the sequencer look its
+            # commit would otherwise claim in a second one.
+            counted, self.seconds_left = count_and_lease_integration(
+                counter_key=counter_key, window_seconds=self.duration, allowed=self.num_requests
+            )
+        else:
+            counted, self.seconds_left = rate_limits.count(
+                counter_key=counter_key, window_seconds=self.duration
+            )
         return counted <= self.num_requests
 
     def wait(self) -> int:

@@ -125,3 +125,102 @@ def test_a_run_that_looks_again_waits_for_the_batch_interval(queued_runs, monkey
     assert start_run() == 3
     assert len(looks) == 2
     assert looks[1] - looks[0] >= 0.49  # the interval, give or take the clock reads around it
+
+
+# --- leases: a submission's rate limit and its sequencer look in one round trip ---------------
+
+
+@pytest.fixture
+def leases(settings, monkeypatch) -> list[str]:
+    """Submissions take leases, as with a worker; the claims made after commits, recorded."""
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    claims: list[str] = []
+    claim = services.claim_integration_run
+
+    def recorded_claim() -> bool:
+        claims.append("claim")
+        return claim()
+
+    monkeypatch.setattr(services, "claim_integration_run", recorded_claim)
+    return claims
+
+
+def take_lease(allowed: int = 100) -> tuple[int, int]:
+    return services.count_and_lease_integration(
+        counter_key="throttle:source:test", window_seconds=60, allowed=allowed
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_within_its_lease_claims_nothing_and_the_queued_run_finds_it(queued_runs, leases):
+    assert take_lease() == (1, 60)
+    assert queued_runs == ["run"]  # the lease set the mark: the submission queued the run
+    services.enqueue_entry(entry=EntryFactory())
+    assert leases == []  # no second round trip after the commit
+    assert take_lease() == (2, 60)
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run"] and leases == []
+    assert start_run() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_looks_again_until_the_lease_of_a_late_commit_has_ended(
+    queued_runs, leases, monkeypatch
+):
+    # The attack on the protocol: a submission takes its lease, the run it queued looks before
+    # the submission commits, and the submission claims nothing after its commit. The run
+    # must not stop at a look that found nothing while that lease is alive.
+    leased, looked, committed = threading.Event(), threading.Event(), []
+
+    def slow_submitter() -> None:
+        try:
+            take_lease()
+            leased.set()
+            looked.wait(5)
+            committed.append(services.enqueue_entry(entry=EntryFactory()).id)
+        finally:
+            connection.close()
+
+    looks = sequencer._integrate_batch
+
+    def first_look_before_the_commit(batch_size, **options):
+        result = looks(batch_size, **options)
+        looked.set()
+        return result
+
+    submitter = threading.Thread(target=slow_submitter)
+    submitter.start()
+    assert leased.wait(5)
+    monkeypatch.setattr(sequencer, "_integrate_batch", first_look_before_the_commit)
+    started = time.monotonic()
+    assert start_run() == 1
+    submitter.join()
+    assert leases == []
+    assert queued_runs == ["run"]
+    assert selectors.entry_for_pending(committed[0]) is not None
+    # ... and it stopped once the lease had ended, a look later.
+    assert time.monotonic() - started < sequencer.INTEGRATION_LEASE_SECONDS + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_after_its_lease_has_ended_claims_as_before(queued_runs, leases, monkeypatch):
+    monkeypatch.setattr(sequencer, "INTEGRATION_LEASE_SECONDS", 0.3)
+    take_lease()
+    time.sleep(0.25)  # past the lease less its margin
+    services.enqueue_entry(entry=EntryFactory())
+    assert leases == ["claim"]
+    assert queued_runs == ["run"]  # the lease's mark still stands: the claim queues no other
+    assert start_run() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_over_its_rate_limit_takes_no_lease(queued_runs, leases):
+    take_lease(allowed=1)
+    assert start_run() == 0  # clears the mark; the lease is still alive
+    counted, _seconds_left = take_lease(allowed=1)
+    assert counted == 2
+    assert not sequencer.lease_covers_now()
+    assert queued_runs == ["run"]  # no mark set, no run queued
+    services.enqueue_entry(entry=EntryFactory())
+    assert leases == ["claim"]
+    assert queued_runs == ["run", "run"]

@@ -268,6 +268,40 @@ def test_rate_limit_is_per_source_with_retry_after(dealer, dealer_client, settin
     assert other.post(EVENTS, event_payload(), format="json").status_code == 202
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_rate_limit_holds_against_concurrent_posts_that_take_leases(
+    dealer, settings, monkeypatch
+):
+    from ledger import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # a worker: submissions take leases
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"source": "3/minute", "vin_lookup": "100/minute"},
+    }
+    monkeypatch.setattr(tasks.integrate_pending, "apply_async", lambda countdown: None)
+    raw_key = api_key_for(dealer)
+    answers = []
+
+    def submit(number: int) -> None:
+        try:
+            response = _client(raw_key).post(
+                EVENTS, event_payload(vin=make_vin(number)), format="json"
+            )
+            answers.append((response.status_code, response.get("Retry-After")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(number,)) for number in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(code for code, _wait in answers) == [202] * 3 + [429] * 7
+    assert all(int(wait) > 0 for code, wait in answers if code == 429)
+    assert Submission.objects.count() == 3
+
+
 def test_the_source_limit_opens_again_when_its_window_closes(dealer_client, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
@@ -439,11 +473,15 @@ def test_registering_a_signing_key_through_the_api_logs_it_first(dealer_client, 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("leases", [False, True], ids=["claims", "leases"])
 def test_quick_single_posts_queue_one_integration_run_and_all_are_integrated(
-    dealer_client, monkeypatch
+    dealer_client, monkeypatch, settings, leases
 ):
     from ledger import tasks
 
+    # With a worker (tasks not eager), each POST takes a lease with its rate limit and claims
+    # nothing after its commit (ledger.sequencer.count_and_lease).
+    settings.CELERY_TASK_ALWAYS_EAGER = not leases
     queued = []
     monkeypatch.setattr(
         tasks.integrate_pending, "apply_async", lambda countdown: queued.append("run")
