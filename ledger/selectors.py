@@ -452,10 +452,3 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
-
-
-def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:
-    """A VIN's VRF proof and its proof in the latest stored map (SPEC §7). Read it in the same
-    transaction as the checkpoint it is proven against: the stored map is the latest one."""
-    place, proof = vin_index.proof_for(vin)
-    return place.vrf_proof, proof

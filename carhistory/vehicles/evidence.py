@@ -47,9 +47,10 @@ def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> 
     the bundle is proven against the newer one, since the map proof exists only for the
     latest. A VIN with no entries gets a bundle with no entries and its proof of absence.
 
-    It reads a fixed handful of rows whatever the VIN's history holds: the checkpoint, the
-    VIN's entries with the checkpoint's last entry, the cosignatures, the sources' key
-    entries, the VIN's map key and path, and every inclusion proof's subtrees in one query.
+    It reads a fixed handful of rows whatever the VIN's history holds: the checkpoint; the
+    VIN's entries, the checkpoint's last entry, the VIN's map key and its map path in one
+    statement; the cosignatures; the sources' key entries; and every inclusion proof's
+    subtrees in one query (the last entry's once per checkpoint).
     """
     if checkpoint is None and latest_checkpoint() is None:
         ensure_checkpoint()
