@@ -10,7 +10,7 @@ tree size up to the current one, not only sizes that have a checkpoint.
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -175,12 +175,23 @@ def platform_entries(*, types: Iterable[str], below: int) -> list[tuple[int, byt
     return [(index, bytes(data)) for index, data in rows.values_list("index", "data")]
 
 
+class LoggedEntry(NamedTuple):
+    """An entry as a history reads it: its index, the indexed copies of its VIN and type,
+    and its bytes (the authority). A tuple rather than the model: a bundle reads a dozen, and
+    building model instances cost more than the rest of its Python."""
+
+    index: int
+    vin: str | None
+    type: str
+    data: bytes
+
+
 @dataclass(frozen=True)
 class VinHistory:
     """What one checkpoint of the log holds about one VIN."""
 
-    entries: list[Entry]  # the VIN's entries the checkpoint covers, in index order
-    last_entry: Entry | None  # the checkpoint's own last entry (None for an empty log)
+    entries: list[LoggedEntry]  # the VIN's entries the checkpoint covers, in index order
+    last_entry: LoggedEntry | None  # the checkpoint's own last entry (None for an empty log)
     # When asked for and the checkpoint commits to the VIN index: the VIN's VRF proof and its
     # proof in the map that last entry commits to (SPEC §7).
     map_proof: tuple[bytes, VinIndexProof] | None = None
@@ -204,17 +215,19 @@ def vin_history(
         return VinHistory(entries=[], last_entry=None)
     if with_map_proof and connection.vendor == "postgresql":
         return _history_with_map_proof(vin, size)
-    rows = list(
-        Entry.objects.filter(Q(vin=vin, index__lt=size) | Q(index=size - 1)).order_by("index")
+    rows = (
+        Entry.objects.filter(Q(vin=vin, index__lt=size) | Q(index=size - 1))
+        .order_by("index")
+        .values_list("index", "vin", "type", "data")
     )
-    history = _history_of_rows(vin, size, rows)
+    history = _history_of_rows(vin, size, [LoggedEntry(*row) for row in rows])
     if with_map_proof and history.commits_to_vin_index:
         place, proof = vin_index.proof_for(vin)
         return replace(history, map_proof=(place.vrf_proof, proof))
     return history
 
 
-def _history_of_rows(vin: str, size: int, rows: list[Entry]) -> VinHistory:
+def _history_of_rows(vin: str, size: int, rows: list[LoggedEntry]) -> VinHistory:
     """Rows of the VIN and the checkpoint's last entry (which may be one of them), in index
     order, as a `VinHistory`."""
     last = rows[-1] if rows and rows[-1].index == size - 1 else None
@@ -225,7 +238,10 @@ def _history_of_rows(vin: str, size: int, rows: list[Entry]) -> VinHistory:
 # statement (an evidence bundle's; each part alone is a round trip of about the same time).
 # Rows are tagged by part, the columns a part leaves unused NULL.
 ENTRY_ROW, PLACE_ROW, NODE_ROW = 0, 1, 2
-HISTORY_AND_MAP_PATH_SQL = f"""
+
+
+def _history_and_map_path_sql(levels: int) -> str:
+    return f"""
     WITH place AS (SELECT key, vrf_proof, indexes FROM ledger_vinkey WHERE vin = $1)
     SELECT {ENTRY_ROW}, "index", vin, type, data, NULL::bytea, NULL::bytea, NULL::bytea
         FROM ledger_entry WHERE (vin = $1 AND "index" < $2) OR "index" = $2 - 1
@@ -233,20 +249,24 @@ HISTORY_AND_MAP_PATH_SQL = f"""
     SELECT {PLACE_ROW}, NULL, NULL, NULL, key, vrf_proof, indexes, NULL FROM place
     UNION ALL
     SELECT {NODE_ROW}, NULL, NULL, NULL, path, hash, leaf_key, leaf_index_hash
-        FROM ledger_vinindexnode WHERE path = ANY(ARRAY({vin_index.FIRST_PATH_SQL}))
+        FROM ledger_vinindexnode WHERE path = ANY(ARRAY({vin_index.first_path_sql(levels)}))
 """  # noqa: S608 - constants only
 
 
 def _history_with_map_proof(vin: str, size: int) -> VinHistory:
+    levels = vin_index.MAP_LEVELS_A_QUERY
     with connection.cursor() as cursor:
-        name = prepared(cursor, name="vin_history_and_map_path", statement=HISTORY_AND_MAP_PATH_SQL)
-        levels = vin_index.MAP_LEVELS_A_QUERY
-        cursor.execute(f"EXECUTE {name}(%s, %s, %s)", [vin, size, levels])
+        name = prepared(
+            cursor,
+            name=f"vin_history_and_map_path_{levels}",
+            statement=_history_and_map_path_sql(levels),
+        )
+        cursor.execute(f"EXECUTE {name}(%s, %s)", [vin, size])
         rows = cursor.fetchall()
     entries, place, nodes = [], None, []
     for part, index, row_vin, entry_type, *columns in rows:
         if part == ENTRY_ROW:
-            entries.append(Entry(index=index, vin=row_vin, type=entry_type, data=columns[0]))
+            entries.append(LoggedEntry(index, row_vin, entry_type, columns[0]))
         elif part == PLACE_ROW:
             key, vrf_proof, indexes, _ = columns
             place = vin_index.VinPlace(vin, bytes(key), bytes(vrf_proof), bytes(indexes))
