@@ -7,9 +7,10 @@ whatever the size of the tree. Because the tree is append-only, a proof may be a
 tree size up to the current one, not only sizes that have a checkpoint.
 """
 
+import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, replace
+from typing import NamedTuple, TypeVar
 
 from carhistory_verifier import merkle, protocol
 from carhistory_verifier.tiles import (
@@ -23,6 +24,7 @@ from django.db import connection
 from django.db.models import Max, OuterRef, Q, Subquery
 
 from carhistory.errors import DomainError
+from carhistory.prepared_statements import prepared
 
 from . import vin_index
 from .keys import log_verifier_key  # noqa: F401 - a read other apps make through this door
@@ -173,12 +175,26 @@ def platform_entries(*, types: Iterable[str], below: int) -> list[tuple[int, byt
     return [(index, bytes(data)) for index, data in rows.values_list("index", "data")]
 
 
+class LoggedEntry(NamedTuple):
+    """An entry as a history reads it: its index, the indexed copies of its VIN and type,
+    and its bytes (the authority). A tuple rather than the model: a bundle reads a dozen, and
+    building model instances cost more than the rest of its Python."""
+
+    index: int
+    vin: str | None
+    type: str
+    data: bytes
+
+
 @dataclass(frozen=True)
 class VinHistory:
     """What one checkpoint of the log holds about one VIN."""
 
-    entries: list[Entry]  # the VIN's entries the checkpoint covers, in index order
-    last_entry: Entry | None  # the checkpoint's own last entry (None for an empty log)
+    entries: list[LoggedEntry]  # the VIN's entries the checkpoint covers, in index order
+    last_entry: LoggedEntry | None  # the checkpoint's own last entry (None for an empty log)
+    # When asked for and the checkpoint commits to the VIN index: the VIN's VRF proof and its
+    # proof in the map that last entry commits to (SPEC §7).
+    map_proof: tuple[bytes, VinIndexProof] | None = None
 
     @property
     def commits_to_vin_index(self) -> bool:
@@ -187,17 +203,81 @@ class VinHistory:
         return self.last_entry is not None and self.last_entry.type == protocol.VIN_INDEX
 
 
-def vin_history(vin: str, checkpoint: Checkpoint | None) -> VinHistory:
+def vin_history(
+    vin: str, checkpoint: Checkpoint | None, *, with_map_proof: bool = False
+) -> VinHistory:
     """The entries of `vin` that `checkpoint` covers and the checkpoint's last entry, in one
-    query (two index probes, `vin` and the primary key, OR-ed by the database)."""
+    query (two index probes, `vin` and the primary key, OR-ed by the database); with
+    `with_map_proof`, the VIN's map proof too. Read it in the same transaction as the
+    checkpoint: the stored map is the latest one's."""
     size = checkpoint.tree_size if checkpoint is not None else 0
     if size == 0:
         return VinHistory(entries=[], last_entry=None)
-    rows = list(
-        Entry.objects.filter(Q(vin=vin, index__lt=size) | Q(index=size - 1)).order_by("index")
+    if with_map_proof and connection.vendor == "postgresql":
+        return _history_with_map_proof(vin, size)
+    rows = (
+        Entry.objects.filter(Q(vin=vin, index__lt=size) | Q(index=size - 1))
+        .order_by("index")
+        .values_list("index", "vin", "type", "data")
     )
+    history = _history_of_rows(vin, size, [LoggedEntry(*row) for row in rows])
+    if with_map_proof and history.commits_to_vin_index:
+        place, proof = vin_index.proof_for(vin)
+        return replace(history, map_proof=(place.vrf_proof, proof))
+    return history
+
+
+def _history_of_rows(vin: str, size: int, rows: list[LoggedEntry]) -> VinHistory:
+    """Rows of the VIN and the checkpoint's last entry (which may be one of them), in index
+    order, as a `VinHistory`."""
     last = rows[-1] if rows and rows[-1].index == size - 1 else None
     return VinHistory(entries=[row for row in rows if row.vin == vin], last_entry=last)
+
+
+# `vin_history`'s rows, the VIN's stored place and the first levels of its map path, in one
+# statement (an evidence bundle's; each part alone is a round trip of about the same time).
+# Rows are tagged by part, the columns a part leaves unused NULL.
+ENTRY_ROW, PLACE_ROW, NODE_ROW = 0, 1, 2
+
+
+def _history_and_map_path_sql(levels: int) -> str:
+    return f"""
+    WITH place AS (SELECT key, vrf_proof, indexes FROM ledger_vinkey WHERE vin = $1)
+    SELECT {ENTRY_ROW}, "index", vin, type, data, NULL::bytea, NULL::bytea, NULL::bytea
+        FROM ledger_entry WHERE (vin = $1 AND "index" < $2) OR "index" = $2 - 1
+    UNION ALL
+    SELECT {PLACE_ROW}, NULL, NULL, NULL, key, vrf_proof, indexes, NULL FROM place
+    UNION ALL
+    SELECT {NODE_ROW}, NULL, NULL, NULL, path, hash, leaf_key, leaf_index_hash
+        FROM ledger_vinindexnode WHERE path = ANY(ARRAY({vin_index.first_path_sql(levels)}))
+"""  # noqa: S608 - constants only
+
+
+def _history_with_map_proof(vin: str, size: int) -> VinHistory:
+    levels = vin_index.MAP_LEVELS_A_QUERY
+    with connection.cursor() as cursor:
+        name = prepared(
+            cursor,
+            name=f"vin_history_and_map_path_{levels}",
+            statement=_history_and_map_path_sql(levels),
+        )
+        cursor.execute(f"EXECUTE {name}(%s, %s)", [vin, size])
+        rows = cursor.fetchall()
+    entries, place, nodes = [], None, []
+    for part, index, row_vin, entry_type, *columns in rows:
+        if part == ENTRY_ROW:
+            entries.append(LoggedEntry(index, row_vin, entry_type, columns[0]))
+        elif part == PLACE_ROW:
+            key, vrf_proof, indexes, _ = columns
+            place = vin_index.VinPlace(vin, bytes(key), bytes(vrf_proof), bytes(indexes))
+        else:
+            nodes.append(columns)
+    history = _history_of_rows(vin, size, sorted(entries, key=lambda entry: entry.index))
+    if not history.commits_to_vin_index:
+        return history
+    first_path = vin_index.first_path_then_table(nodes, levels=levels)
+    place, proof = vin_index.proof_from(vin, place, first_path)
+    return replace(history, map_proof=(place.vrf_proof, proof))
 
 
 def entries_for_vin(vin: str) -> list[Entry]:
@@ -333,6 +413,20 @@ def inclusion_proofs(*, indexes: Iterable[int], checkpoint: Checkpoint) -> dict[
     }
 
 
+def last_entry_inclusion_proof(checkpoint: Checkpoint) -> list[bytes]:
+    """The inclusion proof of `checkpoint`'s last entry (its `vin_index` entry, SPEC §7):
+    the same in every bundle proven against it, so computed once per checkpoint."""
+    return list(_last_entry_inclusion_proof(checkpoint.tree_size, bytes(checkpoint.root_hash)))
+
+
+# Keyed by the root hash too: it commits to the whole tree, so a key names one proof whatever
+# database or rolled-back test the checkpoint came from.
+@functools.lru_cache(maxsize=8)
+def _last_entry_inclusion_proof(tree_size: int, root_hash: bytes) -> tuple[bytes, ...]:
+    checkpoint = Checkpoint(tree_size=tree_size, root_hash=root_hash)
+    return tuple(inclusion_proofs(indexes=[tree_size - 1], checkpoint=checkpoint)[tree_size - 1])
+
+
 def consistency_proof(*, first: int, second: int) -> list[bytes]:
     """RFC 9162 consistency proof from the tree of `first` entries to that of `second`."""
     current = _current_size()
@@ -378,10 +472,3 @@ def entry_bundle(address: TileAddress) -> bytes | None:
     if len(entries) != address.width:
         raise LookupError(f"stored entries are missing for entry bundle {address}")
     return encode_entry_bundle(entries)
-
-
-def vin_index_proof(vin: str) -> tuple[bytes, VinIndexProof]:
-    """A VIN's VRF proof and its proof in the latest stored map (SPEC §7). Read it in the same
-    transaction as the checkpoint it is proven against: the stored map is the latest one."""
-    place, proof = vin_index.proof_for(vin)
-    return place.vrf_proof, proof

@@ -25,12 +25,12 @@ from ledger.selectors import (
     Checkpoint,
     VinHistory,
     inclusion_proofs,
+    last_entry_inclusion_proof,
     latest_checkpoint,
     log_verifier_key,
     platform_entries,
     served_checkpoint_text,
     vin_history,
-    vin_index_proof,
 )
 from ledger.services import ensure_checkpoint
 
@@ -47,9 +47,10 @@ def build_evidence_bundle(*, vin: str, checkpoint: Checkpoint | None = None) -> 
     the bundle is proven against the newer one, since the map proof exists only for the
     latest. A VIN with no entries gets a bundle with no entries and its proof of absence.
 
-    It reads a fixed handful of rows whatever the VIN's history holds: the checkpoint, the
-    VIN's entries with the checkpoint's last entry, the cosignatures, the sources' key
-    entries, the VIN's map key and path, and every inclusion proof's subtrees in one query.
+    It reads a fixed handful of rows whatever the VIN's history holds: the checkpoint; the
+    VIN's entries, the checkpoint's last entry, the VIN's map key and its map path in one
+    statement; the cosignatures; the sources' key entries; and every inclusion proof's
+    subtrees in one query (the last entry's once per checkpoint).
     """
     if checkpoint is None and latest_checkpoint() is None:
         ensure_checkpoint()
@@ -72,15 +73,12 @@ def _one_snapshot() -> Iterator[None]:
 
 
 def _build(vin: str, checkpoint: Checkpoint) -> dict:
-    history = vin_history(vin, checkpoint)
+    history = vin_history(vin, checkpoint, with_map_proof=True)
     entries = {row.index: json.loads(bytes(row.data)) for row in history.entries}
     sources = {entry.get("source") for entry in entries.values()} - {PLATFORM, None}
     source_history = _source_history_entries(sources, checkpoint.tree_size)
-    map_proof = _map_proof(vin, history)
-    index_entry = history.last_entry if map_proof is not None else None
     # Every inclusion proof of the bundle from one read of the stored subtrees.
-    proven = [*entries, *source_history, *([index_entry.index] if index_entry else [])]
-    proofs = inclusion_proofs(indexes=proven, checkpoint=checkpoint)
+    proofs = inclusion_proofs(indexes=[*entries, *source_history], checkpoint=checkpoint)
     return {
         "format": FORMAT,
         "vin": vin,
@@ -89,23 +87,23 @@ def _build(vin: str, checkpoint: Checkpoint) -> dict:
         "log_key": log_verifier_key(),
         "entries": [_proven(index, entry, proofs) for index, entry in entries.items()],
         "source_keys": [_proven(index, entry, proofs) for index, entry in source_history.items()],
-        "vin_index": None
-        if index_entry is None
-        else {
-            **_proven(index_entry.index, json.loads(bytes(index_entry.data)), proofs),
-            **map_proof,
-        },
+        "vin_index": _vin_index_section(history, checkpoint),
     }
 
 
-def _map_proof(vin: str, history: VinHistory) -> dict | None:
-    """SPEC §7's proof for `vin` in the map the checkpoint's last entry commits to (the
-    bundle's `vin_index` beside that entry); None for a checkpoint from before the index."""
-    if not history.commits_to_vin_index:
+def _vin_index_section(history: VinHistory, checkpoint: Checkpoint) -> dict | None:
+    """SPEC §7's proof that `history` holds all the VIN's entries: the checkpoint's last
+    entry (its `vin_index` entry) proven, beside the VIN's proof in the map that entry commits
+    to; None for a checkpoint from before the index."""
+    if history.map_proof is None:
         return None
-    vrf_proof, proof = vin_index_proof(vin)
+    index_entry = history.last_entry
+    vrf_proof, proof = history.map_proof
     leaf = proof.leaf
     return {
+        "index": index_entry.index,
+        "entry": json.loads(bytes(index_entry.data)),
+        "inclusion_proof": [b64encode(h) for h in last_entry_inclusion_proof(checkpoint)],
         "vrf_proof": b64encode(vrf_proof),
         "siblings": [b64encode(sibling) for sibling in proof.siblings],
         "leaf": None

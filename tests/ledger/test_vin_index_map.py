@@ -3,12 +3,13 @@ whose root is the map of every entry before it, proofs come from the stored map,
 audit rebuilds the map and catches it when it was changed behind the sequencer's back."""
 
 import json
+import os
 from contextlib import contextmanager
 
 import pytest
 from carhistory_verifier import entry as entry_format
 from carhistory_verifier import note, protocol, vrf
-from carhistory_verifier.vin_index import VinIndex, VinIndexError, verify_proof
+from carhistory_verifier.vin_index import VinIndex, VinIndexError, node_of, verify_proof
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 
@@ -306,3 +307,45 @@ def test_entries_refused_while_the_map_is_hashed_roll_the_batch_back(log_of_four
     services.integrate_pending()
     assert selectors.tree_size() == size + 6
     call_command("verify_ledger")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("levels_a_query", [24, 1, 2])
+def test_a_bundles_one_read_proves_present_and_absent_vins(
+    log_of_four_vins, vrf_key, monkeypatch, levels_a_query
+):
+    # One statement reads the VIN's rows, its place and the top of its map path; with fewer
+    # levels a query than the path is deep, the rest comes from the table as `prove` asks.
+    monkeypatch.setattr(vin_index, "MAP_LEVELS_A_QUERY", levels_a_query)
+    checkpoint = selectors.latest_checkpoint()
+    root = entry_format.b64decode(
+        json.loads(bytes(Entry.objects.order_by("-index").first().data))["facts"]["root"]
+    )
+    for vin in [*VINS, "LVSHFFAL9H5226410"]:
+        history = selectors.vin_history(vin, checkpoint, with_map_proof=True)
+        vrf_proof, proof = history.map_proof
+        place, expected = vin_index.proof_for(vin)
+        assert (vrf_proof, proof) == (place.vrf_proof, expected)
+        key = vrf.verify(vrf_key.public_key, vin.encode(), vrf_proof)[:32]
+        indexes = [entry.index for entry in history.entries]
+        assert indexes == [entry.index for entry in selectors.entries_for_vin(vin)]
+        verify_proof(root=root, key=key, indexes=indexes, proof=proof)
+        assert history.last_entry.index == checkpoint.tree_size - 1
+
+
+@pytest.mark.django_db
+def test_the_sql_node_path_is_the_verifiers_node_id(db):
+    # Migration 0009's function names the nodes a bundle reads; it must be NodeId.to_bytes.
+    keys = [bytes(32), bytes([255]) * 32, *(os.urandom(32) for _ in range(6))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key, depth, sibling, ledger_map_node_path(key, depth, sibling) "
+            "FROM unnest(%s::bytea[]) AS key, generate_series(0, 256) AS depth, "
+            "(VALUES (false), (true)) AS side (sibling) WHERE depth > 0 OR NOT sibling",
+            [keys],
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == len(keys) * 513
+    for key, depth, sibling, path in rows:
+        node = node_of(bytes(key), depth)
+        assert bytes(path) == (node.sibling() if sibling else node).to_bytes()

@@ -202,20 +202,22 @@ def verify_proof(*, root: bytes, key: bytes, indexes: Sequence[int], proof: VinI
 def prove(key: bytes, fetch: Fetch, *, depth_step: int = 40) -> VinIndexProof:
     """The proof for `key` from stored nodes, fetched `depth_step` levels per call."""
     _check_key(key)
+    number = int.from_bytes(key, "big")
     siblings: list[bytes] = []
     depth = 0
     while True:
-        wanted = []
-        for level in range(depth, min(depth + depth_step, KEY_BITS + 1)):
-            wanted.append(node_of(key, level))
-            if level:
-                wanted.append(node_of(key, level).sibling())
-        nodes = fetch(wanted)
-        for level in range(depth, min(depth + depth_step, KEY_BITS + 1)):
-            if level:
-                sibling = nodes.get(node_of(key, level).sibling())
+        # Each level's node on the key's path, and (below the root) its sibling.
+        path = [
+            (NodeId(level, prefix), NodeId(level, prefix ^ 1) if level else None)
+            for level in range(depth, min(depth + depth_step, KEY_BITS + 1))
+            for prefix in (number >> (KEY_BITS - level),)
+        ]
+        nodes = fetch([node_id for pair in path for node_id in pair if node_id is not None])
+        for node_id, sibling_id in path:
+            if sibling_id is not None:
+                sibling = nodes.get(sibling_id)
                 siblings.append(sibling.hash if sibling is not None else EMPTY_HASH)
-            node = nodes.get(node_of(key, level))
+            node = nodes.get(node_id)
             if node is None:
                 return VinIndexProof(siblings=tuple(siblings), leaf=None)
             if isinstance(node, Leaf):
