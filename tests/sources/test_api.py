@@ -161,6 +161,27 @@ def test_other_accept_headers_and_formats_are_negotiated(dealer_client, accept, 
     assert Submission.objects.count() == (1 if status == 202 else 0)
 
 
+def test_a_submission_answers_with_the_sites_headers_and_no_session_work(dealer_client):
+    # Session, user and message middleware are skipped for the sources API
+    # (carhistory/browser_middleware.py); the security headers and the language are not.
+    dealer_client.cookies["sessionid"] = "a-session-the-api-never-reads"
+    response = dealer_client.post(
+        EVENTS, event_payload(), format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.status_code == 202
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["Content-Language"] == "zh-hans"
+    assert "Cookie" not in response.get("Vary", "")
+    assert not response.cookies
+    refused = dealer_client.post(
+        EVENTS, {"vin": "bad"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert refused.status_code == 400
+    assert refused["Content-Language"] == "zh-hans"
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 

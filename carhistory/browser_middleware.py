@@ -1,0 +1,43 @@
+"""Django's session, user and message middleware, skipped for the sources API.
+
+A source's request is authenticated by its API key (`ApiKeyAuthentication`); nothing of the
+sources API reads a session, Django's user or messages, or sets a cookie. Yet the three set up
+a session store, a lazy user and two message stores on every request and look at them again
+on the way out: about a tenth of a millisecond of a single event's CPU
+(docs/PERFORMANCE.md, "Fifth session"). For the sources API's paths they pass the request
+straight on; every other path (the portal, moderation, the admin, the report pages) gets them
+as before. Subclasses, so Django's checks still find the middleware the admin needs.
+"""
+
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.http import HttpRequest, HttpResponse
+
+# The sources API's paths (carhistory/sources/urls.py), and nothing else under them.
+SOURCES_API_PREFIXES = ("/api/v1/events", "/api/v1/imports/", "/api/v1/signing-keys")
+
+
+def for_the_sources_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(SOURCES_API_PREFIXES)
+
+
+class SessionMiddleware(sessions.SessionMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if for_the_sources_api(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class AuthenticationMiddleware(auth.AuthenticationMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if for_the_sources_api(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class MessageMiddleware(messages.MessageMiddleware):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if for_the_sources_api(request):
+            return self.get_response(request)
+        return super().__call__(request)
