@@ -6,7 +6,9 @@
 
 It creates its own PostgreSQL database (`carhistory_index_bench`, `--database`) and drops it at
 the end. `--proofs-only NAME` runs part 3 alone on a database `bench/report.py --keep` built
-(1,000,000 entries over 100,000 VINs by default), with the keys it kept in `var/`.
+(1,000,000 entries over 100,000 VINs by default), with the keys it kept in `var/`. `--warm`
+loads the tables a bundle reads into PostgreSQL's buffers first (pg_prewarm): a server that
+has been answering for a while, where a cold one reads a random VIN's pages from the disk.
 
 1. VRF: ECVRF proofs per second on one core (`carhistory_verifier.vrf`, libsodium).
 2. Sequencer: the same entries integrated twice in this one run, into a fresh log each time:
@@ -40,7 +42,7 @@ from _harness import (
     percentile,
     service_entry,
 )
-from benchdb import create_database, drop_database
+from benchdb import buffers_and_size, create_database, drop_database, prewarm
 
 BENCH_DATABASE = "carhistory_index_bench"
 
@@ -226,6 +228,30 @@ def _bench_bundle_proofs(count: int) -> None:
     )
 
 
+# What a bundle reads: the entries, the stored subtrees, the VINs' places and the map.
+BUNDLE_TABLES = ["ledger_entry", "ledger_subtree", "ledger_vinkey", "ledger_vinindexnode"]
+
+
+def report_buffers(database_url: str, *, warm: bool) -> None:
+    """Print PostgreSQL's buffers beside the database's size and, with `warm`, load what a
+    bundle reads into them. Cold, a bundle of a random VIN reads most of its pages from the
+    disk: on the development VM, whose host takes back page cache left unread for a few
+    minutes, 0.2 to 1.2 ms a page (docs/PERFORMANCE.md, "Fifth session")."""
+    buffers, size = buffers_and_size(database_url)
+    print(
+        f"  PostgreSQL shared_buffers {buffers / 2**20:,.0f} MiB, database {size / 2**20:,.0f} MiB",
+        flush=True,
+    )
+    if warm:
+        started = time.perf_counter()
+        loaded = prewarm(database_url, BUNDLE_TABLES)
+        print(
+            f"  loaded {loaded / 2**20:,.0f} MiB of {', '.join(BUNDLE_TABLES)} and their "
+            f"indexes into the buffers (pg_prewarm) in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+
+
 def analyze() -> None:
     from django.db import connection
 
@@ -354,12 +380,17 @@ def main() -> None:
     parser.add_argument(
         "--proofs-only", metavar="NAME", help="part 3 alone, on the kept database NAME"
     )
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="load the tables a bundle reads into PostgreSQL's buffers before part 3",
+    )
     arguments = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgres"):
         parser.error("set DATABASE_URL to a PostgreSQL server (postgres://...)")
     if arguments.proofs_only:
-        proofs_only(url, arguments.proofs_only, arguments.proofs)
+        proofs_only(url, arguments.proofs_only, arguments.proofs, warm=arguments.warm)
         return
     print(
         f"VIN index benchmark: {arguments.entries} entries over {arguments.vins} VINs, "
@@ -382,6 +413,9 @@ def main() -> None:
         # Statistics as autovacuum would have gathered them on a log this size: just after the
         # bulk load the planner still believes the tables small and scans them whole.
         analyze()
+        report_buffers(
+            urlunsplit(urlsplit(url)._replace(path=f"/{arguments.database}")), warm=arguments.warm
+        )
         bench_bundle_proofs(arguments.proofs)
         bench_browser(twenty_entry_bundle())
         print(f"load average at the end {load_average()}")
@@ -392,14 +426,12 @@ def main() -> None:
         drop_database(url, arguments.database)
 
 
-def proofs_only(url: str, database: str, count: int) -> None:
+def proofs_only(url: str, database: str, count: int, *, warm: bool) -> None:
     print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
     signing_key, vrf_key = kept_keys(database)
-    configure_django(
-        urlunsplit(urlsplit(url)._replace(path=f"/{database}")),
-        signing_key=signing_key,
-        vrf_key=vrf_key,
-    )
+    database_url = urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+    configure_django(database_url, signing_key=signing_key, vrf_key=vrf_key)
+    report_buffers(database_url, warm=warm)
     bench_bundle_proofs(count)
     print(f"load average at the end {load_average()}")
 
