@@ -82,7 +82,8 @@ MIDDLEWARE = [
     # First, like a cache in front of the site: a cached report skips everything below.
     "carhistory.vehicles.middleware.CachedReportMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the site's policy built once (carhistory/content_security_policy.py).
+    "carhistory.content_security_policy.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Django's, skipped for the sources API, which reads no session, user or message.
     "carhistory.browser_middleware.SessionMiddleware",

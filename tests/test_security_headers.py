@@ -136,3 +136,58 @@ def test_swagger_ui_starts_from_a_script_file(client):
     script = client.get("/api/docs/?script")
     assert script.status_code == 200
     assert "SwaggerUIBundle" in script.content.decode()
+
+
+# --- the site's policy, built once (carhistory/content_security_policy.py) ---------------------
+
+
+def _policy_headers(middleware, request, response) -> dict[str, str]:
+    response = middleware.process_response(request, response)
+    return {name: value for name, value in response.items() if "Content-Security" in name}
+
+
+def test_the_policy_written_once_is_django_csps_on_every_response(rf, settings, monkeypatch):
+    from csp import middleware as csp_middleware
+    from csp.exceptions import CSPNonceError
+    from csp.middleware import CSPMiddleware as DjangoCspMiddleware
+    from django.http import HttpResponse
+
+    from carhistory.content_security_policy import CSPMiddleware
+
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"img-src": ["'self'"]}}
+    ours, theirs = CSPMiddleware(HttpResponse), DjangoCspMiddleware(HttpResponse)
+
+    def answered(middleware, path, **attributes):
+        request = rf.get(path)
+        middleware.process_request(request)
+        response = HttpResponse()
+        for name, value in attributes.items():
+            setattr(response, name, value)
+        return request, _policy_headers(middleware, request, response)
+
+    expected = answered(theirs, "/")[1]
+    assert len(expected) == 2  # the policy and the report-only one
+    builds = []
+    build = csp_middleware.build_policy
+    monkeypatch.setattr(
+        csp_middleware, "build_policy", lambda **parts: builds.append(1) or build(**parts)
+    )
+    for path in ["/", "/api/v1/events", "/sources/apply"]:
+        request, headers = answered(ours, path)
+        assert headers == expected
+        with pytest.raises(CSPNonceError):
+            str(request.csp_nonce)
+    assert len(builds) == 2  # built for the first response, copied onto the others
+    # A view's own policy is django-csp's to write, as before.
+    update = {"img-src": ["https://maps.example.cn"]}
+    assert (
+        answered(ours, "/", _csp_update=update)[1] == answered(theirs, "/", _csp_update=update)[1]
+    )
+    assert (
+        "maps.example.cn" in answered(ours, "/", _csp_update=update)[1]["Content-Security-Policy"]
+    )
+    assert answered(ours, "/", _csp_exempt=True)[1] == answered(theirs, "/", _csp_exempt=True)[1]
+    # A changed setting is read again.
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert answered(ours, "/")[1] == answered(theirs, "/")[1]
+    assert answered(ours, "/")[1]["Content-Security-Policy"] == "default-src 'none'"
