@@ -78,8 +78,8 @@ def claim_integration_run() -> bool:
 
 
 # Leases: a source's submission takes one in the Redis round trip of its rate limit, before it
-# stores anything, and then needs no claim after it commits (a second round trip, a tenth of a
-# single event's CPU in the web process). The script renews the lease key for
+# stores anything, and then needs no claim after it commits (a second Redis round trip for
+# every submission, and Redis's work for it). The script renews the lease key for
 # INTEGRATION_LEASE_SECONDS and sets the mark as `claim_integration_run` would (the caller
 # queues a run if it was not set). A run clears the mark and reads whether the lease key is
 # still alive in one step before each look, and stops only after a look whose step found it
