@@ -80,38 +80,62 @@ def claim_integration_run() -> bool:
 # Leases: a source's submission takes one in the Redis round trip of its rate limit, before it
 # stores anything, and then needs no claim after it commits (a second Redis round trip for
 # every submission, and Redis's work for it). The script renews the lease key for
-# INTEGRATION_LEASE_SECONDS and sets the mark as `claim_integration_run` would (the caller
-# queues a run if it was not set). A run clears the mark and reads whether the lease key is
-# still alive in one step before each look, and stops only after a look whose step found it
-# expired. So a commit made while its lease was alive is seen by a look: the mark the lease
-# found set is cleared by some run after the lease began; from then on, that run (or the run
-# queued by whoever sets the mark again) keeps looking while the lease is alive, and looks
-# once more after it expired, which is after the commit. The web process checks by its own
-# clock, started before the script was sent, that it committed within the lease less a
-# margin (for the two clocks' rates); a slower commit claims as before.
+# INTEGRATION_LEASE_SECONDS and counts the lease in a generation number. If a run is under
+# way (its `_look_step` marked it so), that is all; otherwise it sets the mark as
+# `claim_integration_run` would, and the caller queues a run if the mark was not set. Queuing
+# a run costs the web process a Celery publish and the worker a task; at hundreds of
+# submissions a second, one was queued after every look, only to find the lock taken.
+#
+# A run, in one step before each look, clears the mark, marks itself under way and reads
+# whether a lease is alive and the generation. It stops only after a look whose step found no
+# lease alive, and only if, in one step after that look, the mark is still clear and the
+# generation unchanged (that step also clears "under way"). So a commit made while its lease
+# was alive is seen by a look: the run that is under way, or the run the mark stands for, has
+# a step after the lease began; from that step on it keeps looking while the lease is alive
+# (a lease taken between its last step and its stopping changes the generation, and it looks
+# again), and looks once more after the lease has ended, which is after the commit. The web
+# process checks by its own clock, started before the script was sent, that it committed
+# within the lease less a margin (for the two clocks' rates); a slower commit claims as
+# before. "Under way" expires by itself (INTEGRATION_UNDER_WAY_SECONDS) if a run dies: the
+# submissions of that moment then wait for the next one queued, or beat's.
 INTEGRATION_LEASE_KEY = "ledger:integration-lease"
 INTEGRATION_LEASE_SECONDS = 1.0
 INTEGRATION_LEASE_MARGIN_SECONDS = 0.1
+INTEGRATION_LEASE_GENERATION_KEY = "ledger:integration-lease-generation"
+INTEGRATION_UNDER_WAY_KEY = "ledger:integration-under-way"
+INTEGRATION_UNDER_WAY_SECONDS = 2.0
 # Until when, by this thread's monotonic clock, its last lease covers a commit.
 _lease_covers_until: ContextVar[float] = ContextVar("integration_lease", default=0.0)
 
-# KEYS: the rate limit's counter, the lease, the mark. ARGV: the counter's window in seconds,
-# the requests it allows, the lease in milliseconds, the mark's expiry in seconds. Returns
-# {count, seconds until the window closes, 1 if this set the mark, 0 if it was set, -1 if over
-# the limit (no lease)}.
+# KEYS: the rate limit's counter, the lease, the mark, under way, the generation. ARGV: the
+# counter's window in seconds, the requests it allows, the lease in milliseconds, the mark's
+# expiry in seconds. Returns {count, seconds until the window closes, 1 if the caller must
+# queue a run, 0 if not, -1 if over the limit (no lease)}.
 _COUNT_AND_LEASE_SCRIPT = (
     rate_limits.COUNT_STEPS
     + """
 if count > tonumber(ARGV[2]) then return {count, ttl, -1} end
 redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
+redis.call('INCR', KEYS[5])
+if redis.call('EXISTS', KEYS[4]) == 1 then return {count, ttl, 0} end
 if redis.call('SET', KEYS[3], 1, 'NX', 'EX', ARGV[4]) then return {count, ttl, 1} end
 return {count, ttl, 0}
 """
 )
-# KEYS: the mark, the lease. Returns the lease's milliseconds left (negative once expired).
-_CLEAR_MARK_SCRIPT = """
+# KEYS: the mark, the lease, under way, the generation. ARGV: under way's expiry in ms.
+# Returns {the lease's milliseconds left (negative once ended), the generation}.
+_LOOK_STEP_SCRIPT = """
 redis.call('DEL', KEYS[1])
-return redis.call('PTTL', KEYS[2])
+redis.call('SET', KEYS[3], 1, 'PX', ARGV[1])
+return {redis.call('PTTL', KEYS[2]), redis.call('GET', KEYS[4]) or '0'}
+"""
+# KEYS: the mark, under way, the generation. ARGV: the generation the last look step read.
+# Returns 1 (and clears under way) if the run may stop, else 0.
+_STOP_STEP_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if (redis.call('GET', KEYS[3]) or '0') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
 """
 
 
@@ -134,6 +158,8 @@ def count_and_lease(
             cache.make_key(counter_key),
             cache.make_key(INTEGRATION_LEASE_KEY),
             cache.make_key(INTEGRATION_QUEUED_KEY),
+            cache.make_key(INTEGRATION_UNDER_WAY_KEY),
+            cache.make_key(INTEGRATION_LEASE_GENERATION_KEY),
         ],
         args=[
             window_seconds,
@@ -154,15 +180,39 @@ def lease_covers_now() -> bool:
     return time.monotonic() < _lease_covers_until.get()
 
 
-def _clear_mark() -> bool:
-    """Clear the mark before a look; True if a lease was alive at that moment."""
+def _look_step() -> tuple[bool, bytes | None]:
+    """Before a look: clear the mark, mark this run under way; (whether a lease was alive,
+    the lease generation, for `_may_stop`)."""
     if not hasattr(cache, "script"):
         cache.delete(INTEGRATION_QUEUED_KEY)
-        return False
-    lease_left = cache.script(_CLEAR_MARK_SCRIPT)(
-        keys=[cache.make_key(INTEGRATION_QUEUED_KEY), cache.make_key(INTEGRATION_LEASE_KEY)]
+        return False, None
+    lease_left, generation = cache.script(_LOOK_STEP_SCRIPT)(
+        keys=[
+            cache.make_key(INTEGRATION_QUEUED_KEY),
+            cache.make_key(INTEGRATION_LEASE_KEY),
+            cache.make_key(INTEGRATION_UNDER_WAY_KEY),
+            cache.make_key(INTEGRATION_LEASE_GENERATION_KEY),
+        ],
+        args=[round(INTEGRATION_UNDER_WAY_SECONDS * 1000)],
     )
-    return lease_left > 0
+    return lease_left > 0, generation
+
+
+def _may_stop(generation: bytes | None) -> bool:
+    """After a look whose step found no lease alive: True if no commit has marked new entries
+    and no lease was taken since that step (and then this run is no longer under way)."""
+    if generation is None:
+        return cache.get(INTEGRATION_QUEUED_KEY) is None
+    return bool(
+        cache.script(_STOP_STEP_SCRIPT)(
+            keys=[
+                cache.make_key(INTEGRATION_QUEUED_KEY),
+                cache.make_key(INTEGRATION_UNDER_WAY_KEY),
+                cache.make_key(INTEGRATION_LEASE_GENERATION_KEY),
+            ],
+            args=[generation],
+        )
+    )
 
 
 def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> IntegrationResult:
@@ -189,7 +239,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 _pace(looked_at)
             # Before the look, which sees every commit that found the mark set, and every
             # commit of a lease that had ended by then.
-            leased = _clear_mark()
+            leased, generation = _look_step()
             looked_at = time.monotonic()
             size, count, new_checkpoint = _integrate_batch(batch_size)
             if count:
@@ -199,7 +249,7 @@ def integrate_pending(*, batch_size: int | None = None, wait: bool = False) -> I
                 transaction.on_commit(_announcement(size), robust=True)
         integrated += count
         checkpoint = new_checkpoint or checkpoint
-        if count < batch_size and not leased and cache.get(INTEGRATION_QUEUED_KEY) is None:
+        if count < batch_size and not leased and _may_stop(generation):
             return IntegrationResult(size, integrated, checkpoint)
 
 

@@ -224,3 +224,61 @@ def test_a_request_over_its_rate_limit_takes_no_lease(queued_runs, leases):
     services.enqueue_entry(entry=EntryFactory())
     assert leases == ["claim"]
     assert queued_runs == ["run", "run"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lease_taken_while_a_run_is_under_way_queues_no_other_run(
+    queued_runs, leases, monkeypatch
+):
+    # At hundreds of submissions a second, a run queued after every look only found the lock
+    # taken: the run under way looks after these commits anyway.
+    take_lease()
+    services.enqueue_entry(entry=EntryFactory())
+    assert queued_runs == ["run"]
+    late: list[int] = []
+    looks = sequencer._integrate_batch
+
+    def look_with_submissions_beside_it(batch_size, **options):
+        result = looks(batch_size, **options)
+        if len(late) < 3:
+            submitter = threading.Thread(target=submit_with_a_lease, args=(late,))
+            submitter.start()
+            submitter.join()
+        return result
+
+    monkeypatch.setattr(sequencer, "_integrate_batch", look_with_submissions_beside_it)
+    assert start_run() == 4
+    assert queued_runs == ["run"] and leases == []
+    assert all(selectors.entry_for_pending(pending_id) for pending_id in late)
+
+
+def submit_with_a_lease(committed: list[int]) -> None:
+    try:
+        take_lease()
+        committed.append(services.enqueue_entry(entry=EntryFactory()).id)
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_does_not_stop_when_a_lease_was_taken_after_its_last_look_began(
+    queued_runs, leases, monkeypatch
+):
+    # The race on the way out: a submission finds the run under way (so queues nothing),
+    # takes its lease after the run's last look began and commits after that look. The run
+    # must look again, although that look's step found no lease alive.
+    late: list[int] = []
+    looks = sequencer._integrate_batch
+
+    def look_then_a_late_submission(batch_size, **options):
+        result = looks(batch_size, **options)
+        if not late:
+            submitter = threading.Thread(target=submit_with_a_lease, args=(late,))
+            submitter.start()
+            submitter.join()
+        return result
+
+    monkeypatch.setattr(sequencer, "_integrate_batch", look_then_a_late_submission)
+    assert start_run() == 1  # beat's run, say: nothing pending, no lease alive at its step
+    assert queued_runs == [] and leases == []  # the submission found the run under way
+    assert selectors.entry_for_pending(late[0]) is not None
