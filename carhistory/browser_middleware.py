@@ -22,22 +22,22 @@ def for_the_sources_api(request: HttpRequest) -> bool:
     return request.path_info.startswith(SOURCES_API_PREFIXES)
 
 
-class SessionMiddleware(sessions.SessionMiddleware):
+class _PassesTheSourcesApiOn:
+    """Mixed in before a Django middleware: the sources API's requests go straight on."""
+
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if for_the_sources_api(request):
             return self.get_response(request)
         return super().__call__(request)
 
 
-class AuthenticationMiddleware(auth.AuthenticationMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if for_the_sources_api(request):
-            return self.get_response(request)
-        return super().__call__(request)
+class SessionMiddleware(_PassesTheSourcesApiOn, sessions.SessionMiddleware):
+    pass
 
 
-class MessageMiddleware(messages.MessageMiddleware):
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if for_the_sources_api(request):
-            return self.get_response(request)
-        return super().__call__(request)
+class AuthenticationMiddleware(_PassesTheSourcesApiOn, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(_PassesTheSourcesApiOn, messages.MessageMiddleware):
+    pass

@@ -206,16 +206,15 @@ def prove(key: bytes, fetch: Fetch, *, depth_step: int = 40) -> VinIndexProof:
     siblings: list[bytes] = []
     depth = 0
     while True:
-        # Each level's node on the key's path, and (below the root) its sibling.
+        # Each level's node on the key's path (`node_of`, from the key as a number once).
         path = [
-            (NodeId(level, prefix), NodeId(level, prefix ^ 1) if level else None)
+            NodeId(level, number >> (KEY_BITS - level))
             for level in range(depth, min(depth + depth_step, KEY_BITS + 1))
-            for prefix in (number >> (KEY_BITS - level),)
         ]
-        nodes = fetch([node_id for pair in path for node_id in pair if node_id is not None])
-        for node_id, sibling_id in path:
-            if sibling_id is not None:
-                sibling = nodes.get(sibling_id)
+        nodes = fetch([*path, *(node_id.sibling() for node_id in path if node_id.depth)])
+        for node_id in path:
+            if node_id.depth:
+                sibling = nodes.get(node_id.sibling())
                 siblings.append(sibling.hash if sibling is not None else EMPTY_HASH)
             node = nodes.get(node_id)
             if node is None:
