@@ -14,12 +14,11 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponse
 
-# The sources API's paths (carhistory/sources/urls.py), and nothing else under them.
-SOURCES_API_PREFIXES = ("/api/v1/events", "/api/v1/imports/", "/api/v1/signing-keys")
+from carhistory.sources.urls import PATH_PREFIXES
 
 
 def for_the_sources_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(SOURCES_API_PREFIXES)
+    return request.path_info.startswith(PATH_PREFIXES)
 
 
 class _PassesTheSourcesApiOn:

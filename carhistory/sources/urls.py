@@ -19,3 +19,7 @@ urlpatterns = [
         name="api-event-status",
     ),
 ]
+
+# Each route's literal beginning, as a request path starts: the session, user and message
+# middleware pass these on (carhistory/browser_middleware.py), so a route added here is covered.
+PATH_PREFIXES = tuple("/" + str(pattern.pattern).split("<", 1)[0] for pattern in urlpatterns)
