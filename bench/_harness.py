@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,15 +229,19 @@ def start(command: list[str], environment: dict[str, str]) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group; SIGKILL it if it has not ended within 30 s."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    """End `process` the way an operator would, then its group if anything is left.
+
+    SIGTERM goes to the leader first: a Celery worker then finishes the task in hand (a
+    sequencer run lingers up to a second for late submissions) and gunicorn its requests,
+    instead of their children dying mid-task with a WorkerLostError in the log."""
+    if process.poll() is None:
+        process.terminate()
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    # Whatever is left of its group: the leader if it hung, children it left behind.
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    process.wait()
 
 
 def wait_until_serving(url: str) -> None:
