@@ -3,6 +3,7 @@ long ago, checked in the browser; it warns when no witness has cosigned recently
 real `carhistory-witness serve` processes the log pushes to."""
 
 import json
+import re
 import time
 
 import pytest
@@ -10,6 +11,7 @@ from carhistory_verifier import note
 from playwright.sync_api import Page, expect
 
 from ledger import witnessing
+from ledger.models import Cosigner
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
     approved_sources,
@@ -58,6 +60,25 @@ def test_the_report_names_the_witnesses_that_cosigned_and_when(page, live_server
     expect(status).to_have_attribute("data-witness-count", "2")
     expect(status).to_contain_text("Shanghai Vehicle Registry and Insurers' Association")
     expect(status).to_contain_text("ago")
+
+
+def test_in_chinese_the_time_comes_first_and_the_witnesses_by_chinese_title(
+    browser, live_server, witnesses
+):
+    record_rollback_history(approved_sources())
+    Cosigner.objects.filter(name="registry.example/w").update(title_zh_hans="上海市机动车登记所")
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        status = witness_status(page, live_server)
+        expect(status).to_have_attribute("data-witness-state", "fresh")
+        # Intl's "N秒钟前", then the witnesses joined by Intl's "和" (one without a Chinese
+        # title keeps its English one).
+        expect(status).to_have_text(
+            re.compile(r"^\d+秒钟前由上海市机动车登记所和Insurers' Association见证签名。$")
+        )
+    finally:
+        context.close()
 
 
 def test_a_forged_cosignature_is_not_counted(page, live_server, witnesses):
