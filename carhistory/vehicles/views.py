@@ -90,7 +90,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     token = page_token(request=request, vin=check.vin)
     verifying = {
         "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
-        "verify_messages": _verify_messages(completeness_proven=_completeness_proven(data)),
+        "verify_messages": _verify_messages(),
         "verify_config": {
             "log_key": log_verifier_key(),
             "words_url": reverse("vehicles:verify-words"),
@@ -216,19 +216,12 @@ def _report_context(data: dict) -> dict:
         "odometer": data["odometer"],
         "odometer_readings": _presentable_readings(data["odometer"]["readings"]),
         "chart_messages": _chart_messages(),
-        "completeness_proven": _completeness_proven(data),
         "checked": verdict.what_was_checked(data),
         # The key this site signs with, from its settings: the browser verifies against it (not
         # against the key a bundle carries), and the fingerprint lets a buyer compare it with
         # the printed report or a witness's list.
         "log_key_fingerprint": note.Verifier.from_key_string(log_verifier_key()).fingerprint(),
     }
-
-
-def _completeness_proven(data: dict) -> bool:
-    """Whether the report proves no entry of this VIN was left out (the VIN index, SPEC §7).
-    Until a report carries that proof, a clean history says records may be missing."""
-    return bool(data.get("completeness", {}).get("proven"))
 
 
 def _presentable_vehicle(vehicle: dict) -> dict:
@@ -352,19 +345,16 @@ def _verify_words() -> dict:
     }
 
 
-def _verify_messages(*, completeness_proven: bool = False) -> dict[str, str]:
+def _verify_messages() -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
-    if completeness_proven:
-        summary_ok = _(
-            "%(verified)s of %(total)s records are authentic and signed by their sources; none "
-            "can have been left out (checkpoint of size %(size)s)."
-        )
-    else:
-        summary_ok = _(
-            "%(verified)s of %(total)s records are authentic and signed by their sources "
-            "(checkpoint of size %(size)s). Authentic means the records are genuine, not that "
-            "the car is sound: read the risks above."
-        )
+    # The summary claims authenticity only: that no record was left out is the completeness
+    # line's to say, once the browser has checked the VIN index proof (a bundle whose proof
+    # fails must not read "none left out" anywhere on the page).
+    summary_ok = _(
+        "%(verified)s of %(total)s records are authentic and signed by their sources "
+        "(checkpoint of size %(size)s). Authentic means the records are genuine, not that "
+        "the car is sound: read the risks above."
+    )
     return {
         "checking": _("checking…"),
         "retrying": _("The evidence could not be loaded yet (%(status)s); trying again…"),
