@@ -8,12 +8,16 @@ from carhistory_verifier.verify import main as verify_main
 
 from carhistory.demo.data import DEMO_VINS
 from carhistory.vehicles.throttling import VinLookupThrottle
+from ledger.services import integrate_pending
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
     UNKNOWN_VIN,
     approved_sources,
     record_rollback_history,
+    submit,
 )
+
+CLEAN_VIN = "LSVAU218XN2183294"
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +84,22 @@ def test_unknown_vin_says_no_record_is_not_a_clean_history(client, log_key):
     html = response.content.decode()
     assert f"No records yet for {UNKNOWN_VIN}" in html
     assert "No records does not mean a clean history." in html
+
+
+def test_a_clean_history_says_what_was_not_checked_and_claims_no_completeness(client, log_key):
+    sources = approved_sources()
+    submit(
+        sources.dealer,
+        {"vin": CLEAN_VIN, "type": "odometer", "occurred_at": "2023-04-01", "odometer_km": 9000},
+    )
+    integrate_pending(wait=True)
+    html = client.get(f"/vehicles/{CLEAN_VIN}/").content.decode()
+    clean = re.search(r"<div class=\"clean-history\" data-clean-history>(.*?)</div>", html, re.S)
+    assert clean, "a car with no risk gets the clean-history block"
+    assert "Only what sources reported to carhistory can appear here" in clean.group(1)
+    assert "Have the car inspected before you buy." in clean.group(1)
+    # Whether any record was left out is the browser's to say, after the VIN index proof.
+    assert "left out" not in clean.group(1)
 
 
 def test_report_shows_every_event_with_its_source(client, rollback_car):
