@@ -11,6 +11,7 @@ import pytest
 from carhistory_verifier import note
 from django.conf import settings
 
+from carhistory.sources.models import Organisation
 from ledger import witnessing
 from tests.vehicles.logbook import VIN, Logbook
 
@@ -250,3 +251,22 @@ def test_chinese_pages_name_witnesses_by_their_chinese_title(client, log_key):
 
 def _json_script(html: str, element_id: str) -> str:
     return re.search(rf'<script id="{element_id}"[^>]*>(.*?)</script>', html, re.S).group(1)
+
+
+@pytest.mark.django_db
+def test_chinese_pages_name_sources_by_their_chinese_name(client, log_key):
+    logbook = Logbook()
+    dealer = logbook.source("anting-vw-4s")
+    Organisation.objects.filter(slug="anting-vw-4s").update(name_zh_hans="上海安亭大众4S店")
+    garage = logbook.source("pudong-garage", kind="repair_shop")
+    logbook.event(dealer, "odometer", "2022-05-09", odometer_km=1)
+    logbook.event(garage, "odometer", "2023-05-09", odometer_km=2)
+
+    def source_names(language: str) -> list[str]:
+        html = client.get(f"/vehicles/{VIN}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        return re.findall(r'<span class="source-name">([^<]*)</span>', html)
+
+    # Reports are cached per language: the English one asked first is not served in Chinese.
+    assert source_names("en") == ["Anting Vw 4S", "Pudong Garage"]
+    # None given: the name rather than nothing.
+    assert source_names("zh-hans") == ["上海安亭大众4S店", "Pudong Garage"]

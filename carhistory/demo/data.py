@@ -61,6 +61,7 @@ DEMO_VINS: list[tuple[str, str]] = [
 class DemoSource:
     slug: str
     name: str
+    name_zh_hans: str
     kind: str
     region: str
     api_key: str
@@ -70,6 +71,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-anting-vw-4s",
         "Shanghai Anting Volkswagen 4S (demo)",
+        "上海安亭大众4S店（演示）",
         OrganisationKind.DEALER_4S,
         "Shanghai",
         "demo-dealer-4s.local-trials-only",
@@ -77,6 +79,7 @@ DEMO_SOURCES = [
     DemoSource(
         "bj-chaoyang-auto-repair",
         "Beijing Chaoyang Auto Repair (demo)",
+        "北京朝阳汽车维修厂（演示）",
         OrganisationKind.REPAIR_SHOP,
         "Beijing",
         "demo-repair-shop.local-trials-only",
@@ -84,6 +87,7 @@ DEMO_SOURCES = [
     DemoSource(
         "donghai-insurance",
         "Donghai Property Insurance (demo)",
+        "东海财产保险（演示）",
         OrganisationKind.INSURER,
         "Shanghai",
         "demo-insurer.local-trials-only",
@@ -91,6 +95,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-vehicle-registry",
         "Shanghai Vehicle Registration Office (demo)",
+        "上海市机动车登记所（演示）",
         OrganisationKind.REGISTRY,
         "Shanghai",
         "demo-registry.local-trials-only",
@@ -98,6 +103,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-minhang-inspection",
         "Minhang Motor Vehicle Inspection Station (demo)",
+        "闵行机动车检测站（演示）",
         OrganisationKind.INSPECTION_STATION,
         "Shanghai",
         "demo-inspection-station.local-trials-only",
@@ -105,6 +111,7 @@ DEMO_SOURCES = [
     DemoSource(
         "anting-motor-works",
         "Anting Motor Works (demo OEM)",
+        "安亭汽车制造厂（演示整车厂）",
         OrganisationKind.OEM,
         "Shanghai",
         "demo-oem.local-trials-only",
@@ -461,6 +468,7 @@ def _demo_source(source: DemoSource) -> Organisation:
             slug=source.slug,
             defaults={
                 "name": source.name,
+                "name_zh_hans": source.name_zh_hans,
                 "kind": source.kind,
                 "region": source.region,
                 "licence_number": f"DEMO-{source.slug.upper()}",

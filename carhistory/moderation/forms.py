@@ -44,6 +44,12 @@ class SourceStatusForm(ReasonForm):
 class SourceProfileForm(ReasonForm):
     kind = forms.ChoiceField(label=_("Kind"), choices=OrganisationKind.choices)
     name = forms.CharField(label=_("Name"), max_length=200)
+    name_zh_hans = forms.CharField(
+        label=_("Name in Chinese"),
+        max_length=200,
+        required=False,
+        help_text=_("What Chinese pages show; empty shows the name above."),
+    )
 
 
 class CorrectionForm(forms.Form):

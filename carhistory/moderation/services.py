@@ -58,6 +58,7 @@ def submit_application(
     *,
     name: str,
     kind: str,
+    name_zh_hans: str = "",
     licence_number: str = "",
     region: str = "",
     contact_name: str = "",
@@ -76,6 +77,7 @@ def submit_application(
     return source_services.apply_for_source(
         slug=slug,
         name=name,
+        name_zh_hans=name_zh_hans,
         kind=kind,
         licence_number=licence_number,
         region=region,
@@ -230,9 +232,16 @@ LOGGED_STANDING = {
 
 @transaction.atomic
 def change_source_profile(
-    *, moderator: AbstractBaseUser, organisation: Organisation, kind: str, name: str, reason: str
+    *,
+    moderator: AbstractBaseUser,
+    organisation: Organisation,
+    kind: str,
+    name: str,
+    reason: str,
+    name_zh_hans: str | None = None,
 ) -> PendingEntry | None:
-    """Change a source's kind (its role: what it may submit) or its name, in the open.
+    """Change a source's kind (its role: what it may submit) or its name (or its name in
+    Chinese; None keeps it), in the open.
 
     A source's kind decides which events it may log, so changing it must leave a public trace:
     for a source in the log, a `source_status` entry restating its standing says what changed
@@ -241,15 +250,21 @@ def change_source_profile(
     """
     reason = _required(reason)
     organisation = _locked(organisation)
+    wanted = [("kind", kind), ("name", name.strip())]
+    if name_zh_hans is not None:
+        wanted.append(("name_zh_hans", name_zh_hans.strip()))
     changes = {
         field: [getattr(organisation, field), value]
-        for field, value in (("kind", kind), ("name", name.strip()))
+        for field, value in wanted
         if getattr(organisation, field) != value
     }
     if not changes:
         raise ValidationError(_("Nothing changes: pick another kind or name."))
     if organisation.status == OrganisationStatus.REVOKED:
         raise ValidationError(_("A revoked source is final and cannot be changed."))
+    for field, (_old, new) in changes.items():
+        setattr(organisation, field, new)
+    organisation.full_clean()
     pending = None
     standing = LOGGED_STANDING.get(organisation.status)
     if standing is not None:
@@ -261,11 +276,10 @@ def change_source_profile(
                 "source": organisation.slug,
                 "status": standing,
                 "reason": f"profile changed ({said}): {reason}",
+                # The new names, which the report shows from now on and the browser checks.
+                **organisation.named_facts(),
             },
         )
-    for field, (_old, new) in changes.items():
-        setattr(organisation, field, new)
-    organisation.full_clean()
     organisation.save(update_fields=list(changes))
     _record(
         moderator=moderator,

@@ -178,7 +178,11 @@ def source_profile(request: HttpRequest, pk: int) -> HttpResponse:
     return _moderator_action(
         request,
         SourceProfileForm,
-        initial={"kind": organisation.kind, "name": organisation.name},
+        initial={
+            "kind": organisation.kind,
+            "name": organisation.name,
+            "name_zh_hans": organisation.name_zh_hans,
+        },
         act=lambda data: services.change_source_profile(
             moderator=request.user, organisation=organisation, **data
         ),

@@ -19,6 +19,7 @@ class ApplicationForm(forms.ModelForm):
         model = Organisation
         fields = [
             "name",
+            "name_zh_hans",
             "kind",
             "licence_number",
             "region",

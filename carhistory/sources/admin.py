@@ -24,9 +24,9 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "kind", "region", "status", "decided_at"]
+    list_display = ["slug", "name", "name_zh_hans", "kind", "region", "status", "decided_at"]
     list_filter = ["kind", "status"]
-    search_fields = ["slug", "name", "licence_number"]
+    search_fields = ["slug", "name", "name_zh_hans", "licence_number"]
     readonly_fields = ["status", "created_at", "decided_at"]
     inlines = [MembershipInline]
 
@@ -35,7 +35,7 @@ class OrganisationAdmin(admin.ModelAdmin):
         # moderation action that logs and audits it (moderation/sources/<id>/profile).
         if obj is None:
             return self.readonly_fields
-        return [*self.readonly_fields, "slug", "kind", "name"]
+        return [*self.readonly_fields, "slug", "kind", "name", "name_zh_hans"]
 
 
 @admin.register(ApiKey)

@@ -38,6 +38,9 @@ class OrganisationStatus(models.TextChoices):
 class Organisation(models.Model):
     slug = models.SlugField(_("public id"), max_length=64, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    # What readers of Chinese pages read ("上海安亭大众4S店"), when the name above is not
+    # Chinese already. Display only: the log knows a source by its slug.
+    name_zh_hans = models.CharField(_("name in Chinese"), max_length=200, blank=True, db_default="")
     kind = models.CharField(_("kind"), max_length=32, choices=OrganisationKind.choices)
     licence_number = models.CharField(_("licence number"), max_length=100, blank=True)
     region = models.CharField(_("region"), max_length=100, blank=True)
@@ -84,6 +87,21 @@ class Organisation(models.Model):
     @property
     def may_submit(self) -> bool:
         return self.status == OrganisationStatus.APPROVED
+
+    def named_facts(self) -> dict[str, str]:
+        """The name, Chinese name and kind, as every `source_status` entry about this source
+        carries them: a buyer's browser checks a report's "Source: …" against the latest."""
+        facts = {"name": self.name, "kind": self.kind}
+        if self.name_zh_hans:
+            facts["name_zh_hans"] = self.name_zh_hans
+        return facts
+
+    def name_in(self, language: str | None) -> str:
+        """What a reader of `language` (a Django language code) reads: the Chinese name on
+        Chinese pages when there is one, else the name."""
+        if language and language.lower().startswith("zh") and self.name_zh_hans:
+            return self.name_zh_hans
+        return self.name
 
 
 class MembershipRole(models.TextChoices):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carhistory.moderation.selectors import disputes_by_index
@@ -111,13 +112,14 @@ def _sources(slugs: set[str]) -> dict[str, dict]:
     found = {
         organisation.slug: {
             "slug": organisation.slug,
-            "name": organisation.name,
+            # Reports are built, and cached, per language (cache.py).
+            "name": organisation.name_in(translation.get_language()),
             "kind": organisation.kind,
             "kind_label": str(organisation.get_kind_display()),
             "status": organisation.status,
         }
         for organisation in Organisation.objects.filter(slug__in=slugs).only(
-            "slug", "name", "kind", "status"
+            "slug", "name", "name_zh_hans", "kind", "status"
         )
     }
     found[PLATFORM] = {

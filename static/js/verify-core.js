@@ -415,7 +415,12 @@
       // Status entries that name the source (its name and kind as the moderators approved
       // them) let the page's "Source: …" be checked against the log, not the server's word.
       if (type === protocol.source_status && typeof facts.name === "string") {
-        record.names.push({ index: proven.index, name: facts.name, kind: facts.kind });
+        record.names.push({
+          index: proven.index,
+          name: facts.name,
+          nameZhHans: typeof facts.name_zh_hans === "string" ? facts.name_zh_hans : null,
+          kind: facts.kind,
+        });
       }
     });
     history.forEach(function (record) {
@@ -481,12 +486,13 @@
     return signedBy;
   }
 
-  // The name and kind the log gave `source` last before `index`, or null when it gave none.
-  function loggedSourceName(sources, source, index) {
+  // The names and kind the log gave `source` last (as of the checkpoint), or null when it gave
+  // none. The latest, whatever the line's index: the report names a source as it is now, and a
+  // moderator's rename or change of kind is logged (moderation.services.change_source_profile).
+  function loggedSourceName(sources, source) {
     var record = sources.get(source);
-    if (!record) return null;
-    var named = record.names.filter(function (n) { return n.index < index; });
-    return named.length ? named[named.length - 1] : null;
+    if (!record || !record.names.length) return null;
+    return record.names[record.names.length - 1];
   }
 
   // --- what a buyer must not miss, from the verified entries alone ----------------------------

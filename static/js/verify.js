@@ -74,7 +74,10 @@
     var source = line.querySelector("[data-source-slug]");
     if (!source || source.getAttribute("data-source-slug") !== entry.source) return false;
     if (!loggedSource) return true;
-    if (textOf(line, ".source-name") !== loggedSource.name) return false;
+    // Either of the names the log gave it: Chinese pages show the Chinese one when it has one.
+    var shown = textOf(line, ".source-name");
+    var chinese = loggedSource.nameZhHans;
+    if (shown !== loggedSource.name && (chinese === null || shown !== chinese)) return false;
     var kindLabel = config.kind_labels[loggedSource.kind];
     return !kindLabel || source.textContent.indexOf(kindLabel) >= 0;
   }
@@ -282,7 +285,7 @@
       var line = report.querySelector("#entry-" + index);
       var result = outcome.results.get(index) || { status: "failed", code: "not_in_bundle" };
       if (result.status !== "failed") {
-        var loggedSource = core.loggedSourceName(outcome.sources, result.entry.source, index);
+        var loggedSource = core.loggedSourceName(outcome.sources, result.entry.source);
         if (!lineAgrees(line, badge, result.entry, words, loggedSource)) {
           result = { status: "failed", code: "page_mismatch" };
         } else {

@@ -34,6 +34,13 @@ def test_applying_stores_an_application_and_thanks(client):
     assert organisation.licence_number == "SH-REP-0042"
 
 
+def test_an_application_may_give_a_name_in_chinese(client):
+    client.post(reverse("portal:apply"), {**APPLICATION, "name_zh_hans": "浦东汽车维修"})
+    organisation = Organisation.objects.get()
+    assert (organisation.name, organisation.name_zh_hans) == ("Pudong Auto Repair", "浦东汽车维修")
+    assert organisation.slug == "pudong-auto-repair"
+
+
 def test_a_chinese_name_gets_a_pinyin_slug(client):
     client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})
     client.post(reverse("portal:apply"), {**APPLICATION, "name": "浦东汽修"})

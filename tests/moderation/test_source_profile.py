@@ -24,7 +24,7 @@ def test_the_admin_cannot_change_kind_slug_or_name(client, repair_shop):
     client.force_login(make_moderator(is_staff=True, is_superuser=True))
     url = reverse("admin:sources_organisation_change", args=[repair_shop.pk])
     form = client.get(url).context["adminform"].form
-    assert not {"kind", "slug", "name"} & set(form.fields)
+    assert not {"kind", "slug", "name", "name_zh_hans"} & set(form.fields)
     data = {name: field.initial or "" for name, field in form.fields.items()}
 
     client.post(
@@ -34,16 +34,18 @@ def test_the_admin_cannot_change_kind_slug_or_name(client, repair_shop):
             "kind": "insurer",
             "slug": "fake-insurer",
             "name": "Fake Insurance",
+            "name_zh_hans": "平安保险",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
         },
     )
 
     repair_shop.refresh_from_db()
-    assert (repair_shop.kind, repair_shop.slug, repair_shop.name) == (
+    assert (repair_shop.kind, repair_shop.slug, repair_shop.name, repair_shop.name_zh_hans) == (
         "repair_shop",
         "bj-garage",
         "Beijing Garage",
+        "",
     )
     assert not Entry.objects.exists()
 
@@ -69,6 +71,42 @@ def test_a_kind_change_is_logged_and_audited(client, repair_shop):
     assert entry.type == "source_status"
     assert audit.moderator == moderator
     assert audit.details == {"kind": ["repair_shop", "insurer"]}
+
+
+def test_a_chinese_name_is_logged_and_audited_like_the_name(client, repair_shop):
+    # Buyers read it on Chinese pages: a source must not pass itself off there unseen.
+    client.force_login(make_moderator())
+
+    response = client.post(
+        reverse("moderation:source-profile", args=[repair_shop.pk]),
+        {
+            "kind": "repair_shop",
+            "name": "Beijing Garage",
+            "name_zh_hans": "北京汽修厂",
+            "reason": "its registered Chinese name",
+        },
+    )
+
+    assert response.status_code == 302
+    assert Organisation.objects.get(pk=repair_shop.pk).name_zh_hans == "北京汽修厂"
+    audit = AuditEntry.objects.get(action="change_source_profile")
+    assert audit.details == {"name_zh_hans": ["", "北京汽修厂"]}
+    facts = json.loads(bytes(integrated_entry(audit.pending_id).data))["facts"]
+    assert "name_zh_hans  -> 北京汽修厂" in facts["reason"]
+
+
+def test_the_profile_form_keeps_the_chinese_name_it_shows(client, repair_shop):
+    repair_shop.name_zh_hans = "北京汽修厂"
+    repair_shop.save()
+    client.force_login(make_moderator())
+    url = reverse("moderation:source-profile", args=[repair_shop.pk])
+
+    form = client.get(url).context["form"]
+    assert form.initial["name_zh_hans"] == "北京汽修厂"
+    client.post(url, {**form.initial, "kind": "insurer", "reason": "licensed as an insurer"})
+
+    changed = Organisation.objects.get(pk=repair_shop.pk)
+    assert (changed.kind, changed.name_zh_hans) == ("insurer", "北京汽修厂")
 
 
 def test_a_revoked_source_cannot_be_changed(client):

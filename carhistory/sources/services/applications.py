@@ -19,6 +19,7 @@ def apply_for_source(
     slug: str,
     name: str,
     kind: str,
+    name_zh_hans: str = "",
     licence_number: str = "",
     region: str = "",
     contact_name: str = "",
@@ -29,6 +30,7 @@ def apply_for_source(
     organisation = Organisation(
         slug=slug,
         name=name,
+        name_zh_hans=name_zh_hans,
         kind=kind,
         licence_number=licence_number,
         region=region,
@@ -93,8 +95,7 @@ def set_source_status(*, organisation: Organisation, status: str, reason: str) -
                 "source": organisation.slug,
                 "status": status,
                 "reason": reason,
-                "name": organisation.name,
-                "kind": organisation.kind,
+                **organisation.named_facts(),
             },
         )
         organisation.status = new_status
