@@ -71,7 +71,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-anting-vw-4s",
         "Shanghai Anting Volkswagen 4S (demo)",
-        "上海安亭大众4S店（演示）",
+        "【演示】上海安亭大众4S店",
         OrganisationKind.DEALER_4S,
         "Shanghai",
         "demo-dealer-4s.local-trials-only",
@@ -79,7 +79,7 @@ DEMO_SOURCES = [
     DemoSource(
         "bj-chaoyang-auto-repair",
         "Beijing Chaoyang Auto Repair (demo)",
-        "北京朝阳汽车维修厂（演示）",
+        "【演示】北京朝阳汽车维修厂",
         OrganisationKind.REPAIR_SHOP,
         "Beijing",
         "demo-repair-shop.local-trials-only",
@@ -87,7 +87,7 @@ DEMO_SOURCES = [
     DemoSource(
         "donghai-insurance",
         "Donghai Property Insurance (demo)",
-        "东海财产保险（演示）",
+        "【演示】东海财产保险",
         OrganisationKind.INSURER,
         "Shanghai",
         "demo-insurer.local-trials-only",
@@ -95,7 +95,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-vehicle-registry",
         "Shanghai Vehicle Registration Office (demo)",
-        "上海市机动车登记所（演示）",
+        "【演示】上海市机动车登记所",
         OrganisationKind.REGISTRY,
         "Shanghai",
         "demo-registry.local-trials-only",
@@ -103,7 +103,7 @@ DEMO_SOURCES = [
     DemoSource(
         "sh-minhang-inspection",
         "Minhang Motor Vehicle Inspection Station (demo)",
-        "闵行机动车检测站（演示）",
+        "【演示】闵行机动车检测站",
         OrganisationKind.INSPECTION_STATION,
         "Shanghai",
         "demo-inspection-station.local-trials-only",
@@ -111,7 +111,7 @@ DEMO_SOURCES = [
     DemoSource(
         "anting-motor-works",
         "Anting Motor Works (demo OEM)",
-        "安亭汽车制造厂（演示整车厂）",
+        "【演示】安亭汽车制造厂",
         OrganisationKind.OEM,
         "Shanghai",
         "demo-oem.local-trials-only",
