@@ -349,7 +349,8 @@ def _verify_messages() -> dict[str, str]:
     """What verify.js says, translated here so one catalogue holds every string of the page."""
     # The summary claims authenticity only: that no record was left out is the completeness
     # line's to say, once the browser has checked the VIN index proof (a bundle whose proof
-    # fails must not read "none left out" anywhere on the page).
+    # fails must not read "none left out" anywhere on the page). Shown only when every line
+    # verified, so a translation may say "all" (the Chinese one does).
     summary_ok = _(
         "%(verified)s of %(total)s records are authentic and signed by their sources "
         "(checkpoint of size %(size)s). Authentic means the records are genuine, not that "

@@ -71,6 +71,9 @@ def test_in_chinese_the_time_comes_first_and_the_witnesses_by_chinese_title(
     try:
         page = context.new_page()
         status = witness_status(page, live_server)
+        expect(page.locator("[data-verify-summary]")).to_contain_text(
+            "已验证 7/7 条记录：全部真实可信，并由其来源签名"
+        )
         expect(status).to_have_attribute("data-witness-state", "fresh")
         # Intl's "N秒钟前", then the witnesses joined by Intl's "和" (one without a Chinese
         # title keeps its English one).
