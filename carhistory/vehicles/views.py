@@ -34,6 +34,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
+from ledger.models import Cosigner
 from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
 
 # The invalid-VIN page shows input this long character by character; longer input is no
@@ -88,6 +89,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
     data = json.loads(report_json(vin=check.vin))
     evidence_url = reverse("vehicles:api-evidence", kwargs={"vin": check.vin})
     token = page_token(request=request, vin=check.vin)
+    cosigners = trusted_cosigners(language=translation.get_language())
     verifying = {
         "evidence_api_url": f"{evidence_url}?{urlencode({'page': token})}",
         "verify_messages": _verify_messages(),
@@ -95,9 +97,11 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "log_key": log_verifier_key(),
             "words_url": reverse("vehicles:verify-words"),
             # The cosignatures the page checks, and how old the newest may be (SPEC §8).
-            "cosigners": trusted_cosigners(language=translation.get_language()),
+            "cosigners": cosigners,
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
+        # For the offline steps: `carhistory-verify --witness KEY … --quorum K`.
+        "offline_witnesses": [c for c in cosigners if c["kind"] == Cosigner.Kind.WITNESS],
     }
     if data["empty"]:
         # The page still checks the evidence: its VIN index proof shows the absence is real.

@@ -164,6 +164,12 @@ def test_report_loads_chart_and_verifier_from_this_site(client, rollback_car):
     assert all(src.startswith("/static/") for src in scripts)
 
 
+def test_without_witnesses_the_offline_steps_ask_for_none(client, rollback_car):
+    html = client.get(f"/vehicles/{ROLLBACK_VIN}/").content.decode()
+    assert f"carhistory-verify carhistory-evidence-{ROLLBACK_VIN}.json</code>" in html
+    assert "--witness" not in html
+
+
 def test_evidence_download_is_an_attachment_that_verifies_offline(
     client, rollback_car, tmp_path, capsys
 ):

@@ -2,12 +2,15 @@
 long ago, checked in the browser; it warns when no witness has cosigned recently. Witnesses are
 real `carhistory-witness serve` processes the log pushes to."""
 
+import html
 import json
 import re
+import shlex
 import time
 
 import pytest
 from carhistory_verifier import note
+from carhistory_verifier.verify import main as verify_main
 from playwright.sync_api import Page, expect
 
 from ledger import witnessing
@@ -121,3 +124,23 @@ def test_without_witnesses_the_page_says_only_the_log_vouches(page, live_server,
     record_rollback_history(approved_sources())
     status = witness_status(page, live_server)
     expect(status).to_have_attribute("data-witness-state", "none")
+
+
+def test_the_offline_steps_give_a_witness_command_that_verifies(
+    client, tmp_path, capsys, witnesses, monkeypatch
+):
+    record_rollback_history(approved_sources())
+    page = client.get(f"/vehicles/{ROLLBACK_VIN}/").content.decode()
+    step = html.unescape(re.search(r"<li data-offline-witnesses>(.*?)</li>", page, re.S).group(1))
+    assert "Shanghai Vehicle Registry" in step and "Insurers' Association" in step
+    command = shlex.split(re.search(r"<code>(.*?)</code>", step, re.S).group(1))
+    assert command[0] == "carhistory-verify"
+    assert command.count("--witness") == 2 and command[-2:] == ["--quorum", "2"]
+
+    # Run exactly what the page prints, on the bundle its download link gives.
+    bundle = client.get(f"/vehicles/{ROLLBACK_VIN}/evidence.json")
+    (tmp_path / command[1]).write_bytes(bundle.content)
+    monkeypatch.chdir(tmp_path)
+    assert verify_main(command[1:]) == 0
+    out = capsys.readouterr().out
+    assert "Witnesses: 2 of 2 cosigned (quorum 2)" in out
