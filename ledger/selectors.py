@@ -125,6 +125,11 @@ def trusted_cosigners(*, language: str | None = None) -> list[dict[str, str]]:
     ]
 
 
+def witnesses_of(cosigners: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Of `trusted_cosigners()`, the witnesses (the mirrors cosign too)."""
+    return [cosigner for cosigner in cosigners if cosigner["kind"] == Cosigner.Kind.WITNESS]
+
+
 def witnesses() -> list[Cosigner]:
     """Every registered witness, with the log's view of it (last cosigned size and time)."""
     return list(Cosigner.objects.filter(kind=Cosigner.Kind.WITNESS).order_by("name"))

@@ -34,8 +34,7 @@ from carhistory.vehicles.qr import qr_svg, qr_svg_inline
 from carhistory.vehicles.showcase import offered_examples
 from carhistory.vehicles.throttling import VinLookupThrottle, page_token
 from carhistory.vin import VinCheck, check_vin
-from ledger.models import Cosigner
-from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries
+from ledger.selectors import log_verifier_key, trusted_cosigners, vins_with_entries, witnesses_of
 
 # The invalid-VIN page shows input this long character by character; longer input is no
 # mistyped VIN, and its length error says enough.
@@ -101,7 +100,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
         # For the offline steps: `carhistory-verify --witness KEY … --quorum K`.
-        "offline_witnesses": [c for c in cosigners if c["kind"] == Cosigner.Kind.WITNESS],
+        "offline_witnesses": witnesses_of(cosigners),
     }
     if data["empty"]:
         # The page still checks the evidence: its VIN index proof shows the absence is real.
