@@ -68,6 +68,7 @@ def test_a_kind_change_is_logged_and_audited(client, repair_shop):
     assert facts["source"] == "bj-garage"
     assert facts["status"] == "approved"
     assert "kind repair_shop -> insurer" in facts["reason"]
+    assert (facts["name"], facts["kind"]) == ("Beijing Garage", "insurer")
     assert entry.type == "source_status"
     assert audit.moderator == moderator
     assert audit.details == {"kind": ["repair_shop", "insurer"]}
@@ -93,6 +94,12 @@ def test_a_chinese_name_is_logged_and_audited_like_the_name(client, repair_shop)
     assert audit.details == {"name_zh_hans": ["", "北京汽修厂"]}
     facts = json.loads(bytes(integrated_entry(audit.pending_id).data))["facts"]
     assert "name_zh_hans  -> 北京汽修厂" in facts["reason"]
+    # The names as they are now, which the buyer's browser checks the report against.
+    assert (facts["name"], facts["name_zh_hans"], facts["kind"]) == (
+        "Beijing Garage",
+        "北京汽修厂",
+        "repair_shop",
+    )
 
 
 def test_the_profile_form_keeps_the_chinese_name_it_shows(client, repair_shop):

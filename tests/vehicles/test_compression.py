@@ -8,16 +8,11 @@ import pytest
 from django.urls import reverse
 
 from tests.sources.factories import MembershipFactory
-from tests.vehicles.browser.histories import ROLLBACK_VIN, approved_sources, record_rollback_history
+from tests.vehicles.browser.histories import ROLLBACK_VIN
 
 pytestmark = pytest.mark.django_db
 
 GZIP = {"HTTP_ACCEPT_ENCODING": "gzip, deflate, br"}
-
-
-@pytest.fixture
-def rollback_car(log_key):
-    record_rollback_history(approved_sources())
 
 
 def _page_urls(client) -> list[str]:

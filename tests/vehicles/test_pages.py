@@ -22,13 +22,6 @@ CLEAN_VIN = "LSVAU218XN2183294"
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def rollback_car(log_key):
-    sources = approved_sources()
-    record_rollback_history(sources)
-    return sources
-
-
 def test_search_page_has_a_checked_vin_field(client):
     response = client.get("/")
     assert response.status_code == 200

@@ -10,20 +10,11 @@ from playwright.sync_api import Page, Route, expect
 from ledger.services import integrate_pending
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
-    approved_sources,
-    record_rollback_history,
     submit,
 )
 from tests.vehicles.browser.test_report_verification import PASSING, badge_statuses, open_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def rollback_car(log_key):
-    sources = approved_sources()
-    record_rollback_history(sources)
-    return sources
 
 
 def serve_altered_page(page: Page, alter) -> None:

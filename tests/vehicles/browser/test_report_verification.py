@@ -13,21 +13,12 @@ from carhistory.demo.data import DEMO_VINS, load_demo
 from ledger.keys import log_verifier_key
 from tests.vehicles.browser.histories import (
     ROLLBACK_VIN,
-    approved_sources,
-    record_rollback_history,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSING = {"verified", "platform_signed", "platform_entry"}
 EVIDENCE = "**/api/v1/vehicles/*/evidence?*"
-
-
-@pytest.fixture
-def rollback_car(log_key):
-    sources = approved_sources()
-    record_rollback_history(sources)
-    return sources
 
 
 def open_report(page: Page, live_server) -> None:

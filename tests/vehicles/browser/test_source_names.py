@@ -8,17 +8,9 @@ from playwright.sync_api import expect
 from carhistory.moderation.services import change_source_profile
 from ledger.services import integrate_pending
 from tests.moderation.factories import make_moderator
-from tests.vehicles.browser.histories import approved_sources, record_rollback_history
 from tests.vehicles.browser.test_report_verification import PASSING, badge_statuses, open_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def rollback_car(log_key):
-    sources = approved_sources()
-    record_rollback_history(sources)
-    return sources
 
 
 def expect_every_line_verified(page) -> None:

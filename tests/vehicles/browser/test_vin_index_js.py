@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from tests.vehicles.browser.histories import ROLLBACK_VIN
 from tests.vehicles.browser.test_report_verification import (
     open_report,
-    rollback_car,  # noqa: F401 (a fixture)
     tamper_with_evidence,
 )
 from tests.vehicles.browser.test_verify_js import BLANK_PAGE, STATIC, VERIFIER_SCRIPTS
@@ -62,7 +61,7 @@ def test_the_browser_vrf_gives_the_rfc9381_outputs(vin_index_page, sk, pk, alpha
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_report_says_no_record_was_left_out(page, live_server, rollback_car):  # noqa: F811
+def test_the_report_says_no_record_was_left_out(page, live_server, rollback_car):
     open_report(page, live_server)
     line = page.locator("[data-completeness]")
     expect(line).to_have_attribute("data-completeness", "proven")
@@ -90,7 +89,7 @@ def change_the_path(bundle):
 @pytest.mark.parametrize(
     "change", [drop_an_entry, change_the_path], ids=["entry dropped", "path changed"]
 )
-def test_a_tampered_bundle_loses_the_line(page, live_server, rollback_car, change):  # noqa: F811
+def test_a_tampered_bundle_loses_the_line(page, live_server, rollback_car, change):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     tamper_with_evidence(page, change)
