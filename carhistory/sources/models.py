@@ -96,13 +96,6 @@ class Organisation(models.Model):
             facts["name_zh_hans"] = self.name_zh_hans
         return facts
 
-    def name_in(self, language: str | None) -> str:
-        """What a reader of `language` (a Django language code) reads: the Chinese name on
-        Chinese pages when there is one, else the name."""
-        if language and language.lower().startswith("zh") and self.name_zh_hans:
-            return self.name_zh_hans
-        return self.name
-
 
 class MembershipRole(models.TextChoices):
     STAFF = "staff", _("Staff")

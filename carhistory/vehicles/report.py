@@ -14,13 +14,13 @@ from collections.abc import Iterable
 
 from carhistory_verifier import protocol
 from carhistory_verifier.entry import b64encode
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from carhistory.moderation.selectors import disputes_by_index
 from carhistory.sources.models import Organisation
 from carhistory.vehicles.describe import describe_event
 from carhistory.vehicles.flags import report_flags, risk_level
+from carhistory.vehicles.formats import is_chinese
 from carhistory.vehicles.history import LoggedEvent, attach_corrections, parse_date
 from carhistory.vehicles.odometer import OdometerAnalysis, SourceStatus, analyse_readings
 from carhistory.vin import (
@@ -112,8 +112,9 @@ def _sources(slugs: set[str]) -> dict[str, dict]:
     found = {
         organisation.slug: {
             "slug": organisation.slug,
-            # Reports are built, and cached, per language (cache.py).
-            "name": organisation.name_in(translation.get_language()),
+            # The Chinese name on Chinese pages when it has one; reports are built, and cached,
+            # per language (cache.py).
+            "name": (is_chinese() and organisation.name_zh_hans) or organisation.name,
             "kind": organisation.kind,
             "kind_label": str(organisation.get_kind_display()),
             "status": organisation.status,
