@@ -9,6 +9,7 @@ server's word.
 import datetime
 import functools
 import json
+import shlex
 from collections.abc import Callable
 from itertools import groupby
 
@@ -99,8 +100,7 @@ def report(request: HttpRequest, vin: str) -> HttpResponse:
             "cosigners": cosigners,
             "witness_freshness_seconds": settings.WITNESS_FRESHNESS_SECONDS,
         },
-        # For the offline steps: `carhistory-verify --witness KEY … --quorum K`.
-        "offline_witnesses": witnesses_of(cosigners),
+        "offline_witnesses": _offline_witnesses(cosigners),
     }
     if data["empty"]:
         # The page still checks the evidence: its VIN index proof shows the absence is real.
@@ -224,6 +224,20 @@ def _report_context(data: dict) -> dict:
         # against the key a bundle carries), and the fingerprint lets a buyer compare it with
         # the printed report or a witness's list.
         "log_key_fingerprint": note.Verifier.from_key_string(log_verifier_key()).fingerprint(),
+    }
+
+
+def _offline_witnesses(cosigners: list[dict[str, str]]) -> dict[str, str] | None:
+    """The offline step that requires the site's witnesses too (SPEC §8): what to add to
+    `carhistory-verify`, quoted for a shell, and who they are; None when there are none."""
+    witnesses = witnesses_of(cosigners)
+    if not witnesses:
+        return None
+    arguments = [part for witness in witnesses for part in ("--witness", witness["key"])]
+    return {
+        "arguments": shlex.join([*arguments, "--quorum", str(len(witnesses))]),
+        "names": _("Witnesses: %(names)s")
+        % {"names": formats.joined(witness["title"] for witness in witnesses)},
     }
 
 

@@ -132,7 +132,7 @@ def test_the_offline_steps_give_a_witness_command_that_verifies(
     record_rollback_history(approved_sources())
     page = client.get(f"/vehicles/{ROLLBACK_VIN}/").content.decode()
     step = html.unescape(re.search(r"<li data-offline-witnesses>(.*?)</li>", page, re.S).group(1))
-    assert "Shanghai Vehicle Registry" in step and "Insurers' Association" in step
+    assert "Witnesses: Shanghai Vehicle Registry, Insurers' Association" in step
     command = shlex.split(re.search(r"<code>(.*?)</code>", step, re.S).group(1))
     assert command[0] == "carhistory-verify"
     assert command.count("--witness") == 2 and command[-2:] == ["--quorum", "2"]
@@ -144,3 +144,13 @@ def test_the_offline_steps_give_a_witness_command_that_verifies(
     assert verify_main(command[1:]) == 0
     out = capsys.readouterr().out
     assert "Witnesses: 2 of 2 cosigned (quorum 2)" in out
+
+
+def test_the_offline_witnesses_are_listed_as_chinese_writes_a_list(client, witnesses):
+    record_rollback_history(approved_sources())
+    page = client.get(f"/vehicles/{ROLLBACK_VIN}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    step = html.unescape(
+        re.search(r"<li data-offline-witnesses>(.*?)</li>", page.content.decode(), re.S).group(1)
+    )
+    # The list rule of every Chinese page (formats.joined), not an English comma.
+    assert "见证方：Shanghai Vehicle Registry、Insurers' Association" in step
