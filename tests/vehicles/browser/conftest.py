@@ -31,10 +31,20 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="en-GB")
+def _page_in(browser, locale: str):
+    context = browser.new_context(locale=locale)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser):
+    yield from _page_in(browser, "en-GB")
+
+
+@pytest.fixture
+def chinese_page(browser):
+    """A page whose browser asks for Chinese, as a reader in China's does."""
+    yield from _page_in(browser, "zh-CN")

@@ -66,25 +66,20 @@ def test_the_report_names_the_witnesses_that_cosigned_and_when(page, live_server
 
 
 def test_in_chinese_the_time_comes_first_and_the_witnesses_by_chinese_title(
-    browser, live_server, witnesses
+    chinese_page, live_server, witnesses
 ):
     record_rollback_history(approved_sources())
     Cosigner.objects.filter(name="registry.example/w").update(title_zh_hans="上海市机动车登记所")
-    context = browser.new_context(locale="zh-CN")
-    try:
-        page = context.new_page()
-        status = witness_status(page, live_server)
-        expect(page.locator("[data-verify-summary]")).to_contain_text(
-            "已验证 7/7 条记录：全部真实可信，并由其来源签名"
-        )
-        expect(status).to_have_attribute("data-witness-state", "fresh")
-        # Intl's "N秒钟前", then the witnesses joined by Intl's "和" (one without a Chinese
-        # title keeps its English one).
-        expect(status).to_have_text(
-            re.compile(r"^\d+秒钟前由上海市机动车登记所和Insurers' Association见证签名。$")
-        )
-    finally:
-        context.close()
+    status = witness_status(chinese_page, live_server)
+    expect(chinese_page.locator("[data-verify-summary]")).to_contain_text(
+        "已验证 7/7 条记录：全部真实可信，并由其来源签名"
+    )
+    expect(status).to_have_attribute("data-witness-state", "fresh")
+    # Intl's "N秒钟前", then the witnesses joined by Intl's "和" (one without a Chinese
+    # title keeps its English one).
+    expect(status).to_have_text(
+        re.compile(r"^\d+秒钟前由上海市机动车登记所和Insurers' Association见证签名。$")
+    )
 
 
 def test_a_forged_cosignature_is_not_counted(page, live_server, witnesses):

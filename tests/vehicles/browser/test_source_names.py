@@ -35,7 +35,7 @@ def test_a_source_renamed_by_a_moderator_still_verifies(page, live_server, rollb
 
 
 def test_a_chinese_page_shows_and_verifies_the_logged_chinese_name(
-    browser, live_server, rollback_car
+    chinese_page, live_server, rollback_car
 ):
     change_source_profile(
         moderator=make_moderator(),
@@ -46,25 +46,18 @@ def test_a_chinese_page_shows_and_verifies_the_logged_chinese_name(
         reason="its registered Chinese name",
     )
     integrate_pending(wait=True)
-    context = browser.new_context(locale="zh-CN")
-    try:
-        page = context.new_page()
-        open_report(page, live_server)
-        expect_every_line_verified(page)
-        expect(page.locator(".source-name", has_text="中国平安财产保险")).not_to_have_count(0)
-    finally:
-        context.close()
+    open_report(chinese_page, live_server)
+    expect_every_line_verified(chinese_page)
+    expect(chinese_page.locator(".source-name", has_text="中国平安财产保险")).not_to_have_count(0)
 
 
-def test_a_chinese_name_the_log_never_gave_fails_the_line(page, live_server, rollback_car):
+def test_a_chinese_name_the_log_never_gave_fails_the_line(chinese_page, live_server, rollback_car):
     # The database says one thing, the log another: only what the log says verifies.
     rollback_car.insurer.name_zh_hans = "国家机动车登记中心"
     rollback_car.insurer.save()
-    context_page = page.context.browser.new_context(locale="zh-CN").new_page()
-    open_report(context_page, live_server)
-    badge = context_page.locator(".badge[data-entry-type=accident]")
+    open_report(chinese_page, live_server)
+    badge = chinese_page.locator(".badge[data-entry-type=accident]")
     expect(badge).to_have_attribute("data-verify-status", "failed")
-    context_page.context.close()
 
 
 def test_a_line_without_its_source_name_fails(page, live_server, rollback_car):
